@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# `npm test`: every check, in the order a failure is cheapest to find. Installs what it needs.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain"
+bash scripts/bootstrap.sh
+step "cargo fmt"
+cargo fmt --all -- --check
+step "clippy (host)"
+cargo clippy --locked --workspace --all-targets -- -D warnings
+step "clippy (wasm32)"
+cargo clippy --locked --workspace --target wasm32-unknown-unknown -- -D warnings
+step "native tests"
+cargo test --locked --workspace
+step "Worker build"
+bash scripts/build.sh
+step "end-to-end tests (workerd via Miniflare)"
+node --test --test-concurrency=1 tests/
