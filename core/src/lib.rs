@@ -8,7 +8,25 @@
 //!
 //! | module        | concern                                                    |
 //! |---------------|------------------------------------------------------------|
+//! | [`alg`]       | the accepted JWS algorithms and the keys each needs        |
+//! | [`key`]       | validated public keys                                      |
+//! | [`error`]     | [`Rejection`]: why a token is refused, with a stable code  |
+//! | [`backend`]   | the signature-backend trait (WebCrypto / RustCrypto)       |
+//! | [`jwk`]       | JWK/JWKS import and validation into a [`jwk::KeySet`]      |
+//! | [`signature`] | signature shape checks shared by both backends             |
+//! | [`native`]    | the RustCrypto backend (feature `native`)                  |
 //! | [`heartbeat`] | the record the scheduled handler leaves in KV on each run  |
 #![forbid(unsafe_code)]
 
+pub mod alg;
+pub mod backend;
+pub mod error;
 pub mod heartbeat;
+pub mod jwk;
+pub mod key;
+#[cfg(feature = "native")]
+pub mod native;
+pub mod signature;
+
+pub use alg::Algorithm;
+pub use error::Rejection;

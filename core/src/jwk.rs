@@ -1,0 +1,1 @@
+//! JWK and JWKS import: untrusted JSON in, validated [`crate::key::PublicKey`]s out.

@@ -1,0 +1,106 @@
+//! Validated public keys: what a JWK becomes once it has passed every import check.
+
+use crate::alg::Algorithm;
+
+/// The elliptic curves used by ECDSA keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Curve {
+    /// NIST P-256 (secp256r1), for ES256.
+    P256,
+    /// NIST P-384 (secp384r1), for ES384.
+    P384,
+}
+
+impl Curve {
+    /// Length in bytes of one coordinate, and of `r` and of `s` in a signature.
+    pub const fn coordinate_len(self) -> usize {
+        match self {
+            Curve::P256 => 32,
+            Curve::P384 => 48,
+        }
+    }
+
+    /// The JWK `crv` name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Curve::P256 => "P-256",
+            Curve::P384 => "P-384",
+        }
+    }
+}
+
+/// Key material that has been validated: RSA modulus size and exponent, EC point on its curve
+/// with full-length coordinates, Ed25519 key length.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum KeyMaterial {
+    /// An RSA public key; big-endian, without leading zero bytes.
+    Rsa {
+        /// Modulus.
+        n: Vec<u8>,
+        /// Public exponent.
+        e: Vec<u8>,
+    },
+    /// An EC public key on `curve`; big-endian coordinates of exactly the curve's length.
+    Ec {
+        /// The curve.
+        curve: Curve,
+        /// X coordinate.
+        x: Vec<u8>,
+        /// Y coordinate.
+        y: Vec<u8>,
+    },
+    /// An Ed25519 public key.
+    Ed25519 {
+        /// The 32-byte encoded point.
+        x: [u8; 32],
+    },
+}
+
+impl KeyMaterial {
+    /// Whether `alg` can use this kind of key at all (`kty`/`crv` match).
+    pub fn supports(&self, alg: Algorithm) -> bool {
+        match self {
+            KeyMaterial::Rsa { .. } => matches!(
+                alg,
+                Algorithm::Rs256
+                    | Algorithm::Rs384
+                    | Algorithm::Rs512
+                    | Algorithm::Ps256
+                    | Algorithm::Ps384
+                    | Algorithm::Ps512
+            ),
+            KeyMaterial::Ec { curve: Curve::P256, .. } => alg == Algorithm::Es256,
+            KeyMaterial::Ec { curve: Curve::P384, .. } => alg == Algorithm::Es384,
+            KeyMaterial::Ed25519 { .. } => alg == Algorithm::EdDsa,
+        }
+    }
+
+    /// RSA modulus length in bytes (the exact length of every signature made with the key).
+    pub fn rsa_modulus_len(&self) -> Option<usize> {
+        match self {
+            KeyMaterial::Rsa { n, .. } => Some(n.len()),
+            _ => None,
+        }
+    }
+}
+
+/// A public key ready for verification: validated material plus what the JWK said about its use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKey {
+    /// The JWK `kid`, when it had one.
+    pub kid: Option<String>,
+    /// The JWK's own `alg`, when present: the key may then be used with that algorithm only.
+    pub alg: Option<Algorithm>,
+    /// The validated key material.
+    pub material: KeyMaterial,
+    /// RFC 7638 JWK thumbprint (base64url SHA-256), a stable identity for caches and logs.
+    pub thumbprint: String,
+}
+
+impl PublicKey {
+    /// Whether a token signed with `alg` may be checked with this key: the key type and curve
+    /// fit, and the JWK's own `alg` (when present) is the same algorithm.
+    pub fn permits(&self, alg: Algorithm) -> bool {
+        self.material.supports(alg) && self.alg.is_none_or(|own| own == alg)
+    }
+}

@@ -1,0 +1,1 @@
+//! The pure-Rust (RustCrypto) signature backend, for native tests and benchmarks.
