@@ -58,11 +58,13 @@ cargo_tool() {
 }
 worker_build=$(cargo_tool worker-build "$WORKER_BUILD_VERSION" worker-build)
 wasm_bindgen=$(cargo_tool wasm-bindgen-cli "$wasm_bindgen_version" wasm-bindgen)
+cargo_deny=$(cargo_tool cargo-deny "$CARGO_DENY_VERSION" cargo-deny)
 
 # 4. Project-local links, so every script uses exactly these tools.
 mkdir -p .tools/bin
 ln -sf "$worker_build" .tools/bin/worker-build
 ln -sf "$wasm_bindgen" .tools/bin/wasm-bindgen
+ln -sf "$cargo_deny" .tools/bin/cargo-deny
 ln -sf "$root/node_modules/.bin/esbuild" .tools/bin/esbuild
 ln -sf "$root/node_modules/.bin/wasm-opt" .tools/bin/wasm-opt
 

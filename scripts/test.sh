@@ -12,9 +12,13 @@ step "clippy (host)"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 step "clippy (wasm32)"
 cargo clippy --locked --workspace --target wasm32-unknown-unknown -- -D warnings
+step "cargo deny (licenses, bans, sources)"
+.tools/bin/cargo-deny --log-level error check --hide-inclusion-graph bans licenses sources
 step "native tests"
 cargo test --locked --workspace
 step "Worker build"
 bash scripts/build.sh
+step "crypto test harness build"
+bash scripts/build.sh tests/crypto-worker
 step "end-to-end tests (workerd via Miniflare)"
 node --test --test-concurrency=1 tests/

@@ -2,3 +2,4 @@
 # package.json + package-lock.json). wasm-bindgen-cli is not listed: it must equal the
 # `wasm-bindgen` crate in Cargo.lock, so bootstrap.sh reads it from there.
 WORKER_BUILD_VERSION=0.8.7
+CARGO_DENY_VERSION=0.20.2

@@ -38,8 +38,17 @@ pub enum Hash {
 }
 
 impl Hash {
+    /// The standard name ("SHA-256"), as WebCrypto and most libraries spell it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Hash::Sha256 => "SHA-256",
+            Hash::Sha384 => "SHA-384",
+            Hash::Sha512 => "SHA-512",
+        }
+    }
+
     /// Output length in bytes (also the PSS salt length used by JWS).
-    pub const fn len(self) -> usize {
+    pub const fn output_len(self) -> usize {
         match self {
             Hash::Sha256 => 32,
             Hash::Sha384 => 48,
@@ -113,7 +122,9 @@ mod tests {
 
     #[test]
     fn unknown_and_miscased_names_are_not_algorithms() {
-        for name in ["none", "None", "NONE", "nOnE", "HS256", "rs256", "Es256", "EDDSA", "ES512", ""] {
+        for name in [
+            "none", "None", "NONE", "nOnE", "HS256", "rs256", "Es256", "EDDSA", "ES512", "",
+        ] {
             assert_eq!(Algorithm::from_name(name), None, "{name}");
         }
     }

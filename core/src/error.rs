@@ -112,11 +112,15 @@ impl fmt::Display for Rejection {
                 write!(f, "header parameter \"{name}\" is not supported")
             }
             Rejection::AlgorithmNotAllowed { alg } => write!(f, "algorithm {alg:?} is not allowed"),
-            Rejection::UnknownKey { kid: Some(kid) } => write!(f, "no signing key with kid {kid:?}"),
+            Rejection::UnknownKey { kid: Some(kid) } => {
+                write!(f, "no signing key with kid {kid:?}")
+            }
             Rejection::UnknownKey { kid: None } => {
                 f.write_str("token has no kid and no single key fits its algorithm")
             }
-            Rejection::KeyMismatch { alg } => write!(f, "the signing key may not be used with {alg}"),
+            Rejection::KeyMismatch { alg } => {
+                write!(f, "the signing key may not be used with {alg}")
+            }
             Rejection::BadSignature => f.write_str("signature is invalid"),
             Rejection::KeyUnusable { reason } => write!(f, "signing key is unusable: {reason}"),
             Rejection::Expired => f.write_str("token has expired"),
@@ -124,7 +128,9 @@ impl fmt::Display for Rejection {
             Rejection::IssuedInFuture => f.write_str("token is issued in the future (iat)"),
             Rejection::TooOld => f.write_str("token is older than the maximum age"),
             Rejection::MissingClaim { name } => write!(f, "required claim {name:?} is missing"),
-            Rejection::InvalidClaim { name, reason } => write!(f, "claim {name:?} is invalid: {reason}"),
+            Rejection::InvalidClaim { name, reason } => {
+                write!(f, "claim {name:?} is invalid: {reason}")
+            }
             Rejection::InvalidIssuer => f.write_str("issuer is not accepted"),
             Rejection::InvalidAudience => f.write_str("audience is not accepted"),
             Rejection::InvalidType => f.write_str("token type (typ) is not accepted"),

@@ -1,1 +1,1635 @@
 //! JWK and JWKS import: untrusted JSON in, validated [`crate::key::PublicKey`]s out.
+//!
+//! [`import_jwk`] turns one JWK (RFC 7517) into a [`PublicKey`] or says exactly why it refused
+//! it; [`KeySet`] does the same for a whole JWKS document, skipping the keys that fail (with the
+//! reason, for the logs) and refusing the document only when it is not a JWKS at all, is too
+//! large, or leaves no usable key.
+//!
+//! The checks are deliberately strict, because a key that gets in here decides which tokens
+//! pass:
+//!
+//! * only public signature keys: `RSA` (2048 to 8192 bits, odd exponent `1 < e < 2^32`), `EC`
+//!   on P-256 or P-384 (full-length coordinates of a point on the curve) and `OKP` Ed25519;
+//!   any private member, and every symmetric (`oct`) key, is refused;
+//! * base64url is decoded strictly: no padding, no whitespace, no non-canonical trailing bits;
+//! * `alg`, `use`, `key_ops` and `kid`, when present, must have the right JSON type, and must
+//!   allow signature verification with this kind of key;
+//! * members this module does not know (`x5c`, `x5t`, ...) are ignored and never used.
+
+use std::fmt;
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::alg::Algorithm;
+use crate::error::truncated;
+use crate::key::{Curve, KeyMaterial, PublicKey};
+
+/// The smallest accepted RSA modulus, in bits.
+pub const MIN_RSA_MODULUS_BITS: usize = 2048;
+
+/// The largest accepted RSA modulus, in bits.
+pub const MAX_RSA_MODULUS_BITS: usize = 8192;
+
+/// The largest accepted RSA public exponent length in bytes (so `e < 2^32`).
+const MAX_RSA_EXPONENT_LEN: usize = 4;
+
+/// The private members of an RSA JWK (RFC 7518 section 6.3.2).
+const RSA_PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "oth"];
+
+/// The private member of an EC (RFC 7518 section 6.2.2) or OKP (RFC 8037 section 2) JWK.
+const CURVE_PRIVATE_MEMBERS: [&str; 1] = ["d"];
+
+/// Why one JWK was not imported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JwkError {
+    /// The JWK is not a JSON object.
+    NotAnObject,
+    /// A required member is absent.
+    MissingMember(&'static str),
+    /// A member has the wrong JSON type (for example a numeric `kid`, or a `key_ops` that is
+    /// not an array of strings).
+    InvalidMember(&'static str),
+    /// The `kty` is not one of `RSA`, `EC`, `OKP` (the value, truncated).
+    UnsupportedKeyType(String),
+    /// The JWK holds private key material (`d`, `p`, `q`, `dp`, `dq`, `qi` or `oth`), or is a
+    /// symmetric (`oct`) key: a key set publishes public keys only.
+    PrivateKeyMaterial,
+    /// A member that must be strict unpadded base64url is not.
+    InvalidBase64(&'static str),
+    /// The RSA modulus is shorter than [`MIN_RSA_MODULUS_BITS`].
+    RsaModulusTooSmall {
+        /// The modulus length in bits.
+        bits: usize,
+    },
+    /// The RSA modulus is longer than [`MAX_RSA_MODULUS_BITS`].
+    RsaModulusTooLarge {
+        /// The modulus length in bits.
+        bits: usize,
+    },
+    /// The RSA public exponent is even, 0 or 1, or longer than 4 bytes.
+    InvalidRsaExponent,
+    /// The `crv` is not one the key type is accepted with (the value, truncated).
+    UnsupportedCurve(String),
+    /// An EC coordinate does not have exactly the curve's length.
+    InvalidCoordinateLength,
+    /// The EC point is not on its curve (or is the point at infinity).
+    PointNotOnCurve,
+    /// The Ed25519 public key is not exactly 32 bytes.
+    InvalidEd25519Key,
+    /// The JWK's `alg` is not a signature algorithm the gateway accepts (the value, truncated).
+    UnknownAlgorithm(String),
+    /// The JWK's `alg` is known but cannot be used with this key type or curve.
+    AlgorithmDoesNotFitKey {
+        /// The JWK's `alg`.
+        alg: Algorithm,
+        /// The kind of key, for example `"RSA"` or `"EC P-256"`.
+        key: &'static str,
+    },
+    /// The JWK's `use` is not `"sig"`.
+    NotForSignatures,
+    /// The JWK's `key_ops` does not contain `"verify"`.
+    VerifyNotPermitted,
+    /// An earlier key of the same set already has this `kid`.
+    DuplicateKid,
+}
+
+impl fmt::Display for JwkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JwkError::NotAnObject => f.write_str("JWK is not a JSON object"),
+            JwkError::MissingMember(name) => write!(f, "JWK has no \"{name}\" member"),
+            JwkError::InvalidMember(name) => {
+                write!(f, "JWK member \"{name}\" has the wrong JSON type")
+            }
+            JwkError::UnsupportedKeyType(kty) => write!(f, "key type {kty:?} is not supported"),
+            JwkError::PrivateKeyMaterial => {
+                f.write_str("JWK contains private or symmetric key material")
+            }
+            JwkError::InvalidBase64(name) => {
+                write!(f, "JWK member \"{name}\" is not strict unpadded base64url")
+            }
+            JwkError::RsaModulusTooSmall { bits } => write!(
+                f,
+                "RSA modulus has {bits} bits, fewer than the {MIN_RSA_MODULUS_BITS} required"
+            ),
+            JwkError::RsaModulusTooLarge { bits } => write!(
+                f,
+                "RSA modulus has {bits} bits, more than the {MAX_RSA_MODULUS_BITS} allowed"
+            ),
+            JwkError::InvalidRsaExponent => {
+                f.write_str("RSA public exponent must be odd, greater than 1 and below 2^32")
+            }
+            JwkError::UnsupportedCurve(crv) => write!(f, "curve {crv:?} is not supported"),
+            JwkError::InvalidCoordinateLength => {
+                f.write_str("EC coordinate does not have the curve's length")
+            }
+            JwkError::PointNotOnCurve => f.write_str("EC point is not on its curve"),
+            JwkError::InvalidEd25519Key => f.write_str("Ed25519 public key is not 32 bytes"),
+            JwkError::UnknownAlgorithm(alg) => {
+                write!(
+                    f,
+                    "JWK algorithm {alg:?} is not an accepted signature algorithm"
+                )
+            }
+            JwkError::AlgorithmDoesNotFitKey { alg, key } => {
+                write!(f, "JWK algorithm {alg} cannot be used with an {key} key")
+            }
+            JwkError::NotForSignatures => f.write_str("JWK \"use\" is not \"sig\""),
+            JwkError::VerifyNotPermitted => {
+                f.write_str("JWK \"key_ops\" does not allow \"verify\"")
+            }
+            JwkError::DuplicateKid => f.write_str("an earlier key in the set has the same kid"),
+        }
+    }
+}
+
+impl std::error::Error for JwkError {}
+
+/// Why a whole JWKS document was refused (the last good set then stays in use).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JwksError {
+    /// The document is not valid JSON.
+    NotJson,
+    /// The document is not a JSON object.
+    NotAnObject,
+    /// The document has no `"keys"` array.
+    MissingKeys,
+    /// The document has more keys than allowed; none of them was looked at.
+    TooManyKeys {
+        /// The number of entries in `"keys"`.
+        count: usize,
+        /// The configured maximum.
+        max: usize,
+    },
+    /// Every key of the document was skipped (or `"keys"` is empty).
+    NoUsableKeys,
+}
+
+impl fmt::Display for JwksError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JwksError::NotJson => f.write_str("JWKS document is not valid JSON"),
+            JwksError::NotAnObject => f.write_str("JWKS document is not a JSON object"),
+            JwksError::MissingKeys => f.write_str("JWKS document has no \"keys\" array"),
+            JwksError::TooManyKeys { count, max } => {
+                write!(
+                    f,
+                    "JWKS document has {count} keys, more than the {max} allowed"
+                )
+            }
+            JwksError::NoUsableKeys => f.write_str("JWKS document has no usable key"),
+        }
+    }
+}
+
+impl std::error::Error for JwksError {}
+
+/// Imports one JWK: checks every rule of this module and returns the validated public key.
+///
+/// The stored `kid` is the JWK's, unchanged; the stored `alg` is the JWK's own `alg` when it has
+/// one (the key may then be used with that algorithm only); RSA `n` and `e` are stored without
+/// leading zero bytes. The thumbprint is the RFC 7638 SHA-256 thumbprint.
+pub fn import_jwk(jwk: &Value) -> Result<PublicKey, JwkError> {
+    let jwk = jwk.as_object().ok_or(JwkError::NotAnObject)?;
+
+    let kty = optional_str(jwk, "kty")?.ok_or(JwkError::MissingMember("kty"))?;
+    let material = match kty {
+        "RSA" => import_rsa(jwk)?,
+        "EC" => import_ec(jwk)?,
+        "OKP" => import_okp(jwk)?,
+        "oct" => return Err(JwkError::PrivateKeyMaterial),
+        other => return Err(JwkError::UnsupportedKeyType(truncated(other))),
+    };
+
+    let kid = optional_str(jwk, "kid")?.map(str::to_owned);
+
+    if let Some(key_use) = optional_str(jwk, "use")? {
+        if key_use != "sig" {
+            return Err(JwkError::NotForSignatures);
+        }
+    }
+
+    if let Some(ops) = jwk.get("key_ops") {
+        let ops = ops.as_array().ok_or(JwkError::InvalidMember("key_ops"))?;
+        let mut verify = false;
+        for op in ops {
+            let op = op.as_str().ok_or(JwkError::InvalidMember("key_ops"))?;
+            verify |= op == "verify";
+        }
+        if !verify {
+            return Err(JwkError::VerifyNotPermitted);
+        }
+    }
+
+    let alg = match optional_str(jwk, "alg")? {
+        None => None,
+        Some(name) => {
+            let alg = Algorithm::from_name(name)
+                .ok_or_else(|| JwkError::UnknownAlgorithm(truncated(name)))?;
+            if !material.supports(alg) {
+                return Err(JwkError::AlgorithmDoesNotFitKey {
+                    alg,
+                    key: key_kind(&material),
+                });
+            }
+            Some(alg)
+        }
+    };
+
+    let thumbprint = thumbprint(&material);
+    Ok(PublicKey {
+        kid,
+        alg,
+        material,
+        thumbprint,
+    })
+}
+
+/// The RFC 7638 JWK thumbprint of `material`: the unpadded base64url SHA-256 of the canonical
+/// JSON of the key's required public members (`e`, `kty`, `n` for RSA; `crv`, `kty`, `x`, `y`
+/// for EC; `crv`, `kty`, `x` for OKP), in that order and without whitespace.
+pub fn thumbprint(material: &KeyMaterial) -> String {
+    let canonical = match material {
+        KeyMaterial::Rsa { n, e } => format!(
+            r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
+            Base64UrlUnpadded::encode_string(e),
+            Base64UrlUnpadded::encode_string(n),
+        ),
+        KeyMaterial::Ec { curve, x, y } => format!(
+            r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
+            curve.name(),
+            Base64UrlUnpadded::encode_string(x),
+            Base64UrlUnpadded::encode_string(y),
+        ),
+        KeyMaterial::Ed25519 { x } => format!(
+            r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
+            Base64UrlUnpadded::encode_string(x),
+        ),
+    };
+    Base64UrlUnpadded::encode_string(&Sha256::digest(canonical.as_bytes()))
+}
+
+/// A member that must be a string when present.
+fn optional_str<'a>(
+    jwk: &'a Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<&'a str>, JwkError> {
+    match jwk.get(name) {
+        None => Ok(None),
+        Some(value) => value
+            .as_str()
+            .map(Some)
+            .ok_or(JwkError::InvalidMember(name)),
+    }
+}
+
+/// A required member holding strict unpadded base64url.
+fn required_bytes(jwk: &Map<String, Value>, name: &'static str) -> Result<Vec<u8>, JwkError> {
+    let text = optional_str(jwk, name)?.ok_or(JwkError::MissingMember(name))?;
+    Base64UrlUnpadded::decode_vec(text).map_err(|_| JwkError::InvalidBase64(name))
+}
+
+/// Refuses the JWK when any of `members` is present, whatever its value.
+fn reject_private(jwk: &Map<String, Value>, members: &[&str]) -> Result<(), JwkError> {
+    if members.iter().any(|member| jwk.contains_key(*member)) {
+        Err(JwkError::PrivateKeyMaterial)
+    } else {
+        Ok(())
+    }
+}
+
+/// Big-endian bytes without their leading zero bytes.
+fn strip_leading_zeros(mut bytes: Vec<u8>) -> Vec<u8> {
+    let zeros = bytes.iter().take_while(|&&byte| byte == 0).count();
+    bytes.drain(..zeros);
+    bytes
+}
+
+/// The exact bit length of a big-endian number without leading zero bytes.
+fn bit_len(bytes: &[u8]) -> usize {
+    match bytes.first() {
+        None => 0,
+        Some(&top) => (bytes.len() - 1) * 8 + (8 - top.leading_zeros() as usize),
+    }
+}
+
+fn import_rsa(jwk: &Map<String, Value>) -> Result<KeyMaterial, JwkError> {
+    reject_private(jwk, &RSA_PRIVATE_MEMBERS)?;
+    let n = strip_leading_zeros(required_bytes(jwk, "n")?);
+    let e = strip_leading_zeros(required_bytes(jwk, "e")?);
+
+    let bits = bit_len(&n);
+    if bits < MIN_RSA_MODULUS_BITS {
+        return Err(JwkError::RsaModulusTooSmall { bits });
+    }
+    if bits > MAX_RSA_MODULUS_BITS {
+        return Err(JwkError::RsaModulusTooLarge { bits });
+    }
+
+    // `e` has no leading zeros, so a one-byte `e` of 1 is the only odd value that is not > 1.
+    let odd = e.last().is_some_and(|low| low & 1 == 1);
+    if !odd || e.len() > MAX_RSA_EXPONENT_LEN || e == [1] {
+        return Err(JwkError::InvalidRsaExponent);
+    }
+
+    Ok(KeyMaterial::Rsa { n, e })
+}
+
+fn import_ec(jwk: &Map<String, Value>) -> Result<KeyMaterial, JwkError> {
+    reject_private(jwk, &CURVE_PRIVATE_MEMBERS)?;
+    let crv = optional_str(jwk, "crv")?.ok_or(JwkError::MissingMember("crv"))?;
+    let curve = match crv {
+        "P-256" => Curve::P256,
+        "P-384" => Curve::P384,
+        other => return Err(JwkError::UnsupportedCurve(truncated(other))),
+    };
+    let x = required_bytes(jwk, "x")?;
+    let y = required_bytes(jwk, "y")?;
+    if x.len() != curve.coordinate_len() || y.len() != curve.coordinate_len() {
+        return Err(JwkError::InvalidCoordinateLength);
+    }
+
+    let mut sec1 = Vec::with_capacity(1 + x.len() + y.len());
+    sec1.push(0x04);
+    sec1.extend_from_slice(&x);
+    sec1.extend_from_slice(&y);
+    let on_curve = match curve {
+        Curve::P256 => p256::PublicKey::from_sec1_bytes(&sec1).is_ok(),
+        Curve::P384 => p384::PublicKey::from_sec1_bytes(&sec1).is_ok(),
+    };
+    if !on_curve {
+        return Err(JwkError::PointNotOnCurve);
+    }
+
+    Ok(KeyMaterial::Ec { curve, x, y })
+}
+
+fn import_okp(jwk: &Map<String, Value>) -> Result<KeyMaterial, JwkError> {
+    reject_private(jwk, &CURVE_PRIVATE_MEMBERS)?;
+    let crv = optional_str(jwk, "crv")?.ok_or(JwkError::MissingMember("crv"))?;
+    if crv != "Ed25519" {
+        return Err(JwkError::UnsupportedCurve(truncated(crv)));
+    }
+    let x = required_bytes(jwk, "x")?;
+    let x: [u8; 32] = x.try_into().map_err(|_| JwkError::InvalidEd25519Key)?;
+    Ok(KeyMaterial::Ed25519 { x })
+}
+
+/// A short name of the kind of key, for [`JwkError::AlgorithmDoesNotFitKey`].
+fn key_kind(material: &KeyMaterial) -> &'static str {
+    match material {
+        KeyMaterial::Rsa { .. } => "RSA",
+        KeyMaterial::Ec {
+            curve: Curve::P256, ..
+        } => "EC P-256",
+        KeyMaterial::Ec {
+            curve: Curve::P384, ..
+        } => "EC P-384",
+        KeyMaterial::Ed25519 { .. } => "Ed25519",
+    }
+}
+
+/// The public JWK of a validated key: its public members, `kid` and `alg` when it has them, and
+/// `"use": "sig"`.
+fn public_jwk(key: &PublicKey) -> Value {
+    let mut jwk = Map::new();
+    let mut put = |name: &str, value: String| {
+        jwk.insert(name.to_owned(), Value::String(value));
+    };
+    match &key.material {
+        KeyMaterial::Rsa { n, e } => {
+            put("kty", "RSA".to_owned());
+            put("n", Base64UrlUnpadded::encode_string(n));
+            put("e", Base64UrlUnpadded::encode_string(e));
+        }
+        KeyMaterial::Ec { curve, x, y } => {
+            put("kty", "EC".to_owned());
+            put("crv", curve.name().to_owned());
+            put("x", Base64UrlUnpadded::encode_string(x));
+            put("y", Base64UrlUnpadded::encode_string(y));
+        }
+        KeyMaterial::Ed25519 { x } => {
+            put("kty", "OKP".to_owned());
+            put("crv", "Ed25519".to_owned());
+            put("x", Base64UrlUnpadded::encode_string(x));
+        }
+    }
+    put("use", "sig".to_owned());
+    if let Some(kid) = &key.kid {
+        put("kid", kid.clone());
+    }
+    if let Some(alg) = key.alg {
+        put("alg", alg.name().to_owned());
+    }
+    Value::Object(jwk)
+}
+
+/// A key that was skipped while importing a set, with the reason (the adapter logs it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedKey {
+    /// Position of the key in the document's `"keys"` array.
+    pub index: usize,
+    /// The key's `kid` when it is a string (truncated, as it goes into logs).
+    pub kid: Option<String>,
+    /// Why the key was skipped.
+    pub reason: JwkError,
+}
+
+/// A validated key set: the keys of a JWKS document that passed [`import_jwk`], with unique
+/// `kid`s, plus the keys that were skipped and why.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KeySet {
+    keys: Vec<PublicKey>,
+    skipped: Vec<SkippedKey>,
+}
+
+impl KeySet {
+    /// The default maximum number of entries in a JWKS document.
+    pub const DEFAULT_MAX_KEYS: usize = 100;
+
+    /// Parses and validates a JWKS document (see [`KeySet::from_jwks_value`]).
+    pub fn from_jwks_json(text: &str, max_keys: usize) -> Result<KeySet, JwksError> {
+        let doc: Value = serde_json::from_str(text).map_err(|_| JwksError::NotJson)?;
+        KeySet::from_jwks_value(&doc, max_keys)
+    }
+
+    /// Validates a JWKS document: a JSON object with a `"keys"` array of at most `max_keys`
+    /// entries (a longer array is refused before any key is looked at). Each entry that
+    /// [`import_jwk`] refuses, and each entry whose `kid` an earlier imported key already has,
+    /// is skipped and reported in [`KeySet::skipped`]; the document is refused only when no key
+    /// is left.
+    pub fn from_jwks_value(doc: &Value, max_keys: usize) -> Result<KeySet, JwksError> {
+        let doc = doc.as_object().ok_or(JwksError::NotAnObject)?;
+        let entries = doc
+            .get("keys")
+            .and_then(Value::as_array)
+            .ok_or(JwksError::MissingKeys)?;
+        if entries.len() > max_keys {
+            return Err(JwksError::TooManyKeys {
+                count: entries.len(),
+                max: max_keys,
+            });
+        }
+
+        let mut set = KeySet::default();
+        for (index, entry) in entries.iter().enumerate() {
+            let result = import_jwk(entry).and_then(|key| match &key.kid {
+                Some(kid) if set.get(kid).is_some() => Err(JwkError::DuplicateKid),
+                _ => Ok(key),
+            });
+            match result {
+                Ok(key) => set.keys.push(key),
+                Err(reason) => set.skipped.push(SkippedKey {
+                    index,
+                    kid: entry.get("kid").and_then(Value::as_str).map(truncated),
+                    reason,
+                }),
+            }
+        }
+
+        if set.keys.is_empty() {
+            return Err(JwksError::NoUsableKeys);
+        }
+        Ok(set)
+    }
+
+    /// A set of already validated keys, with nothing skipped. The keys are taken as they are
+    /// (no `kid` uniqueness check): [`KeySet::get`] returns the first key with a `kid`.
+    pub fn from_keys(keys: Vec<PublicKey>) -> KeySet {
+        KeySet {
+            keys,
+            skipped: Vec::new(),
+        }
+    }
+
+    /// The validated keys, in document order.
+    pub fn keys(&self) -> &[PublicKey] {
+        &self.keys
+    }
+
+    /// The keys that were skipped, in document order.
+    pub fn skipped(&self) -> &[SkippedKey] {
+        &self.skipped
+    }
+
+    /// The key with this `kid`, if any.
+    pub fn get(&self, kid: &str) -> Option<&PublicKey> {
+        self.keys.iter().find(|key| key.kid.as_deref() == Some(kid))
+    }
+
+    /// The `kid`s of the keys that have one, in document order.
+    pub fn kids(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().filter_map(|key| key.kid.as_deref())
+    }
+
+    /// Whether the set has no key.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The number of keys.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// The JWKS JSON of the validated keys only (public members, `kid`, `alg` and
+    /// `"use": "sig"`), for storing in KV. Parsing it again with [`KeySet::from_jwks_json`]
+    /// gives the same keys (and nothing skipped), provided the set is not empty, its `kid`s are
+    /// unique and it has no more than the `max_keys` passed there.
+    pub fn to_jwks_json(&self) -> String {
+        let keys = self.keys.iter().map(public_jwk).collect();
+        let mut doc = Map::new();
+        doc.insert("keys".to_owned(), Value::Array(keys));
+        Value::Object(doc).to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    // RFC 7517 appendix A.1, second key (2048-bit RSA); also the RFC 7638 section 3.1 example.
+    const RFC7517_RSA: &str = r#"{"kty":"RSA",
+        "n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
+        "e":"AQAB","alg":"RS256","kid":"2011-04-29"}"#;
+    const RFC7638_THUMBPRINT: &str = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs";
+
+    // RFC 7517 appendix A.1, first key (P-256). Note its "use" is "enc".
+    const RFC7517_EC: &str = r#"{"kty":"EC","crv":"P-256",
+        "x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4",
+        "y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM","use":"enc","kid":"1"}"#;
+    // Its RFC 7638 thumbprint, computed independently with `jose.calculateJwkThumbprint`.
+    const RFC7517_EC_THUMBPRINT: &str = "cn-I_WNMClehiVp51i_0VpOENW1upEerA8sEam5hn-s";
+
+    // Keys generated with `jose` (node). Each `kid` is the key's RFC 7638 thumbprint as computed
+    // by `jose.calculateJwkThumbprint`, an independent check of `thumbprint`.
+    const RS2048: &str = r#"{"kty":"RSA",
+        "n":"n7KFF2fvFum2oUkoQVjLkvtxa_MS8s0R-VpKwpgsAluKnZU-1eRbDlQjC4079w5s0zxPrt-YBTKodSIsVXU3WVtaJPjqcHs8Gtjf2tXBdllelbkxbzRc4qnSk7r4gnuL4PhwgKMi_oJJWfuQsrLVXcc33nnmgRd5uMzFdMZ7is32wWPB-Q_ydAi9FwJK1SHmIrhqGeXYQnm7aAyMVNFXxN32_RloFEk0V69m_c-hcuLyz-vqClA4qooHApPsc-7kyHOokjAdFyWPoLivRxGWloQO-YZQOSoOzxdWxLSo7N0ts_w7XM6RIA7orYYbYwz1vCYpQe54wIeMkj_OVkpfpQ",
+        "e":"AQAB","kid":"fsI_jFJUhJDFuVCnfE56SjGydw3UqlCSBtUx-52Lje4"}"#;
+    // The private key of RS2048, as `jose.exportJWK` writes it.
+    const RS2048_PRIVATE: &str = r#"{"kty":"RSA",
+        "n":"n7KFF2fvFum2oUkoQVjLkvtxa_MS8s0R-VpKwpgsAluKnZU-1eRbDlQjC4079w5s0zxPrt-YBTKodSIsVXU3WVtaJPjqcHs8Gtjf2tXBdllelbkxbzRc4qnSk7r4gnuL4PhwgKMi_oJJWfuQsrLVXcc33nnmgRd5uMzFdMZ7is32wWPB-Q_ydAi9FwJK1SHmIrhqGeXYQnm7aAyMVNFXxN32_RloFEk0V69m_c-hcuLyz-vqClA4qooHApPsc-7kyHOokjAdFyWPoLivRxGWloQO-YZQOSoOzxdWxLSo7N0ts_w7XM6RIA7orYYbYwz1vCYpQe54wIeMkj_OVkpfpQ",
+        "e":"AQAB",
+        "d":"EwQzDQJ3WgcilDod7Qoh07LVYsFjND5vMX4rANkWBIHaE8G95cJ3hVFHiwyaY2T4WH8KDgzaEWRi4u_az6JRoPZb2aM6Z4KFOb0xiuGBVBJ4TOPsmw1lMih-xtCw3vjPQ07SNr82X5AsI-bs6Bqbhbs_T-K8LAsbl4Hq0WkBNRn5bK2yX9-NlznVUmlByhM3AEB_Z5QNq7owU0DbmvfD7sO0MPPj7EYRk-8luF5xLRb0_QwWnrwsRZf4lH942rodrsymKmOIn3R08ZtaAdI61_V-7gqja_04nhHjGsJZqFIlLuxRkpvtvnjTI5oJC_AGVDKxlDr57-YmatgglPGnUQ",
+        "p":"ykOofFXBx2e1aNiFSsSSyC9SlGDVvPcRfZL37hOT8rKEPcoKuesRzutGmrQxI1tst5Zkx6AedEAKeQgsysiQQg-J-4COoqE0IcsR2e1YkSoGEG8VSNDJ2DFd7uTsVYYdJq6ZtcK4nRgIpKUH-J9SgLPh71wC72EsIDEiqL5HC4c",
+        "q":"yh_PgpntBW332rswXT_Db7cOMdVKt_jgsej8gxlfBZh2wZNdxir88eOHURfAjsVywGhWEi7LMJw4fwEX1VyLGp9hcYdn6FIWBl6hVcVxOZNSEuTtooxwVTZgRbyzUVh0RGT9u5D7kUdyuj5iKnEHJLi3gXIKCd5ewkra5vgevnM",
+        "dp":"anqlxxbKVbRmDxT1TsAfWZ14Br7XpowWvBnTxZSu7TRHY9PqQ6fZjynS2HyF5cwqdpeI5IKJpb9VBBRmqDZfozdU937dGAZvUF78PdKyLnGGEb644MVxjQuoHKyNMhTRYdzG9KXW1HSjkDGE-cC-CR0pkv3IWca5GRVk3pqVAh8",
+        "dq":"Htgl4Yc9zVNPvHhOVByT5Wto5h_nbBW1rFCioBryDjeK_9VOPRx4Ry1yi-R1BRSKg2QoplOvvDZKxM7U5UFfFOv3gcypBaHpLIWqVx1vPtsFbk6zGNgXmFlY7atzLdmyvHEw6zufuDbQAi3c6x8eePMbRcyyTXk6uqmTqCV7A5M",
+        "qi":"C31HpY_e3TlaA9jYPMc36-g_IQLLQ6z6yHmwPDCAwapBzkR4bHJ7ZWg96ljhCtOg6vPU8Ol6kCeVhQw3gxpAbVOZZsWUzweK09Mz9k3ZLhRqj_CCqXEyvnxhccCn2zp8c2QnP3tnkIfyhxCR7kYPRN0fSS19bKe65UcLPDqhZPE"}"#;
+    const RS4096: &str = r#"{"kty":"RSA",
+        "n":"6N9AUS0WJlZUibxssHLzCxxv_UCvBNOLwvhfug8H1BSiY0uFwqLq7d25xKve06JCClltt61_-hq3hh4n7Xu5daX50hgS1JLwqwkAMwBL5DQIrzyrHCqBEJyeoFyA2XV3jdGjwgHEaBZ2W8kw6PvFk1qD3RG75eAK1O2LaAbeeobdxgadOaFNxlRL2tqL5VQQvumTScsKrLRlBaZEu6jP337KXgTZYB0mnV0cjME_VAKpYECgKUreTO3llVf9iMU2JxY58RD36-jeeqE3xycrpSt-O1fJR_s3Jd2IfiHSgRQYOTHhotBrqzgivfpRqTiP_G42NZe771cLRqN3cW_ZTWMreCVxroTHU71H_dVOXdqZr1tnRXbAHVgJvB4DTG17QbYIftk9ZccwWhGASnxz3wAxPHPsqpgob6mfcX0PeTK4obkkUpRwjBypljd3QyvAXyRmt_FcaQSztcA7D1bvL-4ODgcI8M-A8n7o1eHHVd5iUJaP57jdMPMxF8WcqOA4DhiaMBYIpNpUWSDJyUB8s_AG-Nji8L4u9J6L7PCHHOju3_hj-jmAT6hZojELANVO6Qt5B0Nt0_y7Hq7qlCyi748ldekaystLI4vjVqpOwaj772eap2Qcyb6aqb-kW9_5_oSKHZheObwKVhLah1gfQq5o8UW8JZ2hVmejt1N3dfU",
+        "e":"AQAB","alg":"PS512","use":"sig","key_ops":["verify"],
+        "kid":"IX3537k7a-7hZvascRe5HqsFDIMdfNRIE3bFWj1bFPA"}"#;
+    // A 2048-bit key with e = 3 (node `crypto.generateKeyPairSync`).
+    const RS2048_E3: &str = r#"{"kty":"RSA",
+        "n":"rQT1hssb2VzL1SDw3I5ObnASfmhKIkAxpe20R0RT-nSuJwnKwSrx_hl-zaKXYS431xiI5KTVGWh9v5egpP0hp5UML8wB35GbAxY3lOm9qSviW9YSvZzYrNDOIT0Q8fKug7zaYL1IsmZYn69pAJNyhSj6fBxq6hv5HXoyjxFzSijZ3P32scV7XB1gvTqOgRpDpcACcsUIgmGvBKDJHlW_vCqNbr13cjixJGF-q6k7bY-3wYURGRS1n6SwEEOFr9SdkJqVjyF35qUAtXGnB53JK4UY0ymMus13pVLRGwSrP-HjtP4HGkGNVbnh95Ok7KXE86aMzCW6Ninz79fE3eHOKw",
+        "e":"Aw"}"#;
+    // A real 1024-bit key (node `crypto.generateKeyPairSync`).
+    const RS1024: &str = r#"{"kty":"RSA",
+        "n":"wVVR2xyR2tHRNQFdDER4ztzlvNYM-XniMu3QHJvv48m6BMuwHu63xiKJu8YowXFrPSfjwovYdj4PP0fkuSPm8LJI1jkteTcIr0uEcIlUcCzgGgxvOrvI6hoy0Zqfau9LhHQaEd10c3-jJ4x0phF6ZVBaQZ9K9zkaZqEJBYXTlvM",
+        "e":"AQAB","kid":"legacy-1024"}"#;
+    const ES256: &str = r#"{"kty":"EC","crv":"P-256",
+        "x":"Nw68N8NIOJA72DaUCVn6G_Z9YZsVKtVAz3yEVxnpOPk",
+        "y":"SK4xsS968l9o7LfLUrMk56jHtyDjrwPr9DX6oX6y1wg",
+        "alg":"ES256","use":"sig","kid":"IUGm3Aif-SSVNhHgQZtVEwJAnSTA6X-jgiKlM4erQWM"}"#;
+    const ES256_D: &str = "r3DyGr2MmCA4WYEUfjfIy4p_a9Pzr6y4bzTXvkP8mxs";
+    const ES384: &str = r#"{"kty":"EC","crv":"P-384",
+        "x":"t3BPRHTRnDNIZVF5V8n_0gmYBoNza2yJVoIj73x5QB1XEzY79aexEeepJLTLsAdW",
+        "y":"X_49iAP0FxWacg7dRtmsPSWb7g5m6bGJVVInpyObvLl8TgDdEvHKGmKGcioiB0La",
+        "kid":"1cWbFLx6PY1bxipmjCOtPNOdp86gZDzFMM1S1Ga5LTo"}"#;
+    const ES384_D: &str = "rk07k8EKnQkOz8BGJF1ZdrsoUapavXu3MwP1Sn7vCO3wMST2bjwZ_OVJR7mQAmC5";
+    const ED25519: &str = r#"{"kty":"OKP","crv":"Ed25519",
+        "x":"xpSGO3-nvYBeKCKDTs4_ZFWjbp2vYvEDoE9sjB3RGDo",
+        "kid":"CHaWNidM5yrKgt3KuHvTL4DRoMQP3mZxFZ2-VbUzuyE"}"#;
+    const ED25519_D: &str = "B8HqnPtvtWR19uArBGWBL-sBPomfT0lYVr0bypkVyaU";
+
+    fn parse(text: &str) -> Value {
+        serde_json::from_str(text).unwrap()
+    }
+
+    /// `jwk` with member `name` set to `value`.
+    fn with(jwk: &str, name: &str, value: Value) -> Value {
+        let mut jwk = parse(jwk);
+        jwk.as_object_mut().unwrap().insert(name.to_owned(), value);
+        jwk
+    }
+
+    /// `jwk` without member `name`.
+    fn without(jwk: &str, name: &str) -> Value {
+        let mut jwk = parse(jwk);
+        assert!(
+            jwk.as_object_mut().unwrap().remove(name).is_some(),
+            "{name}"
+        );
+        jwk
+    }
+
+    fn member_bytes(jwk: &str, name: &str) -> Vec<u8> {
+        Base64UrlUnpadded::decode_vec(parse(jwk)[name].as_str().unwrap()).unwrap()
+    }
+
+    fn b64(bytes: &[u8]) -> Value {
+        Value::String(Base64UrlUnpadded::encode_string(bytes))
+    }
+
+    fn import(jwk: &str) -> PublicKey {
+        import_jwk(&parse(jwk)).unwrap()
+    }
+
+    fn refusal(jwk: Value) -> JwkError {
+        import_jwk(&jwk).unwrap_err()
+    }
+
+    fn rsa(n: &[u8], e: &[u8]) -> Value {
+        json!({"kty": "RSA", "n": b64(n), "e": b64(e)})
+    }
+
+    /// A modulus of `len` bytes whose top byte is `top` (odd, otherwise arbitrary).
+    fn modulus(len: usize, top: u8) -> Vec<u8> {
+        let mut n = vec![0xa5; len];
+        n[0] = top;
+        n
+    }
+
+    /// The same base64url text with a non-zero trailing (unused) bit in its last character,
+    /// which a lax decoder would silently accept as the same bytes.
+    fn non_canonical(text: &str) -> String {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        assert_ne!(text.len() % 4, 0, "needs trailing bits");
+        let last = *text.as_bytes().last().unwrap();
+        let index = ALPHABET.iter().position(|&c| c == last).unwrap();
+        assert_eq!(index & 1, 0, "already non-canonical");
+        let mut out = text[..text.len() - 1].to_owned();
+        out.push(ALPHABET[index | 1] as char);
+        out
+    }
+
+    fn doc(keys: &[Value]) -> String {
+        json!({ "keys": keys }).to_string()
+    }
+
+    // ----- accepted keys -----
+
+    #[test]
+    fn rfc7517_rsa_key_is_imported_with_its_rfc7638_thumbprint() {
+        let key = import(RFC7517_RSA);
+        assert_eq!(key.kid.as_deref(), Some("2011-04-29"));
+        assert_eq!(key.alg, Some(Algorithm::Rs256));
+        assert_eq!(key.thumbprint, RFC7638_THUMBPRINT);
+        match &key.material {
+            KeyMaterial::Rsa { n, e } => {
+                assert_eq!(n.len(), 256);
+                assert_eq!(bit_len(n), 2048);
+                assert_eq!(e, &[1, 0, 1]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(key.material.rsa_modulus_len(), Some(256));
+        assert!(key.permits(Algorithm::Rs256));
+        assert!(!key.permits(Algorithm::Ps256));
+    }
+
+    #[test]
+    fn thumbprint_ignores_everything_but_the_required_members() {
+        // RFC 7638 section 3.1: the example key's thumbprint does not depend on kid/alg.
+        let bare = json!({
+            "kty": "RSA",
+            "n": parse(RFC7517_RSA)["n"],
+            "e": "AQAB",
+        });
+        assert_eq!(import_jwk(&bare).unwrap().thumbprint, RFC7638_THUMBPRINT);
+    }
+
+    #[test]
+    fn rfc7517_ec_key_is_refused_for_its_use_enc_and_imported_with_use_sig() {
+        assert_eq!(refusal(parse(RFC7517_EC)), JwkError::NotForSignatures);
+
+        let key = import_jwk(&with(RFC7517_EC, "use", json!("sig"))).unwrap();
+        assert_eq!(key.kid.as_deref(), Some("1"));
+        assert_eq!(key.alg, None);
+        assert_eq!(key.thumbprint, RFC7517_EC_THUMBPRINT);
+        assert_eq!(
+            key.material,
+            KeyMaterial::Ec {
+                curve: Curve::P256,
+                x: member_bytes(RFC7517_EC, "x"),
+                y: member_bytes(RFC7517_EC, "y"),
+            }
+        );
+        assert!(key.permits(Algorithm::Es256));
+        assert!(!key.permits(Algorithm::Es384));
+    }
+
+    #[test]
+    fn generated_keys_of_every_type_are_imported_with_jose_thumbprints() {
+        for text in [RS2048, RS4096, ES256, ES384, ED25519] {
+            let key = import(text);
+            let kid = parse(text)["kid"].as_str().unwrap().to_owned();
+            assert_eq!(key.thumbprint, kid, "{text}");
+            assert_eq!(key.kid, Some(kid));
+        }
+        assert!(matches!(import(RS2048).material, KeyMaterial::Rsa { .. }));
+        assert_eq!(import(RS4096).material.rsa_modulus_len(), Some(512));
+        assert_eq!(import(RS4096).alg, Some(Algorithm::Ps512));
+        assert!(matches!(
+            import(ES256).material,
+            KeyMaterial::Ec {
+                curve: Curve::P256,
+                ..
+            }
+        ));
+        assert_eq!(import(ES256).alg, Some(Algorithm::Es256));
+        assert!(matches!(
+            import(ES384).material,
+            KeyMaterial::Ec {
+                curve: Curve::P384,
+                ..
+            }
+        ));
+        let ed = import(ED25519);
+        assert_eq!(
+            ed.material,
+            KeyMaterial::Ed25519 {
+                x: member_bytes(ED25519, "x").try_into().unwrap()
+            }
+        );
+        assert!(ed.permits(Algorithm::EdDsa));
+    }
+
+    #[test]
+    fn extra_members_are_ignored() {
+        let mut jwk = parse(ES256);
+        let plain = import_jwk(&jwk).unwrap();
+        let obj = jwk.as_object_mut().unwrap();
+        obj.insert("x5c".into(), json!(["not a certificate"]));
+        obj.insert("x5t".into(), json!(12));
+        obj.insert("x5u".into(), json!("https://example.invalid/cert"));
+        obj.insert("ext".into(), json!(true));
+        obj.insert("k".into(), json!("AAAA"));
+        assert_eq!(import_jwk(&jwk).unwrap(), plain);
+    }
+
+    // ----- RSA -----
+
+    #[test]
+    fn rsa_1024_bit_key_is_refused() {
+        assert_eq!(
+            refusal(parse(RS1024)),
+            JwkError::RsaModulusTooSmall { bits: 1024 }
+        );
+    }
+
+    #[test]
+    fn rsa_modulus_bits_are_counted_exactly() {
+        let e = [1, 0, 1];
+        // 256 bytes, but the top byte has only 7 bits: 2047 bits.
+        assert_eq!(
+            refusal(rsa(&modulus(256, 0x7f), &e)),
+            JwkError::RsaModulusTooSmall { bits: 2047 }
+        );
+        assert!(import_jwk(&rsa(&modulus(256, 0x80), &e)).is_ok());
+        // 257 bytes with top byte 1: 2049 bits.
+        assert!(import_jwk(&rsa(&modulus(257, 0x01), &e)).is_ok());
+        // 8192 bits is the largest accepted.
+        assert!(import_jwk(&rsa(&modulus(1024, 0xff), &e)).is_ok());
+        assert_eq!(
+            refusal(rsa(&modulus(1025, 0x01), &e)),
+            JwkError::RsaModulusTooLarge { bits: 8193 }
+        );
+        assert_eq!(
+            refusal(rsa(&modulus(1025, 0xff), &e)),
+            JwkError::RsaModulusTooLarge { bits: 8200 }
+        );
+        assert_eq!(
+            refusal(rsa(&[], &e)),
+            JwkError::RsaModulusTooSmall { bits: 0 }
+        );
+    }
+
+    #[test]
+    fn rsa_leading_zero_bytes_are_stripped_and_not_counted() {
+        let plain = import(RS2048);
+        let mut n = vec![0, 0];
+        n.extend(member_bytes(RS2048, "n"));
+        let padded = import_jwk(&with(RS2048, "n", b64(&n))).unwrap();
+        assert_eq!(padded, plain);
+        assert_eq!(padded.material.rsa_modulus_len(), Some(256));
+
+        let padded_e = import_jwk(&with(RS2048, "e", json!("AAEAAQ"))).unwrap();
+        assert_eq!(padded_e, plain);
+
+        // Zero bytes do not lift a small modulus over the minimum.
+        let mut small = vec![0; 200];
+        small.extend(modulus(128, 0xc1));
+        assert_eq!(
+            refusal(rsa(&small, &[1, 0, 1])),
+            JwkError::RsaModulusTooSmall { bits: 1024 }
+        );
+    }
+
+    #[test]
+    fn rsa_exponent_must_be_odd_greater_than_one_and_at_most_four_bytes() {
+        let n = member_bytes(RS2048, "n");
+        let ok = |e: &[u8]| import_jwk(&rsa(&n, e));
+        assert!(import_jwk(&parse(RS2048_E3)).is_ok());
+        assert!(ok(&[3]).is_ok());
+        assert!(ok(&[1, 0, 1]).is_ok());
+        assert!(ok(&[0xff, 0xff, 0xff, 0xff]).is_ok());
+        assert!(
+            ok(&[0, 0xff, 0xff, 0xff, 0xff]).is_ok(),
+            "leading zero is not a 5th byte"
+        );
+        for e in [
+            &[1, 0, 0][..],   // even
+            &[2],             // even
+            &[1],             // 1
+            &[0, 1],          // 1 with a leading zero
+            &[0],             // 0
+            &[],              // empty
+            &[1, 0, 0, 0, 1], // 5 bytes (2^32 + 1)
+            &[0xff, 0xff, 0xff, 0xff, 0xff],
+        ] {
+            assert_eq!(ok(e), Err(JwkError::InvalidRsaExponent), "{e:?}");
+        }
+        assert_eq!(
+            refusal(with(RS2048, "e", json!("AQAA"))),
+            JwkError::InvalidRsaExponent
+        );
+        assert_eq!(
+            refusal(with(RS2048, "e", json!("AQ"))),
+            JwkError::InvalidRsaExponent
+        );
+    }
+
+    #[test]
+    fn rsa_private_members_are_refused() {
+        assert_eq!(refusal(parse(RS2048_PRIVATE)), JwkError::PrivateKeyMaterial);
+        for member in ["d", "p", "q", "dp", "dq", "qi"] {
+            let value = parse(RS2048_PRIVATE)[member].clone();
+            assert_eq!(
+                refusal(with(RS2048, member, value)),
+                JwkError::PrivateKeyMaterial,
+                "{member}"
+            );
+            // Whatever the value: presence alone refuses the key.
+            assert_eq!(
+                refusal(with(RS2048, member, Value::Null)),
+                JwkError::PrivateKeyMaterial,
+                "{member}"
+            );
+        }
+        let oth = json!([{"r": "AQAB", "d": "AQAB", "t": "AQAB"}]);
+        assert_eq!(
+            refusal(with(RS2048, "oth", oth)),
+            JwkError::PrivateKeyMaterial
+        );
+    }
+
+    #[test]
+    fn rsa_required_members() {
+        assert_eq!(refusal(without(RS2048, "n")), JwkError::MissingMember("n"));
+        assert_eq!(refusal(without(RS2048, "e")), JwkError::MissingMember("e"));
+        assert_eq!(
+            refusal(with(RS2048, "n", json!(12345))),
+            JwkError::InvalidMember("n")
+        );
+        assert_eq!(
+            refusal(with(RS2048, "e", json!(65537))),
+            JwkError::InvalidMember("e")
+        );
+        assert_eq!(
+            refusal(with(RS2048, "e", Value::Null)),
+            JwkError::InvalidMember("e")
+        );
+    }
+
+    // ----- EC -----
+
+    #[test]
+    fn ec_private_key_is_refused() {
+        assert_eq!(
+            refusal(with(ES256, "d", json!(ES256_D))),
+            JwkError::PrivateKeyMaterial
+        );
+        assert_eq!(
+            refusal(with(ES384, "d", json!(ES384_D))),
+            JwkError::PrivateKeyMaterial
+        );
+    }
+
+    #[test]
+    fn ec_curves_other_than_p256_and_p384_are_refused() {
+        for crv in ["P-521", "secp256k1", "p-256", "P256", "Ed25519", ""] {
+            assert_eq!(
+                refusal(with(ES256, "crv", json!(crv))),
+                JwkError::UnsupportedCurve(crv.to_owned()),
+                "{crv}"
+            );
+        }
+        assert_eq!(
+            refusal(without(ES256, "crv")),
+            JwkError::MissingMember("crv")
+        );
+        assert_eq!(
+            refusal(with(ES256, "crv", json!(256))),
+            JwkError::InvalidMember("crv")
+        );
+    }
+
+    #[test]
+    fn ec_point_must_be_on_the_curve() {
+        for text in [ES256, ES384, RFC7517_EC] {
+            let mut y = member_bytes(text, "y");
+            *y.last_mut().unwrap() ^= 1;
+            let mut jwk = with(text, "y", b64(&y));
+            jwk["use"] = json!("sig");
+            assert_eq!(refusal(jwk), JwkError::PointNotOnCurve, "{text}");
+
+            let mut x = member_bytes(text, "x");
+            x[0] ^= 0x80;
+            let mut jwk = with(text, "x", b64(&x));
+            jwk["use"] = json!("sig");
+            assert_eq!(refusal(jwk), JwkError::PointNotOnCurve, "{text}");
+        }
+        // The all-zero encoding (what some libraries use for the point at infinity).
+        let zero = b64(&[0; 32]);
+        let jwk = json!({"kty": "EC", "crv": "P-256", "x": zero, "y": zero});
+        assert_eq!(refusal(jwk), JwkError::PointNotOnCurve);
+        // A coordinate equal to the field prime p is not a field element.
+        let p256_p = [
+            0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            0xff, 0xff, 0xff, 0xff,
+        ];
+        assert_eq!(
+            refusal(with(ES256, "x", b64(&p256_p))),
+            JwkError::PointNotOnCurve
+        );
+    }
+
+    #[test]
+    fn ec_coordinates_must_have_exactly_the_curve_length() {
+        let x = member_bytes(ES256, "x");
+        let y = member_bytes(ES256, "y");
+        // 31 bytes: dropping a byte.
+        assert_eq!(
+            refusal(with(ES256, "x", b64(&x[1..]))),
+            JwkError::InvalidCoordinateLength
+        );
+        assert_eq!(
+            refusal(with(ES256, "y", b64(&y[1..]))),
+            JwkError::InvalidCoordinateLength
+        );
+        // 33 bytes, even with a leading zero (which a lax parser would strip).
+        let mut long = vec![0];
+        long.extend(&x);
+        assert_eq!(
+            refusal(with(ES256, "x", b64(&long))),
+            JwkError::InvalidCoordinateLength
+        );
+        // A P-384 key labelled P-256 and a P-256 key labelled P-384.
+        let mut mislabelled = with(ES384, "crv", json!("P-256"));
+        mislabelled.as_object_mut().unwrap().remove("alg");
+        assert_eq!(refusal(mislabelled), JwkError::InvalidCoordinateLength);
+        let mut mislabelled = with(ES256, "crv", json!("P-384"));
+        mislabelled.as_object_mut().unwrap().remove("alg");
+        assert_eq!(refusal(mislabelled), JwkError::InvalidCoordinateLength);
+    }
+
+    #[test]
+    fn ec_required_members() {
+        assert_eq!(refusal(without(ES256, "x")), JwkError::MissingMember("x"));
+        assert_eq!(refusal(without(ES256, "y")), JwkError::MissingMember("y"));
+        assert_eq!(
+            refusal(with(ES256, "y", json!([1, 2]))),
+            JwkError::InvalidMember("y")
+        );
+    }
+
+    // ----- OKP -----
+
+    #[test]
+    fn okp_private_key_is_refused() {
+        assert_eq!(
+            refusal(with(ED25519, "d", json!(ED25519_D))),
+            JwkError::PrivateKeyMaterial
+        );
+    }
+
+    #[test]
+    fn okp_curves_other_than_ed25519_are_refused() {
+        for crv in ["X25519", "Ed448", "X448", "ed25519", "P-256"] {
+            assert_eq!(
+                refusal(with(ED25519, "crv", json!(crv))),
+                JwkError::UnsupportedCurve(crv.to_owned()),
+                "{crv}"
+            );
+        }
+        assert_eq!(
+            refusal(without(ED25519, "crv")),
+            JwkError::MissingMember("crv")
+        );
+    }
+
+    #[test]
+    fn ed25519_key_must_be_32_bytes() {
+        let x = member_bytes(ED25519, "x");
+        assert_eq!(
+            refusal(with(ED25519, "x", b64(&x[1..]))),
+            JwkError::InvalidEd25519Key
+        );
+        let mut long = x.clone();
+        long.push(0);
+        assert_eq!(
+            refusal(with(ED25519, "x", b64(&long))),
+            JwkError::InvalidEd25519Key
+        );
+        assert_eq!(
+            refusal(with(ED25519, "x", b64(&[]))),
+            JwkError::InvalidEd25519Key
+        );
+        assert_eq!(refusal(without(ED25519, "x")), JwkError::MissingMember("x"));
+    }
+
+    // ----- key types -----
+
+    #[test]
+    fn symmetric_keys_are_refused() {
+        let oct = json!({"kty": "oct", "k": "GawgguFyGrWKav7AX4VKUg", "alg": "HS256", "kid": "s"});
+        assert_eq!(refusal(oct), JwkError::PrivateKeyMaterial);
+        assert_eq!(refusal(json!({"kty": "oct"})), JwkError::PrivateKeyMaterial);
+    }
+
+    #[test]
+    fn unknown_missing_and_mistyped_kty() {
+        for kty in ["rsa", "ec", "OCT", "EC2", "", "RSA "] {
+            assert_eq!(
+                refusal(with(RS2048, "kty", json!(kty))),
+                JwkError::UnsupportedKeyType(kty.to_owned()),
+                "{kty:?}"
+            );
+        }
+        assert_eq!(
+            refusal(without(RS2048, "kty")),
+            JwkError::MissingMember("kty")
+        );
+        assert_eq!(
+            refusal(with(RS2048, "kty", json!(["RSA"]))),
+            JwkError::InvalidMember("kty")
+        );
+        let long = "K".repeat(500);
+        match refusal(with(RS2048, "kty", json!(long))) {
+            JwkError::UnsupportedKeyType(kty) => assert!(kty.chars().count() <= 65, "{kty}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn jwk_must_be_an_object() {
+        for value in [
+            json!(null),
+            json!([]),
+            json!("RSA"),
+            json!(1),
+            json!([parse(RS2048)]),
+        ] {
+            assert_eq!(refusal(value), JwkError::NotAnObject);
+        }
+    }
+
+    // ----- base64url -----
+
+    #[test]
+    fn padded_base64_is_refused() {
+        let x = parse(ED25519)["x"].as_str().unwrap().to_owned();
+        assert_eq!(
+            refusal(with(ED25519, "x", json!(format!("{x}=")))),
+            JwkError::InvalidBase64("x")
+        );
+        let n = parse(RS2048)["n"].as_str().unwrap().to_owned();
+        assert_eq!(n.len() % 4, 2);
+        assert_eq!(
+            refusal(with(RS2048, "n", json!(format!("{n}==")))),
+            JwkError::InvalidBase64("n")
+        );
+        assert_eq!(
+            refusal(with(RS2048_E3, "e", json!("Aw=="))),
+            JwkError::InvalidBase64("e")
+        );
+    }
+
+    #[test]
+    fn non_canonical_trailing_bits_are_refused() {
+        let x = parse(ED25519)["x"].as_str().unwrap().to_owned();
+        assert_eq!(
+            refusal(with(ED25519, "x", json!(non_canonical(&x)))),
+            JwkError::InvalidBase64("x")
+        );
+        let x = parse(ES256)["x"].as_str().unwrap().to_owned();
+        assert_eq!(
+            refusal(with(ES256, "x", json!(non_canonical(&x)))),
+            JwkError::InvalidBase64("x")
+        );
+        let n = parse(RS2048)["n"].as_str().unwrap().to_owned();
+        assert_eq!(
+            refusal(with(RS2048, "n", json!(non_canonical(&n)))),
+            JwkError::InvalidBase64("n")
+        );
+        assert_eq!(
+            refusal(with(RS2048_E3, "e", json!("Ax"))),
+            JwkError::InvalidBase64("e")
+        );
+    }
+
+    #[test]
+    fn other_base64_variants_and_garbage_are_refused() {
+        let n = parse(RS2048)["n"].as_str().unwrap().to_owned();
+        assert!(n.contains('-') && n.contains('_'));
+        let standard = n.replace('-', "+").replace('_', "/");
+        assert_eq!(
+            refusal(with(RS2048, "n", json!(standard))),
+            JwkError::InvalidBase64("n")
+        );
+        let wrapped = format!("{}\n{}", &n[..64], &n[64..]);
+        assert_eq!(
+            refusal(with(RS2048, "n", json!(wrapped))),
+            JwkError::InvalidBase64("n")
+        );
+        let spaced = format!(" {n}");
+        assert_eq!(
+            refusal(with(RS2048, "n", json!(spaced))),
+            JwkError::InvalidBase64("n")
+        );
+        // A length no base64 text can have.
+        assert_eq!(
+            refusal(with(RS2048, "e", json!("AQABA"))),
+            JwkError::InvalidBase64("e")
+        );
+        let y = parse(ES256)["y"].as_str().unwrap().to_owned();
+        let bad = format!("{}!", &y[..y.len() - 1]);
+        assert_eq!(
+            refusal(with(ES256, "y", json!(bad))),
+            JwkError::InvalidBase64("y")
+        );
+    }
+
+    // ----- alg, use, key_ops, kid -----
+
+    #[test]
+    fn alg_must_be_a_known_signature_algorithm() {
+        for alg in [
+            "HS256", "RSA-OAEP", "RSA1_5", "none", "None", "rs256", "", "ES512", "Ed25519",
+        ] {
+            assert_eq!(
+                refusal(with(RS2048, "alg", json!(alg))),
+                JwkError::UnknownAlgorithm(alg.to_owned()),
+                "{alg}"
+            );
+        }
+        assert_eq!(
+            refusal(with(RS2048, "alg", json!(256))),
+            JwkError::InvalidMember("alg")
+        );
+        assert_eq!(
+            refusal(with(RS2048, "alg", Value::Null)),
+            JwkError::InvalidMember("alg")
+        );
+    }
+
+    #[test]
+    fn alg_must_fit_the_key() {
+        let cases = [
+            (RS2048, Algorithm::Es256, "RSA"),
+            (RS2048, Algorithm::EdDsa, "RSA"),
+            (ES256, Algorithm::Es384, "EC P-256"),
+            (ES256, Algorithm::Rs256, "EC P-256"),
+            (ES384, Algorithm::Es256, "EC P-384"),
+            (ED25519, Algorithm::Es256, "Ed25519"),
+            (ED25519, Algorithm::Ps256, "Ed25519"),
+        ];
+        for (text, alg, key) in cases {
+            assert_eq!(
+                refusal(with(text, "alg", json!(alg.name()))),
+                JwkError::AlgorithmDoesNotFitKey { alg, key },
+                "{alg} {key}"
+            );
+        }
+        for alg in Algorithm::ALL {
+            for text in [RS2048, ES256, ES384, ED25519] {
+                let material = import(text).material;
+                let result = import_jwk(&with(text, "alg", json!(alg.name())));
+                assert_eq!(result.is_ok(), material.supports(alg), "{alg} {text}");
+                if let Ok(key) = result {
+                    assert_eq!(key.alg, Some(alg));
+                    assert!(key.permits(alg));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn use_must_be_sig() {
+        assert!(import_jwk(&with(RS2048, "use", json!("sig"))).is_ok());
+        for key_use in ["enc", "SIG", "sig ", ""] {
+            assert_eq!(
+                refusal(with(RS2048, "use", json!(key_use))),
+                JwkError::NotForSignatures,
+                "{key_use}"
+            );
+        }
+        assert_eq!(
+            refusal(with(RS2048, "use", json!(["sig"]))),
+            JwkError::InvalidMember("use")
+        );
+        assert_eq!(
+            refusal(with(RS2048, "use", Value::Null)),
+            JwkError::InvalidMember("use")
+        );
+    }
+
+    #[test]
+    fn key_ops_must_allow_verify() {
+        assert!(import_jwk(&with(ES256, "key_ops", json!(["verify"]))).is_ok());
+        assert!(import_jwk(&with(ES256, "key_ops", json!(["sign", "verify"]))).is_ok());
+        for ops in [
+            json!(["sign"]),
+            json!([]),
+            json!(["encrypt", "wrapKey"]),
+            json!(["Verify"]),
+        ] {
+            assert_eq!(
+                refusal(with(ES256, "key_ops", ops.clone())),
+                JwkError::VerifyNotPermitted,
+                "{ops}"
+            );
+        }
+        for ops in [
+            json!("verify"),
+            json!(["verify", 1]),
+            json!([["verify"]]),
+            json!(null),
+        ] {
+            assert_eq!(
+                refusal(with(ES256, "key_ops", ops.clone())),
+                JwkError::InvalidMember("key_ops"),
+                "{ops}"
+            );
+        }
+    }
+
+    #[test]
+    fn kid_must_be_a_string() {
+        assert_eq!(import_jwk(&without(RS2048, "kid")).unwrap().kid, None);
+        assert_eq!(
+            import_jwk(&with(RS2048, "kid", json!("")))
+                .unwrap()
+                .kid
+                .as_deref(),
+            Some("")
+        );
+        for kid in [
+            json!(1),
+            json!(null),
+            json!(["a"]),
+            json!({"a": 1}),
+            json!(true),
+        ] {
+            assert_eq!(
+                refusal(with(RS2048, "kid", kid.clone())),
+                JwkError::InvalidMember("kid"),
+                "{kid}"
+            );
+        }
+    }
+
+    #[test]
+    fn errors_display_without_key_material() {
+        let errors = [
+            JwkError::NotAnObject,
+            JwkError::MissingMember("n"),
+            JwkError::InvalidMember("kid"),
+            JwkError::UnsupportedKeyType("foo".into()),
+            JwkError::PrivateKeyMaterial,
+            JwkError::InvalidBase64("x"),
+            JwkError::RsaModulusTooSmall { bits: 1024 },
+            JwkError::RsaModulusTooLarge { bits: 8200 },
+            JwkError::InvalidRsaExponent,
+            JwkError::UnsupportedCurve("P-521".into()),
+            JwkError::InvalidCoordinateLength,
+            JwkError::PointNotOnCurve,
+            JwkError::InvalidEd25519Key,
+            JwkError::UnknownAlgorithm("HS256".into()),
+            JwkError::AlgorithmDoesNotFitKey {
+                alg: Algorithm::Es256,
+                key: "RSA",
+            },
+            JwkError::NotForSignatures,
+            JwkError::VerifyNotPermitted,
+            JwkError::DuplicateKid,
+        ];
+        for error in &errors {
+            assert!(!error.to_string().is_empty(), "{error:?}");
+        }
+        assert!(errors[6].to_string().contains("1024"));
+        assert!(errors[7].to_string().contains("8200"));
+        assert!(errors[9].to_string().contains("P-521"));
+        assert!(errors[14].to_string().contains("ES256"));
+        let errors = [
+            JwksError::NotJson,
+            JwksError::NotAnObject,
+            JwksError::MissingKeys,
+            JwksError::TooManyKeys {
+                count: 101,
+                max: 100,
+            },
+            JwksError::NoUsableKeys,
+        ];
+        for error in &errors {
+            assert!(!error.to_string().is_empty(), "{error:?}");
+        }
+        assert!(errors[3].to_string().contains("101"));
+        // The error for a private key never repeats the private value.
+        let shown = refusal(parse(RS2048_PRIVATE)).to_string();
+        assert!(!shown.contains(ED25519_D) && !shown.contains("EwQzDQ"));
+    }
+
+    // ----- key sets -----
+
+    fn all_keys() -> Vec<Value> {
+        [RFC7517_RSA, RS2048, RS4096, ES256, ES384, ED25519]
+            .map(parse)
+            .to_vec()
+    }
+
+    #[test]
+    fn key_set_imports_every_good_key() {
+        let set = KeySet::from_jwks_json(&doc(&all_keys()), KeySet::DEFAULT_MAX_KEYS).unwrap();
+        assert_eq!(set.len(), 6);
+        assert!(!set.is_empty());
+        assert!(set.skipped().is_empty());
+        let kids: Vec<&str> = set.kids().collect();
+        assert_eq!(kids[0], "2011-04-29");
+        assert_eq!(kids.len(), 6);
+        assert_eq!(
+            set.get("2011-04-29").unwrap().thumbprint,
+            RFC7638_THUMBPRINT
+        );
+        let es256 = set.get(parse(ES256)["kid"].as_str().unwrap()).unwrap();
+        assert_eq!(es256, &import(ES256));
+        assert_eq!(set.get("nope"), None);
+        assert_eq!(set.keys()[5], import(ED25519));
+    }
+
+    #[test]
+    fn key_set_keeps_the_good_key_and_reports_the_bad_one() {
+        let bad = with(RS1024, "kid", json!("old"));
+        let set = KeySet::from_jwks_json(&doc(&[bad, parse(ES256)]), 10).unwrap();
+        assert_eq!(set.keys(), &[import(ES256)]);
+        assert_eq!(
+            set.skipped(),
+            &[SkippedKey {
+                index: 0,
+                kid: Some("old".into()),
+                reason: JwkError::RsaModulusTooSmall { bits: 1024 },
+            }]
+        );
+
+        let keys = [
+            parse(RS2048_PRIVATE),
+            json!("not a key"),
+            parse(ED25519),
+            with(ES256, "kid", json!(7)),
+            parse(RFC7517_EC),
+        ];
+        let set = KeySet::from_jwks_json(&doc(&keys), 10).unwrap();
+        assert_eq!(set.keys(), &[import(ED25519)]);
+        let skipped: Vec<(usize, Option<&str>, &JwkError)> = set
+            .skipped()
+            .iter()
+            .map(|s| (s.index, s.kid.as_deref(), &s.reason))
+            .collect();
+        assert_eq!(
+            skipped,
+            [
+                (0, None, &JwkError::PrivateKeyMaterial),
+                (1, None, &JwkError::NotAnObject),
+                (3, None, &JwkError::InvalidMember("kid")),
+                (4, Some("1"), &JwkError::NotForSignatures),
+            ]
+        );
+    }
+
+    #[test]
+    fn key_set_with_no_usable_key_is_refused() {
+        let keys = [
+            parse(RS1024),
+            parse(RS2048_PRIVATE),
+            parse(RFC7517_EC),
+            json!(null),
+        ];
+        assert_eq!(
+            KeySet::from_jwks_json(&doc(&keys), 10),
+            Err(JwksError::NoUsableKeys)
+        );
+        assert_eq!(
+            KeySet::from_jwks_json(r#"{"keys":[]}"#, 10),
+            Err(JwksError::NoUsableKeys)
+        );
+    }
+
+    #[test]
+    fn key_set_skips_a_second_key_with_the_same_kid() {
+        let first = parse(ES256);
+        let second = with(ED25519, "kid", first["kid"].clone());
+        let set = KeySet::from_jwks_json(&doc(&[first.clone(), second]), 10).unwrap();
+        assert_eq!(set.keys(), &[import(ES256)]);
+        assert_eq!(set.skipped().len(), 1);
+        assert_eq!(set.skipped()[0].index, 1);
+        assert_eq!(set.skipped()[0].reason, JwkError::DuplicateKid);
+        assert_eq!(set.skipped()[0].kid.as_deref(), first["kid"].as_str());
+        assert_eq!(
+            set.get(first["kid"].as_str().unwrap()),
+            Some(&import(ES256))
+        );
+
+        // The same key twice is still a duplicate.
+        let set = KeySet::from_jwks_json(&doc(&[first.clone(), first.clone()]), 10).unwrap();
+        assert_eq!(set.len(), 1);
+        assert_eq!(set.skipped()[0].reason, JwkError::DuplicateKid);
+
+        // Only an imported key claims its kid: after a skipped key, the next one is used.
+        let bad = with(RS1024, "kid", json!("k"));
+        let good = with(RS2048, "kid", json!("k"));
+        let set = KeySet::from_jwks_json(&doc(&[bad, good.clone()]), 10).unwrap();
+        assert_eq!(set.keys(), &[import_jwk(&good).unwrap()]);
+        assert_eq!(
+            set.skipped()[0].reason,
+            JwkError::RsaModulusTooSmall { bits: 1024 }
+        );
+
+        // Keys without a kid are not duplicates of each other.
+        let keys = [without(RS2048, "kid"), without(ES256, "kid")];
+        let set = KeySet::from_jwks_json(&doc(&keys), 10).unwrap();
+        assert_eq!(set.len(), 2);
+        assert_eq!(set.kids().count(), 0);
+    }
+
+    #[test]
+    fn key_set_with_too_many_keys_is_refused_before_looking_at_them() {
+        let keys = all_keys();
+        assert_eq!(
+            KeySet::from_jwks_json(&doc(&keys), 5),
+            Err(JwksError::TooManyKeys { count: 6, max: 5 })
+        );
+        assert_eq!(KeySet::from_jwks_json(&doc(&keys), 6).unwrap().len(), 6);
+        // Garbage entries are not looked at: the count alone refuses the document.
+        let garbage = vec![json!(null); 3];
+        assert_eq!(
+            KeySet::from_jwks_json(&doc(&garbage), 2),
+            Err(JwksError::TooManyKeys { count: 3, max: 2 })
+        );
+
+        let many = |count: usize| -> Vec<Value> {
+            (0..count)
+                .map(|i| with(ED25519, "kid", json!(format!("k{i}"))))
+                .collect()
+        };
+        let max = KeySet::DEFAULT_MAX_KEYS;
+        assert_eq!(
+            KeySet::from_jwks_json(&doc(&many(max)), max).unwrap().len(),
+            max
+        );
+        assert_eq!(
+            KeySet::from_jwks_json(&doc(&many(max + 1)), max),
+            Err(JwksError::TooManyKeys {
+                count: max + 1,
+                max
+            })
+        );
+    }
+
+    #[test]
+    fn garbage_documents_are_refused() {
+        let max = KeySet::DEFAULT_MAX_KEYS;
+        for text in [
+            "",
+            "not json",
+            "{",
+            r#"{"keys":[}"#,
+            "\u{feff}{\"keys\":[]}",
+            "{}{}",
+        ] {
+            assert_eq!(
+                KeySet::from_jwks_json(text, max),
+                Err(JwksError::NotJson),
+                "{text:?}"
+            );
+        }
+        for text in ["null", "[]", "\"keys\"", "42", &format!("[{RS2048}]")] {
+            assert_eq!(
+                KeySet::from_jwks_json(text, max),
+                Err(JwksError::NotAnObject),
+                "{text}"
+            );
+        }
+        for text in [
+            "{}",
+            r#"{"keys":null}"#,
+            r#"{"keys":{}}"#,
+            r#"{"keys":"[]"}"#,
+            &format!(r#"{{"keys":{RS2048}}}"#),
+            &format!(r#"{{"Keys":[{RS2048}]}}"#),
+            RS2048,
+        ] {
+            assert_eq!(
+                KeySet::from_jwks_json(text, max),
+                Err(JwksError::MissingKeys),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            KeySet::from_jwks_value(&json!([]), max),
+            Err(JwksError::NotAnObject)
+        );
+    }
+
+    #[test]
+    fn skipped_kid_is_truncated_and_only_taken_from_strings() {
+        let long = "k".repeat(1000);
+        let keys = [
+            with(RS1024, "kid", json!(long)),
+            with(RS1024, "kid", json!(5)),
+            parse(ES256),
+        ];
+        let set = KeySet::from_jwks_json(&doc(&keys), 10).unwrap();
+        let kid = set.skipped()[0].kid.as_deref().unwrap();
+        assert!(kid.len() < 100 && kid.starts_with("kkkk"), "{kid}");
+        assert_eq!(set.skipped()[1].kid, None);
+    }
+
+    #[test]
+    fn to_jwks_json_round_trips() {
+        let set = KeySet::from_jwks_json(&doc(&all_keys()), 10).unwrap();
+        let text = set.to_jwks_json();
+        assert_eq!(KeySet::from_jwks_json(&text, 10).unwrap(), set);
+
+        // Only public members, kid, alg and use are written.
+        let written = parse(&text);
+        for key in written["keys"].as_array().unwrap() {
+            for (name, _) in key.as_object().unwrap() {
+                assert!(
+                    ["kty", "n", "e", "crv", "x", "y", "kid", "alg", "use"]
+                        .contains(&name.as_str()),
+                    "{name}"
+                );
+            }
+            assert_eq!(key["use"], "sig");
+        }
+        assert_eq!(written["keys"][0]["alg"], "RS256");
+        assert_eq!(written["keys"][0]["n"], parse(RFC7517_RSA)["n"]);
+        assert_eq!(written["keys"][1].get("alg"), None);
+    }
+
+    #[test]
+    fn to_jwks_json_writes_only_the_validated_keys_in_canonical_form() {
+        let mut n = vec![0];
+        n.extend(member_bytes(RS2048, "n"));
+        let keys = [
+            parse(RS2048_PRIVATE),
+            with(RS2048, "n", b64(&n)),
+            with(RS2048_E3, "x5c", json!(["MIIB..."])),
+        ];
+        let set = KeySet::from_jwks_json(&doc(&keys), 10).unwrap();
+        assert_eq!(set.skipped().len(), 1);
+        let text = set.to_jwks_json();
+        assert!(!text.contains("\"d\"") && !text.contains("x5c"), "{text}");
+        let again = KeySet::from_jwks_json(&text, 10).unwrap();
+        assert_eq!(again.keys(), set.keys());
+        assert!(again.skipped().is_empty());
+        assert_eq!(parse(&text)["keys"][0]["n"], parse(RS2048)["n"]);
+    }
+
+    #[test]
+    fn from_keys_and_empty_sets() {
+        let keys = vec![import(ES256), import(RFC7517_RSA)];
+        let set = KeySet::from_keys(keys.clone());
+        assert_eq!(set.keys(), keys.as_slice());
+        assert!(set.skipped().is_empty());
+        assert_eq!(set.get("2011-04-29"), Some(&keys[1]));
+        assert_eq!(
+            KeySet::from_jwks_json(&set.to_jwks_json(), 10).unwrap(),
+            set
+        );
+
+        let empty = KeySet::default();
+        assert!(empty.is_empty());
+        assert_eq!(empty.len(), 0);
+        assert_eq!(empty.kids().count(), 0);
+        assert_eq!(empty.to_jwks_json(), r#"{"keys":[]}"#);
+    }
+}

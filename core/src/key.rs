@@ -69,8 +69,12 @@ impl KeyMaterial {
                     | Algorithm::Ps384
                     | Algorithm::Ps512
             ),
-            KeyMaterial::Ec { curve: Curve::P256, .. } => alg == Algorithm::Es256,
-            KeyMaterial::Ec { curve: Curve::P384, .. } => alg == Algorithm::Es384,
+            KeyMaterial::Ec {
+                curve: Curve::P256, ..
+            } => alg == Algorithm::Es256,
+            KeyMaterial::Ec {
+                curve: Curve::P384, ..
+            } => alg == Algorithm::Es384,
             KeyMaterial::Ed25519 { .. } => alg == Algorithm::EdDsa,
         }
     }

@@ -15,18 +15,27 @@
 //! | [`jwk`]       | JWK/JWKS import and validation into a [`jwk::KeySet`]      |
 //! | [`signature`] | signature shape checks shared by both backends             |
 //! | [`native`]    | the RustCrypto backend (feature `native`)                  |
+//! | [`json`]      | strict JSON: no duplicate members, bounded depth           |
+//! | [`token`]     | compact JWS parsing with structural limits                 |
+//! | [`claims`]    | exp/nbf/iat/iss/aud and other claims checks                |
+//! | [`verify`]    | the pipeline: algorithm ↔ key binding, signature, claims   |
 //! | [`heartbeat`] | the record the scheduled handler leaves in KV on each run  |
 #![forbid(unsafe_code)]
 
 pub mod alg;
 pub mod backend;
+pub mod claims;
 pub mod error;
 pub mod heartbeat;
+pub mod json;
 pub mod jwk;
 pub mod key;
 #[cfg(feature = "native")]
 pub mod native;
 pub mod signature;
+pub mod token;
+pub mod verify;
 
 pub use alg::Algorithm;
 pub use error::Rejection;
+pub use verify::{VerificationPolicy, VerifiedToken, Verifier};

@@ -5,7 +5,6 @@ import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
-const buildDir = `${root}build`;
 
 /** compatibility_date from wrangler.toml, so tests run the Worker as it is deployed. */
 function compatibilityDate() {
@@ -17,11 +16,13 @@ function compatibilityDate() {
 /**
  * Starts the gateway. `vars` are the [vars] of this instance (strings). `kvPersist` is a
  * directory shared by instances that must see the same KV (false: in memory, private).
- * Returns { mf, fetch(path, init), scheduled(cron), kv(), close() }.
+ * `buildDir` (relative to the repository) selects another Worker bundle, such as the crypto
+ * test harness. Returns { mf, fetch(path, init), scheduled(cron), kv(), close() }.
  */
-export async function startGateway({ vars = {}, kvPersist = false } = {}) {
+export async function startGateway({ vars = {}, kvPersist = false, buildDir: bundle = "build" } = {}) {
+  const buildDir = `${root}${bundle}`;
   if (!existsSync(`${buildDir}/index.js`)) {
-    throw new Error("build/index.js is missing: run `npm run build` (npm test builds it first)");
+    throw new Error(`${bundle}/index.js is missing: run \`npm test\` (it builds every bundle first)`);
   }
   const mf = new Miniflare({
     host: "127.0.0.1",

@@ -1,0 +1,94 @@
+//! Test-only Worker for the differential tests: the same shared checks and the WebCrypto backend
+//! that the gateway uses, driven by vectors and tokens that the end-to-end tests send, so that
+//! WebCrypto in workerd and RustCrypto natively can be compared case by case. Never deployed.
+#![forbid(unsafe_code)]
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use edge_jwt_core::backend::SignatureBackend;
+use edge_jwt_core::claims::ClaimsPolicy;
+use edge_jwt_core::jwk::{import_jwk, KeySet};
+use edge_jwt_core::{signature, Algorithm, VerificationPolicy, Verifier};
+use edge_jwt_webcrypto::WebCryptoBackend;
+use serde_json::{json, Value};
+use worker::{event, Context, Env, Request, Response, Result};
+
+thread_local! {
+    static BACKEND: std::rc::Rc<WebCryptoBackend> = std::rc::Rc::new(WebCryptoBackend::new());
+}
+
+/// `POST /vectors`: `[{id, alg, jwk, msg, sig}]` (base64url msg/sig) → `[{id, result}]`, where
+/// result is "valid", "invalid", or the code of the rejection raised before the backend.
+/// `POST /tokens`: `{jwks, issuer, audience, now, tokens: [..]}` → `[{result, sub}]`.
+#[event(fetch)]
+async fn fetch(mut req: Request, _env: Env, _ctx: Context) -> Result<Response> {
+    let backend = BACKEND.with(|b| b.clone());
+    let body: Value = req.json().await?;
+    let results = match req.path().as_str() {
+        "/vectors" => vectors(&backend, &body).await,
+        "/tokens" => tokens(&backend, &body).await,
+        _ => return Response::error("not found", 404),
+    };
+    Response::from_json(&json!({ "results": results, "imported_keys": backend.imported_keys() }))
+}
+
+fn bytes(value: &Value) -> Vec<u8> {
+    Base64UrlUnpadded::decode_vec(value.as_str().unwrap_or_default()).unwrap_or_default()
+}
+
+async fn vectors(backend: &WebCryptoBackend, body: &Value) -> Vec<Value> {
+    let mut results = Vec::new();
+    for vector in body.as_array().into_iter().flatten() {
+        let result = match (
+            Algorithm::from_name(vector["alg"].as_str().unwrap_or_default()),
+            import_jwk(&vector["jwk"]),
+        ) {
+            (None, _) => "unknown_algorithm".to_owned(),
+            (_, Err(err)) => format!("key_rejected: {err}"),
+            (Some(alg), Ok(key)) => {
+                let (msg, sig) = (bytes(&vector["msg"]), bytes(&vector["sig"]));
+                match signature::check_form(alg, &key, &sig) {
+                    Err(rejection) => rejection.code().to_owned(),
+                    Ok(()) => match backend.verify(alg, &key, &msg, &sig).await {
+                        Ok(true) => "valid".to_owned(),
+                        Ok(false) => "invalid".to_owned(),
+                        Err(err) => format!("backend_error: {err}"),
+                    },
+                }
+            }
+        };
+        results.push(json!({ "id": vector["id"], "result": result }));
+    }
+    results
+}
+
+async fn tokens(backend: &WebCryptoBackend, body: &Value) -> Vec<Value> {
+    let keys = match KeySet::from_jwks_value(&body["jwks"], KeySet::DEFAULT_MAX_KEYS) {
+        Ok(keys) => keys,
+        Err(err) => return vec![json!({ "result": format!("jwks_rejected: {err}") })],
+    };
+    let text = |name: &str| body[name].as_str().unwrap_or_default().to_owned();
+    let verifier = Verifier::new(VerificationPolicy {
+        algorithms: Algorithm::ALL.to_vec(),
+        max_token_bytes: 8192,
+        types: vec![],
+        claims: ClaimsPolicy {
+            issuer: text("issuer"),
+            audiences: vec![text("audience")],
+            clock_skew: 60,
+            required: vec![],
+            max_age: None,
+        },
+    });
+    let now = body["now"].as_u64().unwrap_or_default();
+    let mut results = Vec::new();
+    for token in body["tokens"].as_array().into_iter().flatten() {
+        let token = token.as_str().unwrap_or_default();
+        results.push(
+            match verifier.verify_token(token, &keys, backend, now).await {
+                Ok(verified) => json!({ "result": "accepted", "sub": verified.claims.get("sub") }),
+                Err(rejection) => json!({ "result": rejection.code() }),
+            },
+        );
+    }
+    results
+}
