@@ -1,2 +1,3 @@
-// `npm run bench`: placeholder until the benchmarks issue lands (pass-through vs jose vs gateway).
-console.log("edge-jwt benchmarks: none yet (they arrive with the benchmarks issue)");
+// `npm run bench`: every benchmark. For now the per-algorithm verification costs; the gateway
+// throughput benchmark (pass-through vs jose vs gateway) arrives with the benchmarks issue.
+await import("./verify.mjs");

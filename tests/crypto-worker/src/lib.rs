@@ -7,6 +7,7 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use edge_jwt_core::backend::SignatureBackend;
 use edge_jwt_core::claims::ClaimsPolicy;
 use edge_jwt_core::jwk::{import_jwk, KeySet};
+use edge_jwt_core::native::NativeBackend;
 use edge_jwt_core::{signature, Algorithm, VerificationPolicy, Verifier};
 use edge_jwt_webcrypto::WebCryptoBackend;
 use serde_json::{json, Value};
@@ -19,6 +20,9 @@ thread_local! {
 /// `POST /vectors`: `[{id, alg, jwk, msg, sig}]` (base64url msg/sig) → `[{id, result}]`, where
 /// result is "valid", "invalid", or the code of the rejection raised before the backend.
 /// `POST /tokens`: `{jwks, issuer, audience, now, tokens: [..]}` → `[{result, sub}]`.
+/// `POST /bench`: `{backend: "webcrypto"|"rustcrypto", alg, jwk, msg, sig, iterations}` runs that
+/// many verifications (the caller times the request: workerd's clock stands still while a
+/// request computes) and answers how many were valid.
 #[event(fetch)]
 async fn fetch(mut req: Request, _env: Env, _ctx: Context) -> Result<Response> {
     let backend = BACKEND.with(|b| b.clone());
@@ -26,9 +30,30 @@ async fn fetch(mut req: Request, _env: Env, _ctx: Context) -> Result<Response> {
     let results = match req.path().as_str() {
         "/vectors" => vectors(&backend, &body).await,
         "/tokens" => tokens(&backend, &body).await,
+        "/bench" => bench(&backend, &body).await,
         _ => return Response::error("not found", 404),
     };
     Response::from_json(&json!({ "results": results, "imported_keys": backend.imported_keys() }))
+}
+
+async fn bench(webcrypto: &WebCryptoBackend, body: &Value) -> Vec<Value> {
+    let (Some(alg), Ok(key)) = (
+        Algorithm::from_name(body["alg"].as_str().unwrap_or_default()),
+        import_jwk(&body["jwk"]),
+    ) else {
+        return vec![json!({ "error": "bad algorithm or key" })];
+    };
+    let (msg, sig) = (bytes(&body["msg"]), bytes(&body["sig"]));
+    let iterations = body["iterations"].as_u64().unwrap_or(0).min(100_000);
+    let mut valid = 0_u64;
+    for _ in 0..iterations {
+        let ok = match body["backend"].as_str() {
+            Some("rustcrypto") => NativeBackend.verify(alg, &key, &msg, &sig).await,
+            _ => webcrypto.verify(alg, &key, &msg, &sig).await,
+        };
+        valid += u64::from(ok == Ok(true));
+    }
+    vec![json!({ "iterations": iterations, "valid": valid })]
 }
 
 fn bytes(value: &Value) -> Vec<u8> {

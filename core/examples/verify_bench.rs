@@ -1,0 +1,88 @@
+//! Native verification cost per algorithm: the RustCrypto backend alone, and the whole pipeline
+//! (parse, key binding, signature, claims). Tokens are the jose-minted fixtures.
+//!
+//! `cargo run --release -p edge-jwt-core --example verify_bench [-- --json]`
+//! (`npm run bench` runs it beside the in-workerd figures.)
+
+use std::time::{Duration, Instant};
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use edge_jwt_core::backend::SignatureBackend;
+use edge_jwt_core::claims::ClaimsPolicy;
+use edge_jwt_core::jwk::KeySet;
+use edge_jwt_core::native::NativeBackend;
+use edge_jwt_core::{Algorithm, VerificationPolicy, Verifier};
+use serde_json::{json, Value};
+
+const FIXTURES: &str = include_str!("../tests/data/jose-fixtures.json");
+/// Wall-clock budget per measurement; the iteration count adapts to it (bounded).
+const BUDGET: Duration = Duration::from_millis(300);
+const MAX_ITERATIONS: u32 = 100_000;
+
+fn per_op(mut op: impl FnMut() -> bool) -> f64 {
+    assert!(op(), "the benchmark input does not verify");
+    let start = Instant::now();
+    let mut n = 0;
+    while start.elapsed() < BUDGET && n < MAX_ITERATIONS {
+        assert!(op());
+        n += 1;
+    }
+    start.elapsed().as_secs_f64() * 1e6 / f64::from(n)
+}
+
+fn main() {
+    let json_output = std::env::args().any(|arg| arg == "--json");
+    let doc: Value = serde_json::from_str(FIXTURES).expect("fixtures are JSON");
+    let keys =
+        KeySet::from_jwks_value(&doc["jwks"], KeySet::DEFAULT_MAX_KEYS).expect("fixture keys");
+    let now = doc["iat"].as_u64().unwrap() + 10;
+    let verifier = Verifier::new(VerificationPolicy {
+        algorithms: Algorithm::ALL.to_vec(),
+        max_token_bytes: 8192,
+        types: vec![],
+        claims: ClaimsPolicy {
+            issuer: doc["issuer"].as_str().unwrap().to_owned(),
+            audiences: vec![doc["audience"].as_str().unwrap().to_owned()],
+            clock_skew: 60,
+            required: vec![],
+            max_age: None,
+        },
+    });
+    let mut rows = Vec::new();
+    for alg in Algorithm::ALL {
+        let kid = format!("jose-{}", alg.name().to_lowercase());
+        let entry = doc["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["kid"] == kid)
+            .expect("a fixture token per algorithm");
+        let token = entry["token"].as_str().unwrap();
+        let key = keys.get(&kid).unwrap();
+        let (input, sig) = token.rsplit_once('.').unwrap();
+        let sig = Base64UrlUnpadded::decode_vec(sig).unwrap();
+        let backend_us = per_op(|| {
+            pollster::block_on(NativeBackend.verify(alg, key, input.as_bytes(), &sig)) == Ok(true)
+        });
+        let pipeline_us = per_op(|| {
+            pollster::block_on(verifier.verify_token(token, &keys, &NativeBackend, now)).is_ok()
+        });
+        rows.push(
+            json!({ "alg": alg.name(), "backend_us": backend_us, "pipeline_us": pipeline_us }),
+        );
+    }
+    if json_output {
+        println!("{}", Value::Array(rows));
+        return;
+    }
+    println!("| alg | RustCrypto verify (µs) | whole pipeline (µs) |");
+    println!("|---|---:|---:|");
+    for row in rows {
+        println!(
+            "| {} | {:.1} | {:.1} |",
+            row["alg"].as_str().unwrap(),
+            row["backend_us"].as_f64().unwrap(),
+            row["pipeline_us"].as_f64().unwrap()
+        );
+    }
+}
