@@ -1,10 +1,130 @@
-//! Access to the `JWKS_CACHE` Workers KV namespace.
+//! The Workers KV tier (`JWKS_CACHE`): the whole validated key set as one record, shared by every
+//! isolate and location, plus the unknown-`kid` refetch marker and the cron heartbeat.
 
+use std::cell::RefCell;
+use std::future::Future;
+use std::rc::Rc;
+use std::time::Duration;
+
+use edge_jwt_core::cache::{CachedKeySet, KeyCacheTier, TierError};
 use edge_jwt_core::heartbeat::{ScheduledRun, LAST_SCHEDULED_RUN_KEY};
-use worker::{Env, Result};
+use futures_util::future::{select, Either};
+use worker::kv::KvStore;
+use worker::{Delay, Env, Result};
 
 /// Name of the KV namespace binding in `wrangler.toml`.
 pub(crate) const BINDING: &str = "JWKS_CACHE";
+
+/// A KV operation that takes longer than this counts as a failure (the request goes on as if
+/// KV had missed).
+const KV_TIMEOUT: Duration = Duration::from_millis(1_000);
+
+/// KV holds values at least this long (a platform minimum for `expirationTtl`).
+const KV_MIN_TTL: u64 = 60;
+
+/// [`KeyCacheTier`] over Workers KV. The store is attached per request from that request's
+/// `env` (bindings are per-isolate objects, but each request passes its own `env`).
+pub(crate) struct KvTier {
+    store: RefCell<Option<KvStore>>,
+    set_key: String,
+    refetch_key: String,
+    /// Edge cache time for reads (`cacheTtl`): short enough that a cron refresh reaches every
+    /// location within one refresh interval.
+    read_cache_ttl: u64,
+    max_keys: usize,
+}
+
+impl KvTier {
+    /// A tier for the key set of `issuer`.
+    pub(crate) fn new(issuer: &str, refresh_interval_minutes: u64, max_keys: usize) -> Self {
+        KvTier {
+            store: RefCell::new(None),
+            set_key: format!("jwks:v1:{issuer}"),
+            refetch_key: format!("jwks:v1:refetch:{issuer}"),
+            // KV's minimum cacheTtl is 60 s.
+            read_cache_ttl: (refresh_interval_minutes * 60 / 2).max(60),
+            max_keys,
+        }
+    }
+
+    /// Uses the `JWKS_CACHE` binding of the current request.
+    pub(crate) fn attach(&self, env: &Env) {
+        *self.store.borrow_mut() = env.kv(BINDING).ok();
+    }
+
+    fn store(&self) -> std::result::Result<KvStore, TierError> {
+        self.store
+            .borrow()
+            .clone()
+            .ok_or_else(|| TierError(format!("KV binding {BINDING} is missing")))
+    }
+}
+
+async fn within_timeout<T>(
+    operation: impl Future<Output = std::result::Result<T, worker::kv::KvError>>,
+) -> std::result::Result<T, TierError> {
+    match select(Box::pin(operation), Delay::from(KV_TIMEOUT)).await {
+        Either::Left((result, _)) => result.map_err(|err| TierError(err.to_string())),
+        Either::Right(_) => Err(TierError(format!("timed out after {KV_TIMEOUT:?}"))),
+    }
+}
+
+impl KeyCacheTier for KvTier {
+    fn name(&self) -> &'static str {
+        "kv"
+    }
+
+    async fn get(&self) -> std::result::Result<Option<Rc<CachedKeySet>>, TierError> {
+        let store = self.store()?;
+        let text = within_timeout(
+            store
+                .get(&self.set_key)
+                .cache_ttl(self.read_cache_ttl)
+                .text(),
+        )
+        .await?;
+        Ok(text
+            .and_then(|text| CachedKeySet::from_record(&text, self.max_keys))
+            .map(Rc::new))
+    }
+
+    async fn set(
+        &self,
+        set: Rc<CachedKeySet>,
+        ttl_seconds: u64,
+    ) -> std::result::Result<(), TierError> {
+        let store = self.store()?;
+        let put = store
+            .put(&self.set_key, set.to_record())
+            .map_err(|err| TierError(err.to_string()))?
+            .expiration_ttl(ttl_seconds.max(KV_MIN_TTL));
+        within_timeout(put.execute()).await
+    }
+
+    async fn remove(&self) -> std::result::Result<(), TierError> {
+        let store = self.store()?;
+        within_timeout(store.delete(&self.set_key)).await
+    }
+
+    async fn last_refetch(&self) -> std::result::Result<Option<u64>, TierError> {
+        let store = self.store()?;
+        let text = within_timeout(store.get(&self.refetch_key).text()).await?;
+        Ok(text.and_then(|text| text.trim().parse().ok()))
+    }
+
+    async fn record_refetch(
+        &self,
+        at: u64,
+        ttl_seconds: u64,
+    ) -> std::result::Result<(), TierError> {
+        let store = self.store()?;
+        let put = store
+            .put(&self.refetch_key, at.to_string())
+            .map_err(|err| TierError(err.to_string()))?
+            .expiration_ttl(ttl_seconds.max(KV_MIN_TTL));
+        within_timeout(put.execute()).await
+    }
+}
 
 /// The last scheduled run recorded in KV, if any (a corrupt record reads as none).
 pub(crate) async fn last_scheduled_run(env: &Env) -> Result<Option<ScheduledRun>> {

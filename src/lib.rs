@@ -1,38 +1,72 @@
 //! edge-jwt: the Cloudflare Workers adapter around [`edge_jwt_core`].
 //!
 //! This crate holds only what touches the Workers runtime: the `fetch` and `scheduled` event
-//! handlers, the KV binding, and (in later stages) outbound fetch, WebCrypto and proxying. Every
-//! decision is made by the core crate, which is platform-independent and tested natively.
+//! handlers, the KV tier, outbound fetch, logging and responses. Every decision is made by the
+//! core crate, which is platform-independent and tested natively; signatures are verified by
+//! WebCrypto through [`edge_jwt_webcrypto`].
 #![forbid(unsafe_code)]
 
+mod gateway;
+mod http;
 mod kv;
+mod logging;
+mod response;
 
+use edge_jwt_core::answer::GatewayError;
 use edge_jwt_core::heartbeat::ScheduledRun;
+use edge_jwt_core::log::{EventSink, Level};
+use serde_json::json;
 use worker::{
     event, Context, Date, Env, Request, Response, Result, ScheduleContext, ScheduledEvent,
 };
 
-/// Answers every request. Until the gateway stages land this is a fixed JSON answer that also
-/// shows the last scheduled run read back from KV, which proves the cron → KV → request path.
+/// Every request: the gateway's own endpoints, or token verification.
 #[event(fetch)]
-async fn fetch(_req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    let last_run = match kv::last_scheduled_run(&env).await {
-        Ok(run) => run,
-        Err(err) => {
-            worker::console_error!("reading the last scheduled run from KV failed: {err}");
-            None
-        }
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let isolate = gateway::isolate(&env);
+    let gateway = match isolate.as_ref() {
+        Ok(gateway) => gateway,
+        // The variable and the reason are logged once per isolate; the client learns only that
+        // the gateway is misconfigured, and nothing is forwarded.
+        Err(_) => return response::error(&GatewayError::Misconfigured, "edge-jwt"),
     };
-    let mut response = Response::from_json(&serde_json::json!({
-        "service": "edge-jwt",
-        "version": env!("CARGO_PKG_VERSION"),
-        "last_scheduled_run": last_run,
-    }))?;
-    response.headers_mut().set("cache-control", "no-store")?;
-    Ok(response)
+    gateway.attach(&env);
+    let realm = &gateway.config.realm;
+    match req.path().as_str() {
+        "/_gateway/health" => response::json(&json!({ "status": "ok" })),
+        "/_gateway/status" => {
+            let header = req.headers().get("authorization").ok().flatten();
+            let allowed =
+                gateway.config.status_token.as_ref().is_some_and(|token| {
+                    header.as_deref() == Some(format!("Bearer {token}").as_str())
+                });
+            if !allowed {
+                return response::error(&GatewayError::NotFound, realm);
+            }
+            let last_run = kv::last_scheduled_run(&env).await.ok().flatten();
+            response::json(&json!({
+                "service": "edge-jwt",
+                "version": env!("CARGO_PKG_VERSION"),
+                "key_cache": gateway.keys.status(gateway::now()),
+                "imported_crypto_keys": gateway.backend.imported_keys(),
+                "last_scheduled_run": last_run,
+            }))
+        }
+        _ => match gateway.authenticate(&req).await {
+            // Until the proxy stage lands, a verified request is answered here.
+            Ok(verified) => response::json(&json!({
+                "status": "verified",
+                "sub": verified.claims.get("sub"),
+                "iss": verified.claims.get("iss"),
+                "kid": verified.kid,
+                "alg": verified.alg.name(),
+            })),
+            Err(error) => response::error(&error, realm),
+        },
+    }
 }
 
-/// Runs on the cron trigger from `wrangler.toml`; records the run in KV.
+/// The cron trigger: refreshes the key set into KV and memory, and records the run.
 #[event(scheduled)]
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let run = ScheduledRun {
@@ -40,8 +74,25 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         scheduled_time_ms: event.schedule() as u64,
         ran_at_ms: Date::now().as_millis(),
     };
-    match kv::record_scheduled_run(&env, &run).await {
-        Ok(()) => worker::console_log!("scheduled run recorded: {}", run.to_json()),
-        Err(err) => worker::console_error!("recording the scheduled run in KV failed: {err}"),
+    if let Ok(gateway) = gateway::isolate(&env).as_ref() {
+        gateway.attach(&env);
+        if gateway.config.refresh.enabled {
+            match gateway.keys.refresh(gateway::now()).await {
+                Ok(outcome) => gateway.log.event(
+                    Level::Info,
+                    "scheduled_refresh",
+                    json!({ "outcome": format!("{outcome:?}") }),
+                ),
+                // The last good set stays; the cache has logged the failure.
+                Err(err) => gateway.log.event(
+                    Level::Warn,
+                    "scheduled_refresh_failed",
+                    json!({ "error": err.to_string() }),
+                ),
+            }
+        }
+    }
+    if let Err(err) = kv::record_scheduled_run(&env, &run).await {
+        worker::console_error!("recording the scheduled run in KV failed: {err}");
     }
 }

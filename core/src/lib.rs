@@ -19,20 +19,32 @@
 //! | [`token`]     | compact JWS parsing with structural limits                 |
 //! | [`claims`]    | exp/nbf/iat/iss/aud and other claims checks                |
 //! | [`verify`]    | the pipeline: algorithm ↔ key binding, signature, claims   |
+//! | [`answer`]    | gateway errors and their RFC 6750 answers (one place)      |
+//! | [`cache`]     | the tiered key cache and its policy                        |
+//! | [`source`]    | the key-source seam between cache and JWKS fetcher         |
+//! | [`fetch`]     | the hardened JWKS fetcher: discovery, retries, URL policy  |
+//! | [`log`]       | log levels and structured log lines                        |
+//! | [`config`]    | every environment variable, read and validated once        |
 //! | [`heartbeat`] | the record the scheduled handler leaves in KV on each run  |
 #![forbid(unsafe_code)]
 
 pub mod alg;
+pub mod answer;
 pub mod backend;
+pub mod cache;
 pub mod claims;
+pub mod config;
 pub mod error;
+pub mod fetch;
 pub mod heartbeat;
 pub mod json;
 pub mod jwk;
 pub mod key;
+pub mod log;
 #[cfg(feature = "native")]
 pub mod native;
 pub mod signature;
+pub mod source;
 pub mod token;
 pub mod verify;
 

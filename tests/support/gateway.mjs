@@ -17,9 +17,9 @@ function compatibilityDate() {
  * Starts the gateway. `vars` are the [vars] of this instance (strings). `kvPersist` is a
  * directory shared by instances that must see the same KV (false: in memory, private).
  * `buildDir` (relative to the repository) selects another Worker bundle, such as the crypto
- * test harness. Returns { mf, fetch(path, init), scheduled(cron), kv(), close() }.
+ * test harness. `kvNamespaces: []` leaves the KV binding out, so every KV operation fails. Returns { mf, fetch(path, init), scheduled(cron), kv(), close() }.
  */
-export async function startGateway({ vars = {}, kvPersist = false, buildDir: bundle = "build" } = {}) {
+export async function startGateway({ vars = {}, kvPersist = false, buildDir: bundle = "build", kvNamespaces = ["JWKS_CACHE"] } = {}) {
   const buildDir = `${root}${bundle}`;
   if (!existsSync(`${buildDir}/index.js`)) {
     throw new Error(`${bundle}/index.js is missing: run \`npm test\` (it builds every bundle first)`);
@@ -31,7 +31,7 @@ export async function startGateway({ vars = {}, kvPersist = false, buildDir: bun
     modulesRoot: buildDir,
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
     compatibilityDate: compatibilityDate(),
-    kvNamespaces: ["JWKS_CACHE"],
+    kvNamespaces,
     kvPersist,
     bindings: vars,
   });

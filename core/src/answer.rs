@@ -1,0 +1,238 @@
+//! Every way a request can fail at the gateway, and the RFC 6750 answer for each: the one place
+//! where errors become HTTP status, `WWW-Authenticate`, `Retry-After` and JSON body.
+
+use serde_json::{json, Value};
+
+use crate::error::Rejection;
+
+/// Why the gateway refuses a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GatewayError {
+    /// No credentials at all: 401 with a bare challenge (RFC 6750 section 3.1).
+    NoCredentials,
+    /// A malformed `Authorization` header or request: 400 `invalid_request`.
+    InvalidRequest(&'static str),
+    /// The token was rejected: 401 `invalid_token`.
+    InvalidToken(Rejection),
+    /// The token lacks a scope the route needs: 403 `insufficient_scope`.
+    InsufficientScope {
+        /// The scopes the route requires (space-separated in the answer).
+        required: Vec<String>,
+    },
+    /// No key set is available (provider down, nothing cached): 503 with `Retry-After`.
+    KeysUnavailable {
+        /// Seconds to wait.
+        retry_after: u64,
+    },
+    /// The configuration is invalid: 500, and nothing is forwarded.
+    Misconfigured,
+    /// The route does not exist on the gateway itself: 404.
+    NotFound,
+}
+
+/// The HTTP form of a [`GatewayError`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorAnswer {
+    /// Status code.
+    pub status: u16,
+    /// `WWW-Authenticate` value, for 400/401/403.
+    pub www_authenticate: Option<String>,
+    /// `Retry-After` seconds, for 503.
+    pub retry_after: Option<u64>,
+    /// JSON body: `{"error": .., "error_description": ..}`.
+    pub body: Value,
+}
+
+impl GatewayError {
+    /// The answer, with `realm` in the challenge.
+    pub fn answer(&self, realm: &str) -> ErrorAnswer {
+        let challenge = |params: &str| {
+            Some(if params.is_empty() {
+                format!("Bearer realm=\"{realm}\"")
+            } else {
+                format!("Bearer realm=\"{realm}\", {params}")
+            })
+        };
+        let (status, www_authenticate, retry_after, error, description) = match self {
+            GatewayError::NoCredentials => (
+                401,
+                challenge(""),
+                None,
+                "unauthorized",
+                "a bearer token is required".to_owned(),
+            ),
+            GatewayError::InvalidRequest(why) => (
+                400,
+                challenge(&format!(
+                    "error=\"invalid_request\", error_description=\"{why}\""
+                )),
+                None,
+                "invalid_request",
+                (*why).to_owned(),
+            ),
+            GatewayError::InvalidToken(rejection) => {
+                let description = format!("{}: {}", rejection.code(), rejection);
+                (
+                    401,
+                    challenge(&format!(
+                        "error=\"invalid_token\", error_description=\"{}\"",
+                        quoted_safe(&description)
+                    )),
+                    None,
+                    "invalid_token",
+                    description,
+                )
+            }
+            GatewayError::InsufficientScope { required } => {
+                let scope = required.join(" ");
+                (
+                    403,
+                    challenge(&format!(
+                        "error=\"insufficient_scope\", scope=\"{}\"",
+                        quoted_safe(&scope)
+                    )),
+                    None,
+                    "insufficient_scope",
+                    format!("the token lacks a required scope: {scope}"),
+                )
+            }
+            GatewayError::KeysUnavailable { retry_after } => (
+                503,
+                None,
+                Some(*retry_after),
+                "temporarily_unavailable",
+                "signing keys are unavailable; retry later".to_owned(),
+            ),
+            GatewayError::Misconfigured => (
+                500,
+                None,
+                None,
+                "gateway_misconfigured",
+                "the gateway is misconfigured; see its logs".to_owned(),
+            ),
+            GatewayError::NotFound => (
+                404,
+                None,
+                None,
+                "not_found",
+                "no such gateway endpoint".to_owned(),
+            ),
+        };
+        ErrorAnswer {
+            status,
+            www_authenticate,
+            retry_after,
+            body: json!({ "error": error, "error_description": description }),
+        }
+    }
+}
+
+/// Text safe inside a quoted-string of a challenge: RFC 6750 limits `error_description` to
+/// printable ASCII without `"` and `\`.
+fn quoted_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '"' | '\\' => '\'',
+            c if c == ' ' || c.is_ascii_graphic() => c,
+            _ => '?',
+        })
+        .collect()
+}
+
+/// Extracts the bearer token from an `Authorization` header value (RFC 6750 section 2.1).
+/// `None` header → [`GatewayError::NoCredentials`].
+pub fn bearer_token(header: Option<&str>) -> Result<&str, GatewayError> {
+    let header = header.ok_or(GatewayError::NoCredentials)?;
+    let (scheme, rest) = header.split_once(' ').ok_or(GatewayError::InvalidRequest(
+        "Authorization is not \"Bearer <token>\"",
+    ))?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(GatewayError::InvalidRequest(
+            "only the Bearer scheme is accepted",
+        ));
+    }
+    let token = rest.trim_matches(' ');
+    if token.is_empty() {
+        return Err(GatewayError::InvalidRequest("empty bearer token"));
+    }
+    if token.contains([' ', ',', '\t']) {
+        return Err(GatewayError::InvalidRequest("more than one bearer token"));
+    }
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_header_forms() {
+        assert_eq!(bearer_token(Some("Bearer abc.def.ghi")), Ok("abc.def.ghi"));
+        assert_eq!(bearer_token(Some("bearer abc")), Ok("abc"));
+        assert_eq!(bearer_token(None), Err(GatewayError::NoCredentials));
+        for bad in [
+            "Basic dXNlcjpwYXNz",
+            "Bearer",
+            "Bearer ",
+            "Bearer a b",
+            "Bearer a,b",
+            "abc",
+        ] {
+            assert!(
+                matches!(
+                    bearer_token(Some(bad)),
+                    Err(GatewayError::InvalidRequest(_))
+                ),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn answers_follow_rfc_6750() {
+        let no_credentials = GatewayError::NoCredentials.answer("edge");
+        assert_eq!(no_credentials.status, 401);
+        assert_eq!(
+            no_credentials.www_authenticate.as_deref(),
+            Some("Bearer realm=\"edge\"")
+        );
+
+        let invalid = GatewayError::InvalidToken(Rejection::Expired).answer("edge");
+        assert_eq!(invalid.status, 401);
+        let challenge = invalid.www_authenticate.unwrap();
+        assert!(challenge.starts_with("Bearer realm=\"edge\", error=\"invalid_token\""));
+        assert!(challenge.contains("token_expired"));
+        assert_eq!(invalid.body["error"], "invalid_token");
+
+        let unavailable = GatewayError::KeysUnavailable { retry_after: 30 }.answer("edge");
+        assert_eq!(
+            (unavailable.status, unavailable.retry_after),
+            (503, Some(30))
+        );
+
+        let scope = GatewayError::InsufficientScope {
+            required: vec!["orders:write".to_owned()],
+        }
+        .answer("edge");
+        assert_eq!(scope.status, 403);
+        assert!(scope
+            .www_authenticate
+            .unwrap()
+            .contains("scope=\"orders:write\""));
+    }
+
+    #[test]
+    fn descriptions_cannot_break_the_challenge() {
+        let rejection = Rejection::UnknownKey {
+            kid: Some("a\"b\\c\nd".to_owned()),
+        };
+        let challenge = GatewayError::InvalidToken(rejection)
+            .answer("edge")
+            .www_authenticate
+            .unwrap();
+        let inner = challenge.split("error_description=\"").nth(1).unwrap();
+        assert_eq!(inner.matches('"').count(), 1, "{challenge}");
+        assert!(!challenge.contains('\\') && !challenge.contains('\n'));
+    }
+}

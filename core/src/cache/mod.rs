@@ -1,0 +1,20 @@
+//! The tiered key cache: isolate memory, then a shared store (Workers KV), then the JWKS source.
+//!
+//! | module       | concern                                                          |
+//! |--------------|------------------------------------------------------------------|
+//! | [`policy`]   | freshness, staleness and cooldown numbers                        |
+//! | [`record`]   | a key set with its metadata, and its stored (KV) form            |
+//! | [`tier`]     | the tier trait (the original `IJwksKeyCache`) and the memory tier|
+//! | [`resolver`] | lookup order, stale serving, unknown-`kid` refetch, refresh      |
+//! | [`stats`]    | per-isolate counters                                             |
+pub mod policy;
+pub mod record;
+pub mod resolver;
+pub mod stats;
+pub mod tier;
+
+pub use policy::CachePolicy;
+pub use record::{CachedKeySet, KeySetMeta};
+pub use resolver::{KeyCache, RefreshOutcome, ResolveError};
+pub use stats::CacheStats;
+pub use tier::{KeyCacheTier, MemoryTier, TierError};

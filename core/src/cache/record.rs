@@ -1,0 +1,108 @@
+//! A key set as the cache holds it: the validated keys plus where and when they came from. One
+//! record holds the whole set, so one KV read serves every `kid` and a key removed upstream
+//! disappears everywhere when the set is replaced.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::jwk::KeySet;
+
+/// Version of the stored record format; a record of another version reads as absent.
+const RECORD_VERSION: u32 = 1;
+
+/// Where and when a key set was fetched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeySetMeta {
+    /// When the content was last fetched with a change (seconds since the epoch).
+    pub fetched_at: u64,
+    /// When the content was last confirmed current (a fetch or a `304`).
+    pub checked_at: u64,
+    /// Seconds the set is fresh after `checked_at` (`max-age` clamped, or the configured TTL).
+    pub ttl: u64,
+    /// The JWKS URL it came from.
+    pub source: String,
+    /// The response's `ETag`, for revalidation.
+    pub etag: Option<String>,
+    /// Increases by one each time the content changes.
+    pub generation: u64,
+}
+
+/// A validated key set with its metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedKeySet {
+    /// The keys.
+    pub keys: KeySet,
+    /// Where and when they came from.
+    pub meta: KeySetMeta,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Record {
+    version: u32,
+    meta: KeySetMeta,
+    jwks: Value,
+}
+
+impl CachedKeySet {
+    /// Whether the set is fresh at `now`.
+    pub fn is_fresh(&self, now: u64) -> bool {
+        now < self.fresh_until()
+    }
+
+    /// The end of freshness (seconds since the epoch).
+    pub fn fresh_until(&self) -> u64 {
+        self.meta.checked_at.saturating_add(self.meta.ttl)
+    }
+
+    /// Seconds since the content was fetched.
+    pub fn age(&self, now: u64) -> u64 {
+        now.saturating_sub(self.meta.fetched_at)
+    }
+
+    /// Whether `self` is more recent information than `other`.
+    pub fn is_newer_than(&self, other: &CachedKeySet) -> bool {
+        (self.meta.generation, self.meta.checked_at)
+            > (other.meta.generation, other.meta.checked_at)
+    }
+
+    /// The stored form (JSON text).
+    pub fn to_record(&self) -> String {
+        let jwks: Value = serde_json::from_str(&self.keys.to_jwks_json())
+            .expect("KeySet::to_jwks_json writes JSON");
+        serde_json::to_string(&Record {
+            version: RECORD_VERSION,
+            meta: self.meta.clone(),
+            jwks,
+        })
+        .expect("a record always serializes")
+    }
+
+    /// Reads a stored record; every key is validated again. `None` for anything else, so a
+    /// corrupt or foreign record is a miss, never an error that fails requests.
+    pub fn from_record(text: &str, max_keys: usize) -> Option<CachedKeySet> {
+        let record: Record = serde_json::from_str(text).ok()?;
+        if record.version != RECORD_VERSION {
+            return None;
+        }
+        let keys = KeySet::from_jwks_value(&record.jwks, max_keys).ok()?;
+        Some(CachedKeySet {
+            keys,
+            meta: record.meta,
+        })
+    }
+
+    /// Whether two sets hold the same keys (by thumbprint, `kid` and `alg`), ignoring metadata.
+    pub fn same_keys(&self, other: &KeySet) -> bool {
+        let ids = |set: &KeySet| {
+            let mut ids: Vec<_> = set
+                .keys()
+                .iter()
+                .map(|k| (k.thumbprint.clone(), k.kid.clone(), k.alg))
+                .collect();
+            ids.sort();
+            ids
+        };
+        ids(&self.keys) == ids(other)
+    }
+}

@@ -1,0 +1,517 @@
+//! The key cache's decisions: which tier answers a lookup, when to fetch, when to serve stale,
+//! and when an unknown `kid` may cause a refetch.
+//!
+//! Lookup order: isolate memory, then the shared tier (KV), then the key source. A shared-tier
+//! failure is logged and treated as a miss. Every fetch is awaited only by the request (or cron
+//! run) that started it: workerd forbids awaiting I/O across requests, so the memory tier holds
+//! finished values only and a concurrent request that finds a refresh running serves the stale
+//! set instead of waiting.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use serde_json::json;
+
+use super::policy::CachePolicy;
+use super::record::{CachedKeySet, KeySetMeta};
+use super::stats::CacheStats;
+use super::tier::{KeyCacheTier, MemoryTier};
+use crate::jwk::KeySet;
+use crate::log::{EventSink, Level};
+use crate::source::{FetchError, Fetched, KeySource};
+
+/// Why a lookup produced no key set to verify with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResolveError {
+    /// A usable set exists but lacks the `kid`, and no refetch is allowed (or it did not help).
+    UnknownKey,
+    /// No usable key set at all: the source failed and nothing good is cached.
+    Unavailable {
+        /// Seconds a client should wait before retrying.
+        retry_after: u64,
+        /// The fetch failure.
+        cause: FetchError,
+    },
+}
+
+/// How a scheduled refresh ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    /// New keys were fetched and stored.
+    Updated {
+        /// The new generation.
+        generation: u64,
+    },
+    /// The endpoint confirmed the cached set (`304`) or sent the same keys.
+    Unchanged,
+}
+
+/// The tiered key cache of one isolate.
+pub struct KeyCache<S, T, L> {
+    memory: MemoryTier,
+    shared: Option<T>,
+    source: S,
+    policy: CachePolicy,
+    max_keys: usize,
+    log: L,
+    stats: Cell<CacheStats>,
+    refreshing: Cell<bool>,
+    /// After a failed fetch, no new fetch before this time (seconds): an outage must not turn
+    /// every request into a request to the provider.
+    fetch_blocked_until: Cell<u64>,
+    stale_warned_until: Cell<u64>,
+    last_error: RefCell<Option<String>>,
+}
+
+impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
+    /// A cache over `source`, with `shared` as the second tier (`None` for memory only).
+    pub fn new(source: S, shared: Option<T>, policy: CachePolicy, max_keys: usize, log: L) -> Self {
+        KeyCache {
+            memory: MemoryTier::default(),
+            shared,
+            source,
+            policy,
+            max_keys,
+            log,
+            stats: Cell::new(CacheStats::default()),
+            refreshing: Cell::new(false),
+            fetch_blocked_until: Cell::new(0),
+            stale_warned_until: Cell::new(0),
+            last_error: RefCell::new(None),
+        }
+    }
+
+    /// The shared tier, when there is one.
+    pub fn shared(&self) -> Option<&T> {
+        self.shared.as_ref()
+    }
+
+    /// The key source.
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> CacheStats {
+        self.stats.get()
+    }
+
+    /// The set currently in isolate memory.
+    pub fn current(&self) -> Option<Rc<CachedKeySet>> {
+        self.memory.current()
+    }
+
+    /// Maximum number of keys accepted in one set.
+    pub fn max_keys(&self) -> usize {
+        self.max_keys
+    }
+
+    fn count(&self, update: impl FnOnce(&mut CacheStats)) {
+        let mut stats = self.stats.get();
+        update(&mut stats);
+        self.stats.set(stats);
+    }
+
+    /// The key set to verify a token with `kid` at `now`.
+    pub async fn keys_for(
+        &self,
+        kid: Option<&str>,
+        now: u64,
+    ) -> Result<Rc<CachedKeySet>, ResolveError> {
+        let knows = |set: &CachedKeySet| kid.is_none_or(|kid| set.keys.get(kid).is_some());
+
+        // 1. Isolate memory: the steady-state path.
+        let mut current = self.memory.current();
+        if let Some(set) = &current {
+            if set.is_fresh(now) && knows(set) {
+                self.count(|s| s.memory_hits += 1);
+                self.log
+                    .event(Level::Debug, "key_cache_hit", json!({ "tier": "memory" }));
+                return Ok(set.clone());
+            }
+        }
+
+        // 2. The shared tier, which other isolates and the cron keep fresh.
+        if let Some(shared) = self.read_shared().await {
+            if current
+                .as_ref()
+                .is_none_or(|mine| shared.is_newer_than(mine))
+            {
+                self.memory.put(shared.clone());
+                current = Some(shared);
+            }
+            if let Some(set) = &current {
+                if set.is_fresh(now) && knows(set) {
+                    self.count(|s| s.kv_hits += 1);
+                    self.log
+                        .event(Level::Debug, "key_cache_hit", json!({ "tier": "kv" }));
+                    return Ok(set.clone());
+                }
+            }
+        }
+
+        // 3. The source.
+        match current {
+            None => self.fetch_cold(now).await.and_then(|set| {
+                if knows(&set) {
+                    Ok(set)
+                } else {
+                    Err(ResolveError::UnknownKey)
+                }
+            }),
+            Some(set) if !set.is_fresh(now) => {
+                let set = self.refresh_stale(set, now).await?;
+                if knows(&set) {
+                    Ok(set)
+                } else {
+                    // A refresh just ran (or is running): the kid is unknown for now.
+                    self.count(|s| s.cooldown_rejections += 1);
+                    Err(ResolveError::UnknownKey)
+                }
+            }
+            Some(set) => self.refetch_for_unknown_kid(set, kid, now).await,
+        }
+    }
+
+    /// The scheduled refresh: fetch (revalidating), store in memory and the shared tier. On
+    /// failure the last good set stays.
+    pub async fn refresh(&self, now: u64) -> Result<RefreshOutcome, FetchError> {
+        let mut current = self.memory.current();
+        if let Some(shared) = self.read_shared().await {
+            if current
+                .as_ref()
+                .is_none_or(|mine| shared.is_newer_than(mine))
+            {
+                self.memory.put(shared.clone());
+                current = Some(shared);
+            }
+        }
+        let before = current.as_ref().map(|set| set.meta.generation);
+        let updated = self.fetch_and_store(current, now, "scheduled").await?;
+        Ok(if Some(updated.meta.generation) == before {
+            RefreshOutcome::Unchanged
+        } else {
+            RefreshOutcome::Updated {
+                generation: updated.meta.generation,
+            }
+        })
+    }
+
+    /// A JSON summary of the cache: counters and the current set.
+    pub fn status(&self, now: u64) -> serde_json::Value {
+        let stats = self.stats.get();
+        let set = self.memory.current().map(|set| {
+            json!({
+                "kids": set.keys.kids().collect::<Vec<_>>(),
+                "generation": set.meta.generation,
+                "source": set.meta.source,
+                "age_seconds": set.age(now),
+                "fresh": set.is_fresh(now),
+                "fresh_for_seconds": set.fresh_until().saturating_sub(now),
+                "checked_at": set.meta.checked_at,
+            })
+        });
+        json!({
+            "counters": stats,
+            "hit_rate": stats.hit_rate(),
+            "key_set": set,
+            "shared_tier": self.shared.as_ref().map(|t| t.name()),
+            "last_fetch_error": *self.last_error.borrow(),
+        })
+    }
+
+    async fn read_shared(&self) -> Option<Rc<CachedKeySet>> {
+        let shared = self.shared.as_ref()?;
+        match shared.get().await {
+            Ok(Some(set)) => Some(set),
+            Ok(None) => {
+                self.count(|s| s.kv_misses += 1);
+                self.log.event(
+                    Level::Debug,
+                    "key_cache_miss",
+                    json!({ "tier": shared.name() }),
+                );
+                None
+            }
+            Err(err) => {
+                self.count(|s| s.kv_errors += 1);
+                self.log.event(
+                    Level::Warn,
+                    "key_cache_tier_error",
+                    json!({ "tier": shared.name(), "operation": "get", "error": err.0 }),
+                );
+                None
+            }
+        }
+    }
+
+    async fn fetch_cold(&self, now: u64) -> Result<Rc<CachedKeySet>, ResolveError> {
+        let blocked_until = self.fetch_blocked_until.get();
+        if now < blocked_until {
+            return Err(ResolveError::Unavailable {
+                retry_after: blocked_until - now,
+                cause: self.last_failure(),
+            });
+        }
+        self.fetch_and_store(None, now, "cold")
+            .await
+            .map_err(|cause| ResolveError::Unavailable {
+                retry_after: self.retry_after(now),
+                cause,
+            })
+    }
+
+    async fn refresh_stale(
+        &self,
+        stale: Rc<CachedKeySet>,
+        now: u64,
+    ) -> Result<Rc<CachedKeySet>, ResolveError> {
+        let usable_until = stale.fresh_until().saturating_add(self.policy.max_stale);
+        if now < usable_until {
+            if self.refreshing.get() {
+                return Ok(self.serve_stale(stale, now, "refresh already running"));
+            }
+            if now < self.fetch_blocked_until.get() {
+                return Ok(self.serve_stale(stale, now, "last refresh failed"));
+            }
+        } else if now < self.fetch_blocked_until.get() {
+            // Past max_stale the failure backoff still holds: no fetch per request.
+            return Err(ResolveError::Unavailable {
+                retry_after: self.retry_after(now),
+                cause: self.last_failure(),
+            });
+        }
+        self.refreshing.set(true);
+        let result = self
+            .fetch_and_store(Some(stale.clone()), now, "expired")
+            .await;
+        self.refreshing.set(false);
+        match result {
+            Ok(set) => Ok(set),
+            Err(_) if now < usable_until => Ok(self.serve_stale(stale, now, "refresh failed")),
+            Err(cause) => Err(ResolveError::Unavailable {
+                retry_after: self.retry_after(now),
+                cause,
+            }),
+        }
+    }
+
+    fn serve_stale(&self, stale: Rc<CachedKeySet>, now: u64, why: &str) -> Rc<CachedKeySet> {
+        self.count(|s| s.stale_serves += 1);
+        // One warning per stale window (the cooldown), not one per request.
+        if now >= self.stale_warned_until.get() {
+            self.stale_warned_until
+                .set(now + self.policy.unknown_kid_cooldown.max(1));
+            self.log.event(
+                Level::Warn,
+                "key_set_stale",
+                json!({
+                    "reason": why,
+                    "stale_for_seconds": now.saturating_sub(stale.fresh_until()),
+                    "generation": stale.meta.generation,
+                }),
+            );
+        }
+        stale
+    }
+
+    async fn refetch_for_unknown_kid(
+        &self,
+        set: Rc<CachedKeySet>,
+        kid: Option<&str>,
+        now: u64,
+    ) -> Result<Rc<CachedKeySet>, ResolveError> {
+        let cooldown = self.policy.unknown_kid_cooldown;
+        let recent = |at: Option<u64>| at.is_some_and(|at| now < at.saturating_add(cooldown));
+        if recent(self.memory.refetched_at())
+            || self.refreshing.get()
+            || now < self.fetch_blocked_until.get()
+        {
+            return self.reject_unknown(kid);
+        }
+        if let Some(shared) = &self.shared {
+            match shared.last_refetch().await {
+                Ok(at) if recent(at) => {
+                    // Another isolate refetched moments ago: share its cooldown.
+                    if let Some(at) = at {
+                        self.memory.mark_refetch(at);
+                    }
+                    return self.reject_unknown(kid);
+                }
+                Ok(_) => {}
+                Err(err) => self.tier_error(shared.name(), "last_refetch", &err.0),
+            }
+        }
+        self.memory.mark_refetch(now);
+        if let Some(shared) = &self.shared {
+            // KV keeps entries at least 60 s; the timestamp inside decides.
+            if let Err(err) = shared.record_refetch(now, cooldown.max(60)).await {
+                self.tier_error(shared.name(), "record_refetch", &err.0);
+            }
+        }
+        self.count(|s| s.unknown_kid_refetches += 1);
+        self.log.event(
+            Level::Info,
+            "unknown_kid_refetch",
+            json!({ "kid": kid.map(crate::error::truncated) }),
+        );
+        self.refreshing.set(true);
+        let result = self
+            .fetch_and_store(Some(set.clone()), now, "unknown_kid")
+            .await;
+        self.refreshing.set(false);
+        let updated = result.unwrap_or(set);
+        if kid.is_none_or(|kid| updated.keys.get(kid).is_some()) {
+            Ok(updated)
+        } else {
+            Err(ResolveError::UnknownKey)
+        }
+    }
+
+    fn reject_unknown(&self, kid: Option<&str>) -> Result<Rc<CachedKeySet>, ResolveError> {
+        self.count(|s| s.cooldown_rejections += 1);
+        self.log.event(
+            Level::Debug,
+            "unknown_kid_cooldown",
+            json!({ "kid": kid.map(crate::error::truncated) }),
+        );
+        Err(ResolveError::UnknownKey)
+    }
+
+    fn tier_error(&self, tier: &str, operation: &str, error: &str) {
+        self.count(|s| s.kv_errors += 1);
+        self.log.event(
+            Level::Warn,
+            "key_cache_tier_error",
+            json!({ "tier": tier, "operation": operation, "error": error }),
+        );
+    }
+
+    /// Fetches (revalidating `current` when it has an ETag), then stores the result in memory and
+    /// the shared tier. An invalid document never replaces `current`.
+    async fn fetch_and_store(
+        &self,
+        current: Option<Rc<CachedKeySet>>,
+        now: u64,
+        reason: &'static str,
+    ) -> Result<Rc<CachedKeySet>, FetchError> {
+        self.count(|s| s.jwks_fetches += 1);
+        let etag = current.as_ref().and_then(|set| set.meta.etag.clone());
+        let fetched = self.source.fetch(etag.as_deref(), now).await;
+        let next = match (fetched, &current) {
+            (
+                Ok(Fetched::Modified {
+                    keys,
+                    source,
+                    etag,
+                    max_age,
+                }),
+                _,
+            ) => self.replace(current.as_deref(), keys, source, etag, max_age, now),
+            (Ok(Fetched::NotModified { max_age }), Some(current)) => {
+                self.count(|s| s.not_modified += 1);
+                CachedKeySet {
+                    keys: current.keys.clone(),
+                    meta: KeySetMeta {
+                        checked_at: now,
+                        ttl: self.ttl(max_age),
+                        ..current.meta.clone()
+                    },
+                }
+            }
+            (Ok(Fetched::NotModified { .. }), None) => {
+                return Err(self.fetch_failed(
+                    FetchError::InvalidDocument("304 without a cached set".to_owned()),
+                    reason,
+                    now,
+                ))
+            }
+            (Err(err), _) => return Err(self.fetch_failed(err, reason, now)),
+        };
+        *self.last_error.borrow_mut() = None;
+        self.fetch_blocked_until.set(0);
+        let next = Rc::new(next);
+        self.memory.put(next.clone());
+        if let Some(shared) = &self.shared {
+            let keep = next.meta.ttl.saturating_add(self.policy.max_stale).max(60);
+            if let Err(err) = shared.set(next.clone(), keep).await {
+                self.tier_error(shared.name(), "set", &err.0);
+            }
+        }
+        self.log.event(
+            Level::Info,
+            "key_set_refreshed",
+            json!({
+                "reason": reason,
+                "generation": next.meta.generation,
+                "kids": next.keys.kids().collect::<Vec<_>>(),
+                "skipped_keys": next.keys.skipped().iter().map(|k| json!({
+                    "index": k.index, "kid": k.kid, "reason": k.reason.to_string()
+                })).collect::<Vec<_>>(),
+                "ttl": next.meta.ttl,
+                "source": next.meta.source,
+            }),
+        );
+        Ok(next)
+    }
+
+    fn replace(
+        &self,
+        current: Option<&CachedKeySet>,
+        keys: KeySet,
+        source: String,
+        etag: Option<String>,
+        max_age: Option<u64>,
+        now: u64,
+    ) -> CachedKeySet {
+        let (generation, fetched_at) = match current {
+            Some(old) if old.same_keys(&keys) => (old.meta.generation, old.meta.fetched_at),
+            Some(old) => (old.meta.generation + 1, now),
+            None => (1, now),
+        };
+        CachedKeySet {
+            keys,
+            meta: KeySetMeta {
+                fetched_at,
+                checked_at: now,
+                ttl: self.ttl(max_age),
+                source,
+                etag,
+                generation,
+            },
+        }
+    }
+
+    fn last_failure(&self) -> FetchError {
+        FetchError::Transport(
+            self.last_error
+                .borrow()
+                .clone()
+                .unwrap_or_else(|| "earlier fetch failed".to_owned()),
+        )
+    }
+
+    /// Seconds until the failure backoff lets the next fetch start (Retry-After of a 503).
+    fn retry_after(&self, now: u64) -> u64 {
+        self.fetch_blocked_until.get().saturating_sub(now).max(1)
+    }
+
+    fn ttl(&self, max_age: Option<u64>) -> u64 {
+        max_age.map_or(self.policy.ttl, |age| {
+            age.clamp(self.policy.min_ttl, self.policy.max_ttl)
+        })
+    }
+
+    fn fetch_failed(&self, err: FetchError, reason: &'static str, now: u64) -> FetchError {
+        self.count(|s| s.fetch_failures += 1);
+        self.fetch_blocked_until
+            .set(now.saturating_add(self.policy.unknown_kid_cooldown.max(1)));
+        *self.last_error.borrow_mut() = Some(err.to_string());
+        self.log.event(
+            Level::Error,
+            "key_set_fetch_failed",
+            json!({ "reason": reason, "error": err.to_string() }),
+        );
+        err
+    }
+}

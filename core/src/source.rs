@@ -1,0 +1,78 @@
+//! Where fresh key sets come from: the seam between the key cache and the JWKS fetcher.
+
+use std::fmt;
+use std::future::Future;
+
+use crate::jwk::KeySet;
+
+/// What one fetch of the key set produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetched {
+    /// A new, validated key set.
+    Modified {
+        /// The validated keys.
+        keys: KeySet,
+        /// The URL it came from (after discovery).
+        source: String,
+        /// The response's `ETag`, for revalidation next time.
+        etag: Option<String>,
+        /// `Cache-Control: max-age` of the response, unclamped, when present.
+        max_age: Option<u64>,
+    },
+    /// `304 Not Modified`: the cached set is still current.
+    NotModified {
+        /// `Cache-Control: max-age` of the response, unclamped, when present.
+        max_age: Option<u64>,
+    },
+}
+
+/// Why no key set could be fetched. The last good set stays in use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// The configured or discovered URL is not allowed (not https, not loopback http, ...).
+    InvalidUrl(String),
+    /// Network failure, timeout or reset (after retries).
+    Transport(String),
+    /// The endpoint answered with an unexpected status (after retries for 5xx/429).
+    Status(u16),
+    /// A redirect, which is never followed.
+    Redirect(u16),
+    /// The body was larger than the cap.
+    TooLarge {
+        /// The cap, in bytes.
+        max: usize,
+    },
+    /// The body is not an acceptable JWKS (or discovery) document.
+    InvalidDocument(String),
+    /// The total time budget for the fetch and its retries ran out.
+    BudgetExhausted,
+}
+
+impl fmt::Display for FetchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FetchError::InvalidUrl(why) => write!(f, "URL not allowed: {why}"),
+            FetchError::Transport(why) => write!(f, "network error: {why}"),
+            FetchError::Status(status) => write!(f, "unexpected HTTP status {status}"),
+            FetchError::Redirect(status) => write!(f, "redirect ({status}) not followed"),
+            FetchError::TooLarge { max } => write!(f, "response larger than {max} bytes"),
+            FetchError::InvalidDocument(why) => write!(f, "invalid document: {why}"),
+            FetchError::BudgetExhausted => f.write_str("time budget for the fetch exhausted"),
+        }
+    }
+}
+
+impl std::error::Error for FetchError {}
+
+/// Produces key sets on demand. The production implementation is [`crate::fetch::JwksFetcher`]
+/// (hardened HTTP fetch, discovery, retries); tests use fakes.
+pub trait KeySource {
+    /// Fetches the key set, revalidating with `etag` when one is given. `now` is seconds since
+    /// the Unix epoch.
+    fn fetch(
+        &self,
+        etag: Option<&str>,
+        now: u64,
+    ) -> impl Future<Output = Result<Fetched, FetchError>>;
+}

@@ -1,0 +1,1194 @@
+//! The tiered key cache (core/src/cache) against fakes: a scripted key source, a shared tier
+//! (the Workers KV stand-in, storing the serialized record text) that two caches ("isolates")
+//! can share, and a recording log sink. Time is the `now` argument; every test asserts exact
+//! fetch counts and staleness decisions.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use edge_jwt_core::cache::{
+    CachePolicy, CachedKeySet, KeyCache, KeyCacheTier, RefreshOutcome, ResolveError, TierError,
+};
+use edge_jwt_core::jwk::KeySet;
+use edge_jwt_core::log::{EventSink, Level};
+use edge_jwt_core::source::{FetchError, Fetched, KeySource};
+use serde_json::{json, Value};
+
+const FIXTURES: &str = include_str!("data/jose-fixtures.json");
+const SOURCE_URL: &str = "https://issuer.example/.well-known/jwks.json";
+const MAX_KEYS: usize = 100;
+/// The fake clock's origin (seconds since the epoch).
+const NOW: u64 = 1_700_000_000;
+
+// ---------------------------------------------------------------------------------------------
+// Key sets from the jose fixtures (real public JWKs).
+
+fn fixture_jwk(kid: &str) -> Value {
+    let doc: Value = serde_json::from_str(FIXTURES).unwrap();
+    doc["jwks"]["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|key| key["kid"] == kid)
+        .unwrap_or_else(|| panic!("no fixture key {kid}"))
+        .clone()
+}
+
+fn set_of(kids: &[&str]) -> KeySet {
+    let keys: Vec<Value> = kids.iter().map(|kid| fixture_jwk(kid)).collect();
+    let set = KeySet::from_jwks_value(&json!({ "keys": keys }), MAX_KEYS).unwrap();
+    assert_eq!(set.len(), kids.len());
+    assert!(set.skipped().is_empty());
+    set
+}
+
+/// Set A: the initial keys.
+fn set_a() -> KeySet {
+    set_of(&["jose-rs256", "jose-es256"])
+}
+
+/// Set B: after rotation (jose-rs256 removed, jose-eddsa added).
+fn set_b() -> KeySet {
+    set_of(&["jose-es256", "jose-eddsa"])
+}
+
+fn kids(set: &CachedKeySet) -> Vec<&str> {
+    set.keys.kids().collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// FakeSource: scripted replies, counted calls, recorded ETags.
+
+#[derive(Debug, Clone)]
+enum Reply {
+    Modified {
+        keys: KeySet,
+        etag: Option<&'static str>,
+        max_age: Option<u64>,
+    },
+    NotModified {
+        max_age: Option<u64>,
+    },
+    Fail(FetchError),
+}
+
+fn modified(keys: KeySet, etag: &'static str) -> Reply {
+    Reply::Modified {
+        keys,
+        etag: Some(etag),
+        max_age: None,
+    }
+}
+
+#[derive(Debug, Default)]
+struct SourceState {
+    /// Replies used first, in order.
+    queue: VecDeque<Reply>,
+    /// The reply once the queue is empty.
+    mode: Option<Reply>,
+    /// `(etag, now)` of every call.
+    calls: Vec<(Option<String>, u64)>,
+}
+
+/// The JWKS provider. Clones share state, so the test keeps a handle after giving one away.
+#[derive(Debug, Clone, Default)]
+struct FakeSource(Rc<RefCell<SourceState>>);
+
+impl FakeSource {
+    fn serving(reply: Reply) -> FakeSource {
+        let source = FakeSource::default();
+        source.set_mode(reply);
+        source
+    }
+
+    /// Replies with `reply` from now on (after any queued replies).
+    fn set_mode(&self, reply: Reply) {
+        self.0.borrow_mut().mode = Some(reply);
+    }
+
+    /// Queues `reply` for the next call.
+    fn then(&self, reply: Reply) -> &Self {
+        self.0.borrow_mut().queue.push_back(reply);
+        self
+    }
+
+    fn calls(&self) -> usize {
+        self.0.borrow().calls.len()
+    }
+
+    fn last_etag(&self) -> Option<String> {
+        self.0.borrow().calls.last().unwrap().0.clone()
+    }
+}
+
+impl KeySource for FakeSource {
+    async fn fetch(&self, etag: Option<&str>, now: u64) -> Result<Fetched, FetchError> {
+        let mut state = self.0.borrow_mut();
+        state.calls.push((etag.map(str::to_owned), now));
+        let reply = match state.queue.pop_front() {
+            Some(reply) => reply,
+            None => state
+                .mode
+                .clone()
+                .expect("FakeSource called with nothing scripted"),
+        };
+        match reply {
+            Reply::Modified {
+                keys,
+                etag,
+                max_age,
+            } => Ok(Fetched::Modified {
+                keys,
+                source: SOURCE_URL.to_owned(),
+                etag: etag.map(str::to_owned),
+                max_age,
+            }),
+            Reply::NotModified { max_age } => Ok(Fetched::NotModified { max_age }),
+            Reply::Fail(err) => Err(err),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// FakeTier: the shared (KV) tier, storing the record text, shareable between isolates.
+
+#[derive(Debug, Default)]
+struct TierState {
+    /// The stored record text (`CachedKeySet::to_record`).
+    record: Option<String>,
+    /// TTL of the last `set`.
+    record_ttl: Option<u64>,
+    refetch: Option<u64>,
+    gets: usize,
+    sets: usize,
+    refetch_reads: usize,
+    refetch_writes: usize,
+    /// Every call fails.
+    failing: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct FakeTier(Rc<RefCell<TierState>>);
+
+impl FakeTier {
+    fn state(&self) -> std::cell::Ref<'_, TierState> {
+        self.0.borrow()
+    }
+
+    fn set_failing(&self, failing: bool) {
+        self.0.borrow_mut().failing = failing;
+    }
+
+    fn put_raw(&self, text: &str) {
+        self.0.borrow_mut().record = Some(text.to_owned());
+    }
+
+    /// The stored set, parsed (without counting a `get`).
+    fn stored(&self) -> Option<CachedKeySet> {
+        let text = self.state().record.clone()?;
+        CachedKeySet::from_record(&text, MAX_KEYS)
+    }
+
+    fn check(&self) -> Result<(), TierError> {
+        if self.state().failing {
+            Err(TierError("kv unavailable (injected)".to_owned()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl KeyCacheTier for FakeTier {
+    fn name(&self) -> &'static str {
+        "fake-kv"
+    }
+
+    async fn get(&self) -> Result<Option<Rc<CachedKeySet>>, TierError> {
+        self.0.borrow_mut().gets += 1;
+        self.check()?;
+        let text = self.state().record.clone();
+        Ok(text
+            .and_then(|text| CachedKeySet::from_record(&text, MAX_KEYS))
+            .map(Rc::new))
+    }
+
+    async fn set(&self, set: Rc<CachedKeySet>, ttl_seconds: u64) -> Result<(), TierError> {
+        self.0.borrow_mut().sets += 1;
+        self.check()?;
+        let mut state = self.0.borrow_mut();
+        state.record = Some(set.to_record());
+        state.record_ttl = Some(ttl_seconds);
+        Ok(())
+    }
+
+    async fn remove(&self) -> Result<(), TierError> {
+        self.check()?;
+        self.0.borrow_mut().record = None;
+        Ok(())
+    }
+
+    async fn last_refetch(&self) -> Result<Option<u64>, TierError> {
+        self.0.borrow_mut().refetch_reads += 1;
+        self.check()?;
+        Ok(self.state().refetch)
+    }
+
+    async fn record_refetch(&self, at: u64, _ttl_seconds: u64) -> Result<(), TierError> {
+        self.0.borrow_mut().refetch_writes += 1;
+        self.check()?;
+        self.0.borrow_mut().refetch = Some(at);
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// RecordingSink: every event, in order.
+
+/// One recorded event: level, name and fields.
+type Event = (Level, &'static str, Value);
+
+#[derive(Debug, Clone, Default)]
+struct RecordingSink(Rc<RefCell<Vec<Event>>>);
+
+impl RecordingSink {
+    fn count(&self, level: Level, event: &str) -> usize {
+        self.0
+            .borrow()
+            .iter()
+            .filter(|(l, e, _)| *l == level && *e == event)
+            .count()
+    }
+
+    fn fields(&self, event: &str) -> Vec<Value> {
+        self.0
+            .borrow()
+            .iter()
+            .filter(|(_, e, _)| *e == event)
+            .map(|(_, _, fields)| fields.clone())
+            .collect()
+    }
+}
+
+impl EventSink for RecordingSink {
+    fn event(&self, level: Level, event: &'static str, fields: Value) {
+        self.0.borrow_mut().push((level, event, fields));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers.
+
+type Cache = KeyCache<FakeSource, FakeTier, RecordingSink>;
+
+/// One isolate's cache over `source`, sharing `tier` when given.
+fn isolate(
+    source: &FakeSource,
+    tier: Option<&FakeTier>,
+    policy: CachePolicy,
+) -> (Cache, RecordingSink) {
+    let log = RecordingSink::default();
+    let cache = KeyCache::new(source.clone(), tier.cloned(), policy, MAX_KEYS, log.clone());
+    (cache, log)
+}
+
+fn lookup(cache: &Cache, kid: &str, now: u64) -> Result<Rc<CachedKeySet>, ResolveError> {
+    pollster::block_on(cache.keys_for(Some(kid), now))
+}
+
+fn refresh(cache: &Cache, now: u64) -> Result<RefreshOutcome, FetchError> {
+    pollster::block_on(cache.refresh(now))
+}
+
+fn is_unavailable(result: &Result<Rc<CachedKeySet>, ResolveError>) -> Option<u64> {
+    match result {
+        Err(ResolveError::Unavailable { retry_after, .. }) => Some(*retry_after),
+        _ => None,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Memory tier steady state.
+
+#[test]
+fn a_thousand_lookups_at_the_same_time_fetch_once() {
+    let source = FakeSource::serving(modified(set_a(), "\"a\""));
+    let (cache, log) = isolate(&source, None, CachePolicy::default());
+
+    for _ in 0..1000 {
+        let set = lookup(&cache, "jose-rs256", NOW).unwrap();
+        assert!(set.keys.get("jose-rs256").is_some());
+    }
+
+    assert_eq!(source.calls(), 1);
+    let stats = cache.stats();
+    assert_eq!(stats.jwks_fetches, 1);
+    assert_eq!(stats.memory_hits, 999);
+    assert_eq!(stats.kv_hits, 0);
+    assert_eq!(stats.fetch_failures, 0);
+    assert!(stats.hit_rate() > 0.99);
+    assert!((stats.hit_rate() - 0.999).abs() < 1e-12);
+    let reported = cache.status(NOW)["hit_rate"].as_f64().unwrap();
+    assert!((reported - 0.999).abs() < 1e-12);
+    assert_eq!(log.count(Level::Debug, "key_cache_hit"), 999);
+    assert_eq!(log.count(Level::Info, "key_set_refreshed"), 1);
+}
+
+// 2. The shared tier serves a second isolate.
+
+#[test]
+fn a_second_isolate_sharing_the_tier_makes_no_fetch() {
+    let provider = FakeSource::serving(modified(set_a(), "\"a\""));
+    let tier = FakeTier::default();
+    let (one, _) = isolate(&provider, Some(&tier), CachePolicy::default());
+    let (two, _) = isolate(&provider, Some(&tier), CachePolicy::default());
+
+    lookup(&one, "jose-rs256", NOW).unwrap();
+    assert_eq!(provider.calls(), 1);
+    assert_eq!(one.stats().kv_misses, 1);
+    assert_eq!(one.stats().jwks_fetches, 1);
+    assert_eq!((tier.state().gets, tier.state().sets), (1, 1));
+    // Kept for the freshness plus the stale window.
+    assert_eq!(tier.state().record_ttl, Some(600 + 86_400));
+
+    let set = lookup(&two, "jose-es256", NOW + 1).unwrap();
+    assert_eq!(provider.calls(), 1);
+    assert_eq!(kids(&set), ["jose-rs256", "jose-es256"]);
+    assert_eq!(set.meta.generation, 1);
+    assert_eq!(set.meta.etag.as_deref(), Some("\"a\""));
+    let stats = two.stats();
+    assert_eq!(
+        (stats.kv_hits, stats.jwks_fetches, stats.memory_hits),
+        (1, 0, 0)
+    );
+
+    for second in 2..12 {
+        lookup(&two, "jose-rs256", NOW + second).unwrap();
+    }
+    let stats = two.stats();
+    assert_eq!(
+        (stats.kv_hits, stats.jwks_fetches, stats.memory_hits),
+        (1, 0, 10)
+    );
+    assert_eq!(provider.calls(), 1);
+    assert_eq!(
+        tier.state().gets,
+        2,
+        "memory hits never read the shared tier"
+    );
+}
+
+// 3. Memory only: every isolate fetches for itself.
+
+#[test]
+fn without_a_shared_tier_each_isolate_fetches_once() {
+    let provider = FakeSource::serving(modified(set_a(), "\"a\""));
+    let (one, _) = isolate(&provider, None, CachePolicy::default());
+    let (two, _) = isolate(&provider, None, CachePolicy::default());
+
+    for _ in 0..5 {
+        lookup(&one, "jose-rs256", NOW).unwrap();
+        lookup(&two, "jose-rs256", NOW).unwrap();
+    }
+
+    assert_eq!(provider.calls(), 2);
+    for cache in [&one, &two] {
+        let stats = cache.stats();
+        assert_eq!(stats.jwks_fetches, 1);
+        assert_eq!(stats.memory_hits, 4);
+        assert_eq!((stats.kv_hits, stats.kv_misses, stats.kv_errors), (0, 0, 0));
+    }
+}
+
+// 4. Revalidation after the TTL.
+
+#[test]
+fn after_the_ttl_the_set_is_revalidated_with_its_etag() {
+    let source = FakeSource::default();
+    source
+        .then(modified(set_a(), "\"v1\""))
+        .then(Reply::NotModified { max_age: None })
+        .then(modified(set_a(), "\"v2\""))
+        .then(modified(set_b(), "\"v3\""));
+    let (cache, _) = isolate(&source, None, CachePolicy::default());
+
+    let set = lookup(&cache, "jose-es256", NOW).unwrap();
+    assert_eq!(source.last_etag(), None);
+    assert_eq!((set.meta.generation, set.meta.ttl), (1, 600));
+    lookup(&cache, "jose-es256", NOW + 599).unwrap();
+    assert_eq!(source.calls(), 1, "fresh until checked_at + ttl");
+
+    // 304: same generation, confirmed now, fresh again.
+    let set = lookup(&cache, "jose-es256", NOW + 600).unwrap();
+    assert_eq!(source.calls(), 2);
+    assert_eq!(source.last_etag().as_deref(), Some("\"v1\""));
+    let stats = cache.stats();
+    assert_eq!((stats.not_modified, stats.stale_serves), (1, 0));
+    assert_eq!(set.meta.generation, 1);
+    assert_eq!(set.meta.checked_at, NOW + 600);
+    assert_eq!(set.meta.fetched_at, NOW);
+    assert_eq!(set.meta.etag.as_deref(), Some("\"v1\""));
+    assert!(set.is_fresh(NOW + 600));
+    assert_eq!(set.fresh_until(), NOW + 1200);
+    lookup(&cache, "jose-es256", NOW + 1199).unwrap();
+    assert_eq!(source.calls(), 2);
+
+    // 200 with the same keys: generation and fetched_at kept, new ETag.
+    let set = lookup(&cache, "jose-es256", NOW + 1200).unwrap();
+    assert_eq!(source.calls(), 3);
+    assert_eq!(source.last_etag().as_deref(), Some("\"v1\""));
+    assert_eq!(set.meta.generation, 1);
+    assert_eq!(set.meta.fetched_at, NOW);
+    assert_eq!(set.meta.checked_at, NOW + 1200);
+    assert_eq!(set.meta.etag.as_deref(), Some("\"v2\""));
+
+    // 200 with other keys: next generation.
+    let set = lookup(&cache, "jose-es256", NOW + 1800).unwrap();
+    assert_eq!(source.calls(), 4);
+    assert_eq!(source.last_etag().as_deref(), Some("\"v2\""));
+    assert_eq!(set.meta.generation, 2);
+    assert_eq!(set.meta.fetched_at, NOW + 1800);
+    assert_eq!(kids(&set), ["jose-es256", "jose-eddsa"]);
+    assert_eq!(cache.stats().not_modified, 1);
+    assert_eq!(cache.stats().stale_serves, 0);
+}
+
+// 5. max-age clamping.
+
+#[test]
+fn max_age_is_clamped_to_the_policy() {
+    let custom = CachePolicy {
+        ttl: 300,
+        min_ttl: 10,
+        max_ttl: 1000,
+        ..CachePolicy::default()
+    };
+    for policy in [CachePolicy::default(), custom] {
+        let source = FakeSource::default();
+        for max_age in [Some(5), Some(1_000_000_000), None, Some(120)] {
+            source.then(Reply::Modified {
+                keys: set_a(),
+                etag: Some("\"a\""),
+                max_age,
+            });
+        }
+        source.then(Reply::NotModified { max_age: Some(5) });
+        source.then(Reply::NotModified { max_age: None });
+        let (cache, _) = isolate(&source, None, policy);
+
+        let ttls: Vec<u64> = (0..6)
+            .map(|i| {
+                refresh(&cache, NOW + i).unwrap();
+                cache.current().unwrap().meta.ttl
+            })
+            .collect();
+        assert_eq!(
+            ttls,
+            [
+                policy.min_ttl,
+                policy.max_ttl,
+                policy.ttl,
+                120,
+                policy.min_ttl,
+                policy.ttl
+            ]
+        );
+        assert_eq!(source.calls(), 6);
+    }
+}
+
+// 6. Provider outage after warm-up: stale serving, backoff, one warning per window, the end.
+
+#[test]
+fn an_outage_serves_the_stale_set_with_backoff_until_max_stale() {
+    let policy = CachePolicy::default();
+    let source = FakeSource::serving(modified(set_a(), "\"a\""));
+    let (cache, log) = isolate(&source, None, policy);
+    lookup(&cache, "jose-rs256", NOW).unwrap();
+    source.set_mode(Reply::Fail(FetchError::Status(503)));
+
+    // First lookup after the TTL: one attempt, fails, serves stale.
+    let stale_at = NOW + policy.ttl;
+    let set = lookup(&cache, "jose-rs256", stale_at).unwrap();
+    assert_eq!((set.meta.generation, set.meta.checked_at), (1, NOW));
+    assert_eq!(source.calls(), 2);
+    assert_eq!(source.last_etag().as_deref(), Some("\"a\""));
+    assert_eq!(cache.stats().fetch_failures, 1);
+    assert_eq!(cache.stats().stale_serves, 1);
+    assert_eq!(log.count(Level::Warn, "key_set_stale"), 1);
+    assert_eq!(log.count(Level::Error, "key_set_fetch_failed"), 1);
+
+    // Within the failure backoff: no attempt at all, one warning in the window.
+    for dt in 0..policy.unknown_kid_cooldown {
+        for _ in 0..10 {
+            let set = lookup(&cache, "jose-rs256", stale_at + dt).unwrap();
+            assert_eq!(set.meta.generation, 1);
+        }
+    }
+    assert_eq!(source.calls(), 2);
+    assert_eq!(cache.stats().stale_serves, 301);
+    assert_eq!(log.count(Level::Warn, "key_set_stale"), 1);
+
+    // The backoff passed: exactly one more attempt, and a new warning window.
+    let retry_at = stale_at + policy.unknown_kid_cooldown;
+    lookup(&cache, "jose-rs256", retry_at).unwrap();
+    assert_eq!(source.calls(), 3);
+    for dt in 1..policy.unknown_kid_cooldown {
+        lookup(&cache, "jose-es256", retry_at + dt).unwrap();
+    }
+    assert_eq!(source.calls(), 3);
+    assert_eq!(cache.stats().fetch_failures, 2);
+    assert_eq!(
+        cache.stats().stale_serves,
+        301 + policy.unknown_kid_cooldown
+    );
+    assert_eq!(log.count(Level::Warn, "key_set_stale"), 2);
+    assert_eq!(log.count(Level::Error, "key_set_fetch_failed"), 2);
+    let warning = log.fields("key_set_stale").pop().unwrap();
+    assert_eq!(warning["stale_for_seconds"], policy.unknown_kid_cooldown);
+    assert_eq!(warning["generation"], 1);
+
+    // The last second of the stale window still serves (after one attempt).
+    let usable_until = NOW + policy.ttl + policy.max_stale;
+    let set = lookup(&cache, "jose-rs256", usable_until - 1).unwrap();
+    assert_eq!(set.meta.generation, 1);
+    assert_eq!(source.calls(), 4);
+
+    // Beyond ttl + max_stale: unavailable, and the backoff still holds.
+    let result = lookup(&cache, "jose-rs256", usable_until);
+    assert_eq!(
+        is_unavailable(&result),
+        Some(policy.unknown_kid_cooldown - 1)
+    );
+    assert_eq!(
+        source.calls(),
+        4,
+        "the failure backoff also holds past max_stale"
+    );
+    for dt in 1..policy.unknown_kid_cooldown - 1 {
+        let result = lookup(&cache, "jose-rs256", usable_until + dt);
+        assert_eq!(
+            is_unavailable(&result),
+            Some(policy.unknown_kid_cooldown - 1 - dt)
+        );
+    }
+    assert_eq!(source.calls(), 4);
+    let result = lookup(
+        &cache,
+        "jose-rs256",
+        usable_until + policy.unknown_kid_cooldown - 1,
+    );
+    assert_eq!(
+        result.unwrap_err(),
+        ResolveError::Unavailable {
+            retry_after: policy.unknown_kid_cooldown,
+            cause: FetchError::Status(503),
+        }
+    );
+    assert_eq!(source.calls(), 5);
+
+    // The provider is back: the next allowed attempt succeeds and the set is fresh again.
+    source.set_mode(Reply::NotModified { max_age: None });
+    let back_at = usable_until + 2 * policy.unknown_kid_cooldown - 1;
+    assert!(lookup(&cache, "jose-rs256", back_at - 1).is_err());
+    assert_eq!(source.calls(), 5);
+    let set = lookup(&cache, "jose-rs256", back_at).unwrap();
+    assert_eq!(source.calls(), 6);
+    assert_eq!((set.meta.generation, set.meta.checked_at), (1, back_at));
+    lookup(&cache, "jose-rs256", back_at + 1).unwrap();
+    assert_eq!(source.calls(), 6);
+}
+
+// 7. Cold start with the provider down.
+
+#[test]
+fn a_cold_start_during_an_outage_is_unavailable_with_backoff() {
+    for cooldown in [30, 120] {
+        let policy = CachePolicy {
+            unknown_kid_cooldown: cooldown,
+            ..CachePolicy::default()
+        };
+        let source = FakeSource::serving(Reply::Fail(FetchError::Transport(
+            "connection reset".to_owned(),
+        )));
+        let (cache, log) = isolate(&source, None, policy);
+
+        let first = lookup(&cache, "jose-rs256", NOW);
+        assert_eq!(
+            first,
+            Err(ResolveError::Unavailable {
+                retry_after: cooldown,
+                cause: FetchError::Transport("connection reset".to_owned()),
+            })
+        );
+        let first = is_unavailable(&first).unwrap();
+        assert!(first > 0);
+        assert_eq!(source.calls(), 1);
+
+        let second = is_unavailable(&lookup(&cache, "jose-rs256", NOW + 10)).unwrap();
+        assert!(second > 0 && second <= first, "{second} > {first}");
+        assert_eq!(second, cooldown - 10);
+        let last = is_unavailable(&lookup(&cache, "jose-rs256", NOW + cooldown - 1)).unwrap();
+        assert_eq!(last, 1);
+        assert_eq!(source.calls(), 1, "no fetch within the backoff");
+        assert_eq!(cache.stats().jwks_fetches, 1);
+        assert_eq!(log.count(Level::Error, "key_set_fetch_failed"), 1);
+        assert!(cache.status(NOW)["last_fetch_error"]
+            .as_str()
+            .unwrap()
+            .contains("connection reset"));
+
+        // The backoff passed: one more attempt, which also fails.
+        assert_eq!(
+            is_unavailable(&lookup(&cache, "jose-rs256", NOW + cooldown)),
+            Some(cooldown)
+        );
+        assert_eq!(source.calls(), 2);
+
+        // Recovery.
+        source.set_mode(modified(set_a(), "\"a\""));
+        assert!(lookup(&cache, "jose-rs256", NOW + 2 * cooldown - 1).is_err());
+        assert_eq!(source.calls(), 2);
+        let set = lookup(&cache, "jose-rs256", NOW + 2 * cooldown).unwrap();
+        assert_eq!(set.meta.generation, 1);
+        assert_eq!(source.calls(), 3);
+        assert_eq!(cache.status(NOW)["last_fetch_error"], Value::Null);
+    }
+}
+
+// 8. Unknown kid: one refetch, then the cooldown.
+
+#[test]
+fn an_unknown_kid_refetches_once_per_cooldown() {
+    let policy = CachePolicy::default();
+    let source = FakeSource::default();
+    source.then(modified(set_a(), "\"a\""));
+    source.set_mode(modified(set_b(), "\"b\""));
+    let (cache, log) = isolate(&source, None, policy);
+    lookup(&cache, "jose-rs256", NOW).unwrap();
+    assert_eq!(source.calls(), 1);
+
+    let set = lookup(&cache, "jose-eddsa", NOW + 5).unwrap();
+    assert_eq!(source.calls(), 2);
+    assert_eq!(source.last_etag().as_deref(), Some("\"a\""));
+    assert_eq!(kids(&set), ["jose-es256", "jose-eddsa"]);
+    assert_eq!(set.meta.generation, 2);
+    assert_eq!(cache.stats().unknown_kid_refetches, 1);
+    assert_eq!(cache.stats().cooldown_rejections, 0);
+
+    assert_eq!(
+        lookup(&cache, "jose-nope", NOW + 5),
+        Err(ResolveError::UnknownKey)
+    );
+    assert_eq!(source.calls(), 2);
+    assert_eq!(cache.stats().cooldown_rejections, 1);
+    let last_second = NOW + 5 + policy.unknown_kid_cooldown - 1;
+    assert_eq!(
+        lookup(&cache, "jose-nope", last_second),
+        Err(ResolveError::UnknownKey)
+    );
+    assert_eq!(source.calls(), 2);
+    assert_eq!(cache.stats().cooldown_rejections, 2);
+    // Known kids are unaffected by the cooldown.
+    lookup(&cache, "jose-eddsa", last_second).unwrap();
+
+    // After the cooldown: exactly one more refetch.
+    let after = NOW + 5 + policy.unknown_kid_cooldown;
+    assert_eq!(
+        lookup(&cache, "jose-nope", after),
+        Err(ResolveError::UnknownKey)
+    );
+    assert_eq!(source.calls(), 3);
+    assert_eq!(source.last_etag().as_deref(), Some("\"b\""));
+    assert_eq!(
+        lookup(&cache, "jose-nope", after + 1),
+        Err(ResolveError::UnknownKey)
+    );
+    assert_eq!(source.calls(), 3);
+    let stats = cache.stats();
+    assert_eq!(stats.unknown_kid_refetches, 2);
+    assert_eq!(stats.cooldown_rejections, 3);
+    assert_eq!(stats.jwks_fetches, 3);
+    assert_eq!(log.count(Level::Info, "unknown_kid_refetch"), 2);
+    assert_eq!(log.count(Level::Debug, "unknown_kid_cooldown"), 3);
+    assert_eq!(cache.current().unwrap().meta.generation, 2);
+}
+
+// 9. Unknown-kid flood.
+
+/// xorshift64: deterministic "random" kids.
+fn random_kids(count: usize) -> Vec<String> {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..count)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            format!("kid-{state:016x}")
+        })
+        .collect()
+}
+
+/// Unknown-kid refetches the policy allows over `seconds` of continuous flood.
+fn allowed_refetches(policy: &CachePolicy, seconds: u64) -> u64 {
+    seconds.div_ceil(policy.unknown_kid_cooldown)
+}
+
+#[test]
+fn an_unknown_kid_flood_is_bounded_by_the_cooldown() {
+    let policy = CachePolicy::default();
+    let source = FakeSource::serving(modified(set_a(), "\"a\""));
+    let (cache, _) = isolate(&source, None, policy);
+    lookup(&cache, "jose-rs256", NOW).unwrap();
+
+    for (i, kid) in random_kids(1000).iter().enumerate() {
+        let now = NOW + i as u64 / 10;
+        assert_eq!(
+            lookup(&cache, kid, now),
+            Err(ResolveError::UnknownKey),
+            "{kid}"
+        );
+    }
+
+    // Refetches at +0, +30, +60 and +90 s, plus the warm-up fetch.
+    let expected = 1 + allowed_refetches(&policy, 100);
+    assert_eq!(expected, 5);
+    assert!(expected <= 100 / policy.unknown_kid_cooldown + 2);
+    assert_eq!(source.calls() as u64, expected);
+    let stats = cache.stats();
+    assert_eq!(stats.jwks_fetches, expected);
+    assert_eq!(stats.unknown_kid_refetches, expected - 1);
+    assert_eq!(stats.cooldown_rejections, 1000 - (expected - 1));
+    assert_eq!(cache.current().unwrap().meta.generation, 1);
+}
+
+#[test]
+fn an_unknown_kid_flood_over_two_isolates_shares_the_cooldown() {
+    let policy = CachePolicy::default();
+    let provider = FakeSource::serving(modified(set_a(), "\"a\""));
+    let tier = FakeTier::default();
+    let (one, _) = isolate(&provider, Some(&tier), policy);
+    let (two, _) = isolate(&provider, Some(&tier), policy);
+    lookup(&one, "jose-rs256", NOW).unwrap();
+    lookup(&two, "jose-rs256", NOW).unwrap();
+    assert_eq!(provider.calls(), 1);
+
+    for (i, kid) in random_kids(1000).iter().enumerate() {
+        let cache = if i % 2 == 0 { &one } else { &two };
+        let now = NOW + i as u64 / 10;
+        assert_eq!(lookup(cache, kid, now), Err(ResolveError::UnknownKey));
+    }
+
+    let expected = 1 + allowed_refetches(&policy, 100);
+    assert_eq!(provider.calls() as u64, expected);
+    let refetches = one.stats().unknown_kid_refetches + two.stats().unknown_kid_refetches;
+    assert_eq!(refetches, expected - 1);
+    let rejections = one.stats().cooldown_rejections + two.stats().cooldown_rejections;
+    assert_eq!(rejections, 1000 - (expected - 1));
+    assert_eq!(tier.state().refetch_writes as u64, expected - 1);
+}
+
+// 10. The cooldown is shared through the tier.
+
+#[test]
+fn an_unknown_kid_refetch_in_one_isolate_holds_off_the_other() {
+    let policy = CachePolicy::default();
+    let provider = FakeSource::serving(modified(set_a(), "\"a\""));
+    let tier = FakeTier::default();
+    let (one, _) = isolate(&provider, Some(&tier), policy);
+    let (two, log_two) = isolate(&provider, Some(&tier), policy);
+    lookup(&one, "jose-rs256", NOW).unwrap();
+    lookup(&two, "jose-rs256", NOW).unwrap();
+    assert_eq!(provider.calls(), 1);
+
+    assert_eq!(
+        lookup(&one, "unknown-1", NOW + 100),
+        Err(ResolveError::UnknownKey)
+    );
+    assert_eq!(provider.calls(), 2);
+    assert_eq!(tier.state().refetch, Some(NOW + 100));
+    assert_eq!(one.stats().unknown_kid_refetches, 1);
+
+    assert_eq!(
+        lookup(&two, "unknown-2", NOW + 110),
+        Err(ResolveError::UnknownKey)
+    );
+    assert_eq!(provider.calls(), 2);
+    let stats = two.stats();
+    assert_eq!((stats.jwks_fetches, stats.unknown_kid_refetches), (0, 0));
+    assert_eq!(stats.cooldown_rejections, 1);
+    assert_eq!(log_two.count(Level::Debug, "unknown_kid_cooldown"), 1);
+    // The other isolate's cooldown is now also this isolate's: no further tier read needed.
+    let reads = tier.state().refetch_reads;
+    assert_eq!(
+        lookup(&two, "unknown-3", NOW + 129),
+        Err(ResolveError::UnknownKey)
+    );
+    assert_eq!(tier.state().refetch_reads, reads);
+    assert_eq!(provider.calls(), 2);
+
+    // Cooldown over: the second isolate may refetch, and now holds off the first.
+    let cooled = NOW + 100 + policy.unknown_kid_cooldown;
+    assert_eq!(
+        lookup(&two, "unknown-4", cooled),
+        Err(ResolveError::UnknownKey)
+    );
+    assert_eq!(provider.calls(), 3);
+    assert_eq!(two.stats().unknown_kid_refetches, 1);
+    assert_eq!(tier.state().refetch, Some(cooled));
+    assert_eq!(
+        lookup(&one, "unknown-5", cooled + 1),
+        Err(ResolveError::UnknownKey)
+    );
+    assert_eq!(provider.calls(), 3);
+    assert_eq!(one.stats().cooldown_rejections, 1);
+}
+
+// 11. A failing shared tier never fails a request.
+
+#[test]
+fn a_failing_shared_tier_is_a_miss_and_a_warning() {
+    let provider = FakeSource::serving(modified(set_a(), "\"a\""));
+    let tier = FakeTier::default();
+    tier.set_failing(true);
+    let (cache, log) = isolate(&provider, Some(&tier), CachePolicy::default());
+
+    for _ in 0..100 {
+        lookup(&cache, "jose-rs256", NOW).unwrap();
+    }
+    assert_eq!(provider.calls(), 1);
+    let stats = cache.stats();
+    assert_eq!(
+        (stats.memory_hits, stats.kv_hits, stats.kv_misses),
+        (99, 0, 0)
+    );
+    assert_eq!(stats.kv_errors, 2, "the get and the set");
+    assert_eq!((tier.state().gets, tier.state().sets), (1, 1));
+    assert_eq!(log.count(Level::Warn, "key_cache_tier_error"), 2);
+    let operations: Vec<Value> = log
+        .fields("key_cache_tier_error")
+        .iter()
+        .map(|f| f["operation"].clone())
+        .collect();
+    assert_eq!(operations, [json!("get"), json!("set")]);
+    assert_eq!(
+        log.fields("key_cache_tier_error")[0]["error"],
+        "kv unavailable (injected)"
+    );
+
+    // An unknown kid: every tier operation fails, the refetch still happens.
+    assert_eq!(
+        lookup(&cache, "jose-eddsa", NOW + 1),
+        Err(ResolveError::UnknownKey)
+    );
+    assert_eq!(provider.calls(), 2);
+    let operations: Vec<Value> = log
+        .fields("key_cache_tier_error")
+        .iter()
+        .map(|f| f["operation"].clone())
+        .collect();
+    assert_eq!(
+        operations,
+        [
+            json!("get"),
+            json!("set"),
+            json!("get"),
+            json!("last_refetch"),
+            json!("record_refetch"),
+            json!("set")
+        ]
+    );
+    assert_eq!(cache.stats().kv_errors, 6);
+
+    // After the TTL: revalidation works without the tier.
+    provider.set_mode(Reply::NotModified { max_age: None });
+    let set = lookup(&cache, "jose-rs256", NOW + 601).unwrap();
+    assert_eq!(set.meta.checked_at, NOW + 601);
+    assert_eq!(provider.calls(), 3);
+    assert_eq!(cache.stats().kv_errors, 8);
+    assert_eq!(tier.state().record, None);
+}
+
+// 12. Rotation by the scheduled refresh.
+
+#[test]
+fn a_rotation_removes_the_old_key_and_adds_the_new_one() {
+    let source = FakeSource::default();
+    source.then(modified(set_a(), "\"a\""));
+    source.set_mode(modified(set_b(), "\"b\""));
+    let (cache, _) = isolate(&source, None, CachePolicy::default());
+    lookup(&cache, "jose-rs256", NOW).unwrap();
+
+    assert_eq!(
+        refresh(&cache, NOW + 60),
+        Ok(RefreshOutcome::Updated { generation: 2 })
+    );
+    assert_eq!(source.calls(), 2);
+    assert_eq!(source.last_etag().as_deref(), Some("\"a\""));
+
+    // The removed key: at most one refetch (which returns B again), then the cooldown.
+    assert_eq!(
+        lookup(&cache, "jose-rs256", NOW + 61),
+        Err(ResolveError::UnknownKey)
+    );
+    assert_eq!(source.calls(), 3);
+    assert_eq!(
+        lookup(&cache, "jose-rs256", NOW + 62),
+        Err(ResolveError::UnknownKey)
+    );
+    assert_eq!(source.calls(), 3);
+
+    let set = lookup(&cache, "jose-eddsa", NOW + 62).unwrap();
+    assert_eq!(source.calls(), 3);
+    assert_eq!(kids(&set), ["jose-es256", "jose-eddsa"]);
+    assert_eq!(set.meta.generation, 2);
+    assert!(set.keys.get("jose-eddsa").is_some());
+    assert!(set.keys.get("jose-rs256").is_none());
+
+    #[cfg(feature = "native")]
+    verify_with(&set.keys);
+}
+
+/// The jose-minted EdDSA token verifies with the rotated set; the RS256 one no longer does.
+#[cfg(feature = "native")]
+fn verify_with(keys: &KeySet) {
+    use edge_jwt_core::claims::ClaimsPolicy;
+    use edge_jwt_core::native::NativeBackend;
+    use edge_jwt_core::{Algorithm, VerificationPolicy, Verifier};
+
+    let doc: Value = serde_json::from_str(FIXTURES).unwrap();
+    let token = |kid: &str| {
+        doc["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["kid"] == kid)
+            .unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let verifier = Verifier::new(VerificationPolicy {
+        algorithms: Algorithm::ALL.to_vec(),
+        max_token_bytes: 8192,
+        types: vec![],
+        claims: ClaimsPolicy {
+            issuer: doc["issuer"].as_str().unwrap().to_owned(),
+            audiences: vec![doc["audience"].as_str().unwrap().to_owned()],
+            clock_skew: 60,
+            required: vec![],
+            max_age: None,
+        },
+    });
+    let at = doc["iat"].as_u64().unwrap() + 10;
+    let verify = |kid: &str| {
+        pollster::block_on(verifier.verify_token(&token(kid), keys, &NativeBackend, at))
+    };
+    let verified = verify("jose-eddsa").unwrap();
+    assert_eq!(verified.kid.as_deref(), Some("jose-eddsa"));
+    assert_eq!(
+        verified.key_thumbprint,
+        keys.get("jose-eddsa").unwrap().thumbprint
+    );
+    assert_eq!(verify("jose-rs256").unwrap_err().code(), "unknown_key");
+}
+
+// 13. An invalid document never replaces the last good set.
+
+#[test]
+fn an_invalid_document_on_refresh_keeps_the_last_good_set() {
+    let source = FakeSource::default();
+    source.then(modified(set_a(), "\"a\""));
+    source.then(Reply::Fail(FetchError::InvalidDocument(
+        "\"keys\" is not an array".to_owned(),
+    )));
+    source.then(modified(set_a(), "\"a2\""));
+    let tier = FakeTier::default();
+    let (cache, log) = isolate(&source, Some(&tier), CachePolicy::default());
+    lookup(&cache, "jose-rs256", NOW).unwrap();
+    let before = cache.current().unwrap();
+
+    let result = refresh(&cache, NOW + 60);
+    assert_eq!(
+        result,
+        Err(FetchError::InvalidDocument(
+            "\"keys\" is not an array".to_owned()
+        ))
+    );
+    assert_eq!(source.calls(), 2);
+    let after = cache.current().unwrap();
+    assert!(Rc::ptr_eq(&before, &after), "the set was replaced");
+    assert_eq!(after.meta.generation, 1);
+    assert_eq!(after.meta.checked_at, NOW);
+    assert_eq!(kids(&after), ["jose-rs256", "jose-es256"]);
+    assert_eq!(tier.state().sets, 1);
+    assert_eq!(tier.stored().unwrap().meta, before.meta);
+
+    let status = cache.status(NOW + 60);
+    assert_eq!(
+        status["last_fetch_error"],
+        "invalid document: \"keys\" is not an array"
+    );
+    assert_eq!(status["counters"]["fetch_failures"], 1);
+    assert_eq!(status["key_set"]["generation"], 1);
+    assert_eq!(log.count(Level::Error, "key_set_fetch_failed"), 1);
+
+    // Lookups keep being served from the good set.
+    lookup(&cache, "jose-rs256", NOW + 61).unwrap();
+    assert_eq!(source.calls(), 2);
+
+    // A good refresh clears the error.
+    assert_eq!(refresh(&cache, NOW + 120), Ok(RefreshOutcome::Unchanged));
+    assert_eq!(cache.status(NOW + 120)["last_fetch_error"], Value::Null);
+    assert_eq!(
+        cache.current().unwrap().meta.etag.as_deref(),
+        Some("\"a2\"")
+    );
+}
+
+// 14. The scheduled refresh keeps the shared tier warm.
+
+#[test]
+fn a_scheduled_refresh_fills_the_shared_tier() {
+    let provider = FakeSource::default();
+    provider.then(modified(set_a(), "\"a\""));
+    provider.set_mode(Reply::NotModified { max_age: None });
+    let tier = FakeTier::default();
+    let (cron, _) = isolate(&provider, Some(&tier), CachePolicy::default());
+
+    assert_eq!(
+        refresh(&cron, NOW),
+        Ok(RefreshOutcome::Updated { generation: 1 })
+    );
+    assert_eq!(provider.calls(), 1);
+    assert_eq!(tier.state().sets, 1);
+    assert_eq!(tier.stored().unwrap().meta.checked_at, NOW);
+
+    let (fresh, _) = isolate(&provider, Some(&tier), CachePolicy::default());
+    lookup(&fresh, "jose-rs256", NOW + 1).unwrap();
+    assert_eq!(provider.calls(), 1);
+    assert_eq!((fresh.stats().kv_hits, fresh.stats().jwks_fetches), (1, 0));
+
+    // 304 on the next run: unchanged, revalidated with the ETag, the tier's copy confirmed.
+    assert_eq!(refresh(&cron, NOW + 300), Ok(RefreshOutcome::Unchanged));
+    assert_eq!(provider.calls(), 2);
+    assert_eq!(provider.last_etag().as_deref(), Some("\"a\""));
+    assert_eq!(tier.stored().unwrap().meta.checked_at, NOW + 300);
+    assert_eq!(tier.stored().unwrap().meta.generation, 1);
+
+    // The other isolate's copy expired at NOW + 600; the tier's (confirmed at NOW + 300) is
+    // fresh until NOW + 900, so no fetch.
+    let set = lookup(&fresh, "jose-rs256", NOW + 700).unwrap();
+    assert_eq!(set.meta.checked_at, NOW + 300);
+    assert_eq!(provider.calls(), 2);
+    assert_eq!((fresh.stats().kv_hits, fresh.stats().jwks_fetches), (2, 0));
+
+    // A cron run in a brand-new isolate revalidates the tier's set.
+    let (cron2, _) = isolate(&provider, Some(&tier), CachePolicy::default());
+    assert_eq!(refresh(&cron2, NOW + 900), Ok(RefreshOutcome::Unchanged));
+    assert_eq!(provider.calls(), 3);
+    assert_eq!(provider.last_etag().as_deref(), Some("\"a\""));
+    assert_eq!(tier.stored().unwrap().meta.checked_at, NOW + 900);
+}
+
+// 15. The status document.
+
+#[test]
+fn status_reports_counters_and_the_current_set() {
+    let source = FakeSource::serving(modified(set_a(), "\"a\""));
+    let tier = FakeTier::default();
+    let (cache, _) = isolate(&source, Some(&tier), CachePolicy::default());
+
+    let empty = cache.status(NOW);
+    assert_eq!(empty["key_set"], Value::Null);
+    assert_eq!(empty["counters"]["jwks_fetches"], 0);
+    assert_eq!(empty["hit_rate"], 1.0);
+
+    for _ in 0..4 {
+        lookup(&cache, "jose-rs256", NOW).unwrap();
+    }
+    let _ = lookup(&cache, "jose-nope", NOW + 1);
+    let status = cache.status(NOW + 42);
+    assert_eq!(
+        status["counters"],
+        json!({
+            "memory_hits": 3,
+            "kv_hits": 0,
+            "kv_misses": 1,
+            "kv_errors": 0,
+            "jwks_fetches": 2,
+            "fetch_failures": 0,
+            "not_modified": 0,
+            "stale_serves": 0,
+            "unknown_kid_refetches": 1,
+            "cooldown_rejections": 0,
+        })
+    );
+    assert!((status["hit_rate"].as_f64().unwrap() - 0.6).abs() < 1e-12);
+    let set = &status["key_set"];
+    assert_eq!(set["kids"], json!(["jose-rs256", "jose-es256"]));
+    assert_eq!(set["generation"], 1);
+    assert_eq!(set["source"], SOURCE_URL);
+    assert_eq!(set["age_seconds"], 42);
+    assert_eq!(set["fresh"], true);
+    // Confirmed by the unknown-kid refetch at NOW + 1.
+    assert_eq!(set["checked_at"], NOW + 1);
+    assert_eq!(set["fresh_for_seconds"], 600 + 1 - 42);
+    assert_eq!(status["shared_tier"], "fake-kv");
+    assert_eq!(status["last_fetch_error"], Value::Null);
+
+    let stale = cache.status(NOW + 601);
+    assert_eq!(stale["key_set"]["fresh"], false);
+    assert_eq!(stale["key_set"]["fresh_for_seconds"], 0);
+    assert_eq!(stale["key_set"]["age_seconds"], 601);
+}
+
+// 16. A corrupt record in the shared tier is a miss.
+
+#[test]
+fn a_corrupt_shared_record_is_a_miss() {
+    let good = CachedKeySet {
+        keys: set_a(),
+        meta: edge_jwt_core::cache::KeySetMeta {
+            fetched_at: NOW,
+            checked_at: NOW,
+            ttl: 600,
+            source: SOURCE_URL.to_owned(),
+            etag: Some("\"a\"".to_owned()),
+            generation: 7,
+        },
+    };
+    // The record round-trips.
+    let parsed = CachedKeySet::from_record(&good.to_record(), MAX_KEYS).unwrap();
+    assert_eq!(parsed.meta, good.meta);
+    assert!(parsed.same_keys(&good.keys));
+
+    let mut record: Value = serde_json::from_str(&good.to_record()).unwrap();
+    record["version"] = json!(2);
+    let foreign_version = record.to_string();
+    let mut record: Value = serde_json::from_str(&good.to_record()).unwrap();
+    record["jwks"]["keys"][0]["n"] = json!("AQAB");
+    record["jwks"]["keys"][1]["x"] = json!("AA");
+    let bad_keys = record.to_string();
+
+    for garbage in ["{not json", "", "null", &foreign_version, &bad_keys] {
+        let provider = FakeSource::serving(modified(set_a(), "\"a\""));
+        let tier = FakeTier::default();
+        tier.put_raw(garbage);
+        let (cache, log) = isolate(&provider, Some(&tier), CachePolicy::default());
+
+        let set = lookup(&cache, "jose-rs256", NOW).unwrap();
+        assert_eq!(set.meta.generation, 1, "{garbage}");
+        assert_eq!(provider.calls(), 1);
+        let stats = cache.stats();
+        assert_eq!((stats.kv_misses, stats.kv_errors, stats.kv_hits), (1, 0, 0));
+        assert_eq!(log.count(Level::Warn, "key_cache_tier_error"), 0);
+
+        // The fetch replaced the garbage; another isolate reads it.
+        assert_eq!(tier.stored().unwrap().meta.generation, 1);
+        let (other, _) = isolate(&provider, Some(&tier), CachePolicy::default());
+        lookup(&other, "jose-es256", NOW + 1).unwrap();
+        assert_eq!(other.stats().kv_hits, 1);
+        assert_eq!(provider.calls(), 1);
+    }
+}

@@ -1,0 +1,154 @@
+//! The gateway of one isolate: configuration validated once, the key cache, the verifier and the
+//! WebCrypto backend, and the request path that uses them.
+
+use std::rc::Rc;
+
+use edge_jwt_core::answer::{bearer_token, GatewayError};
+use edge_jwt_core::cache::{KeyCache, ResolveError};
+use edge_jwt_core::config::{CacheKind, Config, ConfigError};
+use edge_jwt_core::fetch::{FetchSettings, JwksFetcher};
+use edge_jwt_core::jwk::KeySet;
+use edge_jwt_core::log::{EventSink, Level};
+use edge_jwt_core::{VerifiedToken, Verifier};
+use edge_jwt_webcrypto::WebCryptoBackend;
+use serde_json::json;
+use worker::{Date, Env, Request};
+
+use crate::http::WorkerHttp;
+use crate::kv::KvTier;
+use crate::logging::ConsoleLog;
+
+/// The isolate's key cache type.
+pub(crate) type Keys = KeyCache<JwksFetcher<WorkerHttp>, KvTier, ConsoleLog>;
+
+/// Everything one isolate keeps between requests.
+pub(crate) struct Gateway {
+    pub(crate) config: Config,
+    pub(crate) verifier: Verifier,
+    pub(crate) keys: Keys,
+    pub(crate) backend: WebCryptoBackend,
+    pub(crate) log: ConsoleLog,
+}
+
+thread_local! {
+    static ISOLATE: std::cell::OnceCell<Rc<Result<Gateway, ConfigError>>> =
+        const { std::cell::OnceCell::new() };
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn now() -> u64 {
+    Date::now().as_millis() / 1000
+}
+
+/// The isolate's gateway, built (and its configuration validated) on first use.
+pub(crate) fn isolate(env: &Env) -> Rc<Result<Gateway, ConfigError>> {
+    ISOLATE.with(|cell| cell.get_or_init(|| Rc::new(build(env))).clone())
+}
+
+fn build(env: &Env) -> Result<Gateway, ConfigError> {
+    let config = Config::from_env(|name| {
+        env.var(name)
+            .ok()
+            .map(|v| v.to_string())
+            .or_else(|| env.secret(name).ok().map(|v| v.to_string()))
+    });
+    let config = match config {
+        Ok(config) => config,
+        Err(err) => {
+            ConsoleLog {
+                level: Level::Error,
+            }
+            .event(
+                Level::Error,
+                "gateway_misconfigured",
+                json!({ "variable": err.variable, "error": err.to_string() }),
+            );
+            return Err(err);
+        }
+    };
+    let log = ConsoleLog {
+        level: config.log_level,
+    };
+    let settings = FetchSettings {
+        timeout_ms: config.jwks.fetch_timeout_ms,
+        ..FetchSettings::default()
+    };
+    let max_keys = settings.max_keys;
+    let shared = match config.cache_kind {
+        CacheKind::Kv => Some(KvTier::new(
+            &config.verification.claims.issuer,
+            config.refresh.interval_minutes,
+            max_keys,
+        )),
+        CacheKind::InMemory => None,
+    };
+    let keys = KeyCache::new(
+        JwksFetcher::new(WorkerHttp, config.jwks.url.clone(), settings),
+        shared,
+        config.cache,
+        max_keys,
+        log,
+    );
+    log.event(
+        Level::Info,
+        "gateway_started",
+        json!({ "issuer": config.verification.claims.issuer, "cache": format!("{:?}", config.cache_kind) }),
+    );
+    Ok(Gateway {
+        verifier: Verifier::new(config.verification.clone()),
+        config,
+        keys,
+        backend: WebCryptoBackend::new(),
+        log,
+    })
+}
+
+impl Gateway {
+    /// Makes this request's KV binding available to the key cache.
+    pub(crate) fn attach(&self, env: &Env) {
+        if let Some(kv) = self.keys_shared() {
+            kv.attach(env);
+        }
+    }
+
+    fn keys_shared(&self) -> Option<&KvTier> {
+        self.keys.shared()
+    }
+
+    /// Verifies the request's bearer token.
+    pub(crate) async fn authenticate(&self, req: &Request) -> Result<VerifiedToken, GatewayError> {
+        let header = req.headers().get("authorization").ok().flatten();
+        let token = bearer_token(header.as_deref())?;
+        let inspected = self
+            .verifier
+            .inspect(token)
+            .map_err(GatewayError::InvalidToken)?;
+        let now = now();
+        let set = self
+            .keys
+            .keys_for(inspected.kid(), now)
+            .await
+            .map_err(|err| match err {
+                ResolveError::UnknownKey => {
+                    GatewayError::InvalidToken(edge_jwt_core::Rejection::UnknownKey {
+                        kid: inspected.kid().map(|kid| kid.chars().take(64).collect()),
+                    })
+                }
+                ResolveError::Unavailable { retry_after, .. } => {
+                    GatewayError::KeysUnavailable { retry_after }
+                }
+            })?;
+        let keys: &KeySet = &set.keys;
+        let verified = self
+            .verifier
+            .verify(&inspected, keys, &self.backend, now)
+            .await
+            .map_err(GatewayError::InvalidToken)?;
+        self.log.event(
+            Level::Debug,
+            "token_verified",
+            json!({ "kid": verified.kid, "alg": verified.alg.name() }),
+        );
+        Ok(verified)
+    }
+}
