@@ -15,11 +15,14 @@ const issuer = await startIssuer({ port: Number(process.env.DEMO_ISSUER_PORT ?? 
 const origin = await startOrigin({ port: Number(process.env.DEMO_ORIGIN_PORT ?? 8789) });
 const gatewayUrl = `http://127.0.0.1:${port}`;
 
+// Discovery is used (no JWT_JWKS_URL), as with a real OIDC provider.
+const statusToken = process.env.EDGE_JWT_STATUS_TOKEN ?? "dev-status-token-not-a-secret";
 const vars = {
   JWT_AUTHORITY: issuer.url,
   JWT_AUDIENCE: issuer.audience,
-  JWT_JWKS_URL: `${issuer.url}/jwks.json`,
   ORIGIN_URL: origin.url,
+  STATUS_TOKEN: statusToken,
+  LOG_LEVEL: "info",
 };
 const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--test-scheduled", "--show-interactive-dev-session=false"];
 for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
@@ -46,7 +49,7 @@ wrangler.on("exit", (code) => stop(code ?? 1));
 const deadline = Date.now() + READY_TIMEOUT_MS;
 while (!stopping) {
   try {
-    const res = await fetch(gatewayUrl, { signal: AbortSignal.timeout(20_000) });
+    const res = await fetch(`${gatewayUrl}/_gateway/health`, { signal: AbortSignal.timeout(20_000) });
     await res.body?.cancel();
     break;
   } catch {
@@ -66,9 +69,10 @@ edge-jwt local stack is ready
 
 Try it:
   TOKEN=$(curl -s -X POST '${issuer.url}/token?scope=orders:read' | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')
-  curl -s -H "Authorization: Bearer $TOKEN" ${gatewayUrl}/orders/42
-  curl -s '${gatewayUrl}/__scheduled?cron=*/5+*+*+*+*'    # run the cron trigger now
-  curl -s ${gatewayUrl}/                                   # shows the last cron run, read from KV
+  curl -s -H "Authorization: Bearer $TOKEN" ${gatewayUrl}/orders/42     # verified
+  curl -si ${gatewayUrl}/orders/42                                       # 401 with WWW-Authenticate
+  curl -s '${gatewayUrl}/__scheduled?cron=*/5+*+*+*+*'                   # run the cron (JWKS refresh) now
+  curl -s -H "Authorization: Bearer ${statusToken}" ${gatewayUrl}/_gateway/status   # key cache state
 
 Stop with Ctrl-C.
 READY ${gatewayUrl}`);
