@@ -58,6 +58,21 @@ impl KvTier {
             .clone()
             .ok_or_else(|| TierError(format!("KV binding {BINDING} is missing")))
     }
+
+    /// Writes `value` under `key`, to expire after `ttl_seconds` (at least KV's minimum).
+    async fn put(
+        &self,
+        key: &str,
+        value: String,
+        ttl_seconds: u64,
+    ) -> std::result::Result<(), TierError> {
+        let store = self.store()?;
+        let put = store
+            .put(key, value)
+            .map_err(|err| TierError(err.to_string()))?
+            .expiration_ttl(ttl_seconds.max(KV_MIN_TTL));
+        within_timeout(put.execute()).await
+    }
 }
 
 async fn within_timeout<T>(
@@ -93,12 +108,7 @@ impl KeyCacheTier for KvTier {
         set: Rc<CachedKeySet>,
         ttl_seconds: u64,
     ) -> std::result::Result<(), TierError> {
-        let store = self.store()?;
-        let put = store
-            .put(&self.set_key, set.to_record())
-            .map_err(|err| TierError(err.to_string()))?
-            .expiration_ttl(ttl_seconds.max(KV_MIN_TTL));
-        within_timeout(put.execute()).await
+        self.put(&self.set_key, set.to_record(), ttl_seconds).await
     }
 
     async fn remove(&self) -> std::result::Result<(), TierError> {
@@ -117,12 +127,8 @@ impl KeyCacheTier for KvTier {
         at: u64,
         ttl_seconds: u64,
     ) -> std::result::Result<(), TierError> {
-        let store = self.store()?;
-        let put = store
-            .put(&self.refetch_key, at.to_string())
-            .map_err(|err| TierError(err.to_string()))?
-            .expiration_ttl(ttl_seconds.max(KV_MIN_TTL));
-        within_timeout(put.execute()).await
+        self.put(&self.refetch_key, at.to_string(), ttl_seconds)
+            .await
     }
 }
 

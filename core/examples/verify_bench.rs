@@ -8,13 +8,14 @@ use std::time::{Duration, Instant};
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use edge_jwt_core::backend::SignatureBackend;
-use edge_jwt_core::claims::ClaimsPolicy;
 use edge_jwt_core::jwk::KeySet;
 use edge_jwt_core::native::NativeBackend;
-use edge_jwt_core::{Algorithm, VerificationPolicy, Verifier};
+use edge_jwt_core::Algorithm;
 use serde_json::{json, Value};
 
-const FIXTURES: &str = include_str!("../tests/data/jose-fixtures.json");
+#[path = "../tests/support/fixtures.rs"]
+mod fixtures;
+
 /// Wall-clock budget per measurement; the iteration count adapts to it (bounded).
 const BUDGET: Duration = Duration::from_millis(300);
 const MAX_ITERATIONS: u32 = 100_000;
@@ -32,32 +33,15 @@ fn per_op(mut op: impl FnMut() -> bool) -> f64 {
 
 fn main() {
     let json_output = std::env::args().any(|arg| arg == "--json");
-    let doc: Value = serde_json::from_str(FIXTURES).expect("fixtures are JSON");
+    let doc = fixtures::document();
     let keys =
         KeySet::from_jwks_value(&doc["jwks"], KeySet::DEFAULT_MAX_KEYS).expect("fixture keys");
-    let now = doc["iat"].as_u64().unwrap() + 10;
-    let verifier = Verifier::new(VerificationPolicy {
-        algorithms: Algorithm::ALL.to_vec(),
-        max_token_bytes: 8192,
-        types: vec![],
-        claims: ClaimsPolicy {
-            issuer: doc["issuer"].as_str().unwrap().to_owned(),
-            audiences: vec![doc["audience"].as_str().unwrap().to_owned()],
-            clock_skew: 60,
-            required: vec![],
-            max_age: None,
-        },
-    });
+    let now = fixtures::valid_at(&doc);
+    let verifier = fixtures::verifier(&doc);
     let mut rows = Vec::new();
     for alg in Algorithm::ALL {
         let kid = format!("jose-{}", alg.name().to_lowercase());
-        let entry = doc["tokens"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["kid"] == kid)
-            .expect("a fixture token per algorithm");
-        let token = entry["token"].as_str().unwrap();
+        let token = fixtures::token(&doc, &kid);
         let key = keys.get(&kid).unwrap();
         let (input, sig) = token.rsplit_once('.').unwrap();
         let sig = Base64UrlUnpadded::decode_vec(sig).unwrap();

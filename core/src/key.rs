@@ -102,6 +102,19 @@ pub struct PublicKey {
 }
 
 impl PublicKey {
+    /// A key for `material` alone, as a JWK with no `kid` and no `alg` would import: usable with
+    /// every algorithm the material supports, and identified by its RFC 7638 thumbprint
+    /// ([`crate::jwk::thumbprint`]).
+    pub fn from_material(material: KeyMaterial) -> PublicKey {
+        let thumbprint = crate::jwk::thumbprint(&material);
+        PublicKey {
+            kid: None,
+            alg: None,
+            material,
+            thumbprint,
+        }
+    }
+
     /// Whether a token signed with `alg` may be checked with this key: the key type and curve
     /// fit, and the JWK's own `alg` (when present) is the same algorithm.
     pub fn permits(&self, alg: Algorithm) -> bool {

@@ -13,6 +13,8 @@
 //! off their curve and RSA keys below 2048 bits; it checks only the length of an Ed25519 key, so
 //! a non-point Ed25519 key surfaces here, as an error.
 
+use sha2::digest::const_oid::AssociatedOid;
+use sha2::digest::FixedOutputReset;
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use crate::alg::{Algorithm, Hash};
@@ -48,10 +50,10 @@ fn verify_now(
     }
     match (&key.material, alg) {
         (KeyMaterial::Rsa { n, e }, Algorithm::Rs256 | Algorithm::Rs384 | Algorithm::Rs512) => {
-            verify_rsa_pkcs1v15(alg, n, e, message, signature)
+            verify_rsa(RsaScheme::Pkcs1v15, alg, n, e, message, signature)
         }
         (KeyMaterial::Rsa { n, e }, Algorithm::Ps256 | Algorithm::Ps384 | Algorithm::Ps512) => {
-            verify_rsa_pss(alg, n, e, message, signature)
+            verify_rsa(RsaScheme::Pss, alg, n, e, message, signature)
         }
         (KeyMaterial::Ec { curve, x, y }, Algorithm::Es256 | Algorithm::Es384) => {
             verify_ecdsa(*curve, x, y, message, signature)
@@ -77,69 +79,54 @@ fn rsa_key(n: &[u8], e: &[u8]) -> Result<rsa::PublicKey, BackendError> {
     .map_err(|err| BackendError(format!("RSA key rejected: {err}")))
 }
 
-/// RSASSA-PKCS1-v1_5 (RFC 8017 section 8.2.2) with the DigestInfo prefix of `alg`'s hash.
-fn verify_rsa_pkcs1v15(
-    alg: Algorithm,
-    n: &[u8],
-    e: &[u8],
-    message: &[u8],
-    signature: &[u8],
-) -> Result<bool, BackendError> {
-    use rsa::Pkcs1v15Sign;
-
-    let key = rsa_key(n, e)?;
-    let result = match hash_of(alg)? {
-        Hash::Sha256 => key.verify(
-            Pkcs1v15Sign::new::<Sha256>(),
-            &Sha256::digest(message),
-            signature,
-        ),
-        Hash::Sha384 => key.verify(
-            Pkcs1v15Sign::new::<Sha384>(),
-            &Sha384::digest(message),
-            signature,
-        ),
-        Hash::Sha512 => key.verify(
-            Pkcs1v15Sign::new::<Sha512>(),
-            &Sha512::digest(message),
-            signature,
-        ),
-    };
-    Ok(result.is_ok())
+/// The two RSA signature schemes of JWS.
+#[derive(Debug, Clone, Copy)]
+enum RsaScheme {
+    /// RSASSA-PKCS1-v1_5 (RFC 8017 section 8.2.2) with the DigestInfo prefix of the hash.
+    Pkcs1v15,
+    /// RSASSA-PSS (RFC 8017 section 8.1.2) with MGF1 over the hash and a salt of exactly the
+    /// hash length (RFC 7518 section 3.5). `Pss::new_with_salt` makes `rsa` check that salt
+    /// length rather than detect one, so a signature with any other salt length does not verify.
+    Pss,
 }
 
-/// RSASSA-PSS (RFC 8017 section 8.1.2) with MGF1 over `alg`'s hash and a salt of exactly the
-/// hash length (RFC 7518 section 3.5). `Pss::new_with_salt` makes `rsa` check that salt length
-/// rather than detect one, so a signature with any other salt length does not verify.
-fn verify_rsa_pss(
+/// RSA with `scheme` over `alg`'s hash.
+fn verify_rsa(
+    scheme: RsaScheme,
     alg: Algorithm,
     n: &[u8],
     e: &[u8],
     message: &[u8],
     signature: &[u8],
 ) -> Result<bool, BackendError> {
-    use rsa::Pss;
-
     let key = rsa_key(n, e)?;
-    let hash = hash_of(alg)?;
-    let result = match hash {
-        Hash::Sha256 => key.verify(
-            Pss::<Sha256>::new_with_salt(hash.output_len()),
-            &Sha256::digest(message),
-            signature,
-        ),
-        Hash::Sha384 => key.verify(
-            Pss::<Sha384>::new_with_salt(hash.output_len()),
-            &Sha384::digest(message),
-            signature,
-        ),
-        Hash::Sha512 => key.verify(
-            Pss::<Sha512>::new_with_salt(hash.output_len()),
-            &Sha512::digest(message),
+    Ok(match hash_of(alg)? {
+        Hash::Sha256 => verify_rsa_with::<Sha256>(&key, scheme, message, signature),
+        Hash::Sha384 => verify_rsa_with::<Sha384>(&key, scheme, message, signature),
+        Hash::Sha512 => verify_rsa_with::<Sha512>(&key, scheme, message, signature),
+    })
+}
+
+/// RSA with `scheme` over the hash `D`; whether `signature` is valid.
+fn verify_rsa_with<D>(
+    key: &rsa::PublicKey,
+    scheme: RsaScheme,
+    message: &[u8],
+    signature: &[u8],
+) -> bool
+where
+    D: Digest + AssociatedOid + FixedOutputReset,
+{
+    let hashed = D::digest(message);
+    let result = match scheme {
+        RsaScheme::Pkcs1v15 => key.verify(rsa::Pkcs1v15Sign::new::<D>(), &hashed, signature),
+        RsaScheme::Pss => key.verify(
+            rsa::Pss::<D>::new_with_salt(<D as Digest>::output_size()),
+            &hashed,
             signature,
         ),
     };
-    Ok(result.is_ok())
+    result.is_ok()
 }
 
 /// ECDSA over `message` hashed with SHA-256 (P-256) or SHA-384 (P-384); `signature` is the JWS
@@ -197,15 +184,6 @@ fn verify_ed25519(x: &[u8; 32], message: &[u8], signature: &[u8]) -> Result<bool
 mod tests {
     use super::*;
 
-    fn key(material: KeyMaterial) -> PublicKey {
-        PublicKey {
-            kid: None,
-            alg: None,
-            material,
-            thumbprint: String::new(),
-        }
-    }
-
     fn verify(alg: Algorithm, key: &PublicKey, signature: &[u8]) -> Result<bool, BackendError> {
         pollster::block_on(NativeBackend.verify(alg, key, b"message", signature))
     }
@@ -214,7 +192,11 @@ mod tests {
     fn ed25519_key_that_is_not_a_point_is_a_backend_error() {
         let mut x = [0; 32];
         x[0] = 2; // y = 2 has no x on edwards25519
-        let result = verify(Algorithm::EdDsa, &key(KeyMaterial::Ed25519 { x }), &[0; 64]);
+        let result = verify(
+            Algorithm::EdDsa,
+            &PublicKey::from_material(KeyMaterial::Ed25519 { x }),
+            &[0; 64],
+        );
         assert!(matches!(result, Err(BackendError(_))), "{result:?}");
     }
 
@@ -227,7 +209,7 @@ mod tests {
             } else {
                 Algorithm::Es384
             };
-            let bad = key(KeyMaterial::Ec {
+            let bad = PublicKey::from_material(KeyMaterial::Ec {
                 curve,
                 x: vec![1; len],
                 y: vec![1; len],
@@ -245,7 +227,7 @@ mod tests {
 
     #[test]
     fn key_of_the_wrong_type_is_a_backend_error() {
-        let ed = key(KeyMaterial::Ed25519 { x: [0; 32] });
+        let ed = PublicKey::from_material(KeyMaterial::Ed25519 { x: [0; 32] });
         assert!(verify(Algorithm::Rs256, &ed, &[0; 64]).is_err());
         assert!(verify(Algorithm::Es256, &ed, &[0; 64]).is_err());
     }
@@ -253,7 +235,7 @@ mod tests {
     #[test]
     fn rsa_key_the_library_refuses_is_a_backend_error() {
         // An even modulus is not an RSA modulus.
-        let even = key(KeyMaterial::Rsa {
+        let even = PublicKey::from_material(KeyMaterial::Rsa {
             n: vec![0xc0; 256],
             e: vec![1, 0, 1],
         });

@@ -99,19 +99,10 @@ mod tests {
         0xc5, 0x29, 0x73,
     ];
 
-    fn key(material: KeyMaterial) -> PublicKey {
-        PublicKey {
-            kid: None,
-            alg: None,
-            material,
-            thumbprint: String::new(),
-        }
-    }
-
     fn ec_key(curve: Curve) -> PublicKey {
         // The shape check never looks at the point, only at the curve.
         let len = curve.coordinate_len();
-        key(KeyMaterial::Ec {
+        PublicKey::from_material(KeyMaterial::Ec {
             curve,
             x: vec![1; len],
             y: vec![2; len],
@@ -119,14 +110,14 @@ mod tests {
     }
 
     fn rsa_key(modulus_len: usize) -> PublicKey {
-        key(KeyMaterial::Rsa {
+        PublicKey::from_material(KeyMaterial::Rsa {
             n: vec![0xc5; modulus_len],
             e: vec![1, 0, 1],
         })
     }
 
     fn ed_key() -> PublicKey {
-        key(KeyMaterial::Ed25519 { x: [7; 32] })
+        PublicKey::from_material(KeyMaterial::Ed25519 { x: [7; 32] })
     }
 
     /// Big-endian `value - 1` (value must be nonzero).

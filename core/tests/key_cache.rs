@@ -15,7 +15,11 @@ use edge_jwt_core::log::{EventSink, Level};
 use edge_jwt_core::source::{FetchError, Fetched, KeySource};
 use serde_json::{json, Value};
 
-const FIXTURES: &str = include_str!("data/jose-fixtures.json");
+// The verifier and the tokens serve only the checks on the native backend.
+#[cfg_attr(not(feature = "native"), allow(dead_code))]
+#[path = "support/fixtures.rs"]
+mod fixtures;
+
 const SOURCE_URL: &str = "https://issuer.example/.well-known/jwks.json";
 const MAX_KEYS: usize = 100;
 /// The fake clock's origin (seconds since the epoch).
@@ -25,8 +29,7 @@ const NOW: u64 = 1_700_000_000;
 // Key sets from the jose fixtures (real public JWKs).
 
 fn fixture_jwk(kid: &str) -> Value {
-    let doc: Value = serde_json::from_str(FIXTURES).unwrap();
-    doc["jwks"]["keys"]
+    fixtures::document()["jwks"]["keys"]
         .as_array()
         .unwrap()
         .iter()
@@ -952,37 +955,18 @@ fn a_rotation_removes_the_old_key_and_adds_the_new_one() {
 /// The jose-minted EdDSA token verifies with the rotated set; the RS256 one no longer does.
 #[cfg(feature = "native")]
 fn verify_with(keys: &KeySet) {
-    use edge_jwt_core::claims::ClaimsPolicy;
     use edge_jwt_core::native::NativeBackend;
-    use edge_jwt_core::{Algorithm, VerificationPolicy, Verifier};
 
-    let doc: Value = serde_json::from_str(FIXTURES).unwrap();
-    let token = |kid: &str| {
-        doc["tokens"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["kid"] == kid)
-            .unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
-    let verifier = Verifier::new(VerificationPolicy {
-        algorithms: Algorithm::ALL.to_vec(),
-        max_token_bytes: 8192,
-        types: vec![],
-        claims: ClaimsPolicy {
-            issuer: doc["issuer"].as_str().unwrap().to_owned(),
-            audiences: vec![doc["audience"].as_str().unwrap().to_owned()],
-            clock_skew: 60,
-            required: vec![],
-            max_age: None,
-        },
-    });
-    let at = doc["iat"].as_u64().unwrap() + 10;
+    let doc = fixtures::document();
+    let verifier = fixtures::verifier(&doc);
+    let at = fixtures::valid_at(&doc);
     let verify = |kid: &str| {
-        pollster::block_on(verifier.verify_token(&token(kid), keys, &NativeBackend, at))
+        pollster::block_on(verifier.verify_token(
+            fixtures::token(&doc, kid),
+            keys,
+            &NativeBackend,
+            at,
+        ))
     };
     let verified = verify("jose-eddsa").unwrap();
     assert_eq!(verified.kid.as_deref(), Some("jose-eddsa"));

@@ -3,13 +3,13 @@
 //! the right stable code.
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use edge_jwt_core::claims::ClaimsPolicy;
 use edge_jwt_core::jwk::KeySet;
 use edge_jwt_core::native::NativeBackend;
-use edge_jwt_core::{Algorithm, Rejection, VerificationPolicy, VerifiedToken, Verifier};
+use edge_jwt_core::{Algorithm, Rejection, VerifiedToken, Verifier};
 use serde_json::Value;
 
-const FIXTURES: &str = include_str!("data/jose-fixtures.json");
+#[path = "support/fixtures.rs"]
+mod fixtures;
 
 struct Fixtures {
     doc: Value,
@@ -17,30 +17,20 @@ struct Fixtures {
     now: u64,
 }
 
-fn fixtures() -> Fixtures {
-    let doc: Value = serde_json::from_str(FIXTURES).unwrap();
+fn load() -> Fixtures {
+    let doc = fixtures::document();
     let keys = KeySet::from_jwks_value(&doc["jwks"], KeySet::DEFAULT_MAX_KEYS).unwrap();
-    let now = doc["iat"].as_u64().unwrap() + 10;
+    let now = fixtures::valid_at(&doc);
     Fixtures { doc, keys, now }
 }
 
-fn verifier(doc: &Value) -> Verifier {
-    Verifier::new(VerificationPolicy {
-        algorithms: Algorithm::ALL.to_vec(),
-        max_token_bytes: 8192,
-        types: vec![],
-        claims: ClaimsPolicy {
-            issuer: doc["issuer"].as_str().unwrap().to_owned(),
-            audiences: vec![doc["audience"].as_str().unwrap().to_owned()],
-            clock_skew: 60,
-            required: vec![],
-            max_age: None,
-        },
-    })
-}
-
 fn verify(f: &Fixtures, token: &str) -> Result<VerifiedToken, Rejection> {
-    pollster::block_on(verifier(&f.doc).verify_token(token, &f.keys, &NativeBackend, f.now))
+    pollster::block_on(fixtures::verifier(&f.doc).verify_token(
+        token,
+        &f.keys,
+        &NativeBackend,
+        f.now,
+    ))
 }
 
 fn code(f: &Fixtures, token: &str) -> &'static str {
@@ -55,12 +45,7 @@ fn b64(bytes: &[u8]) -> String {
 }
 
 fn token_of(f: &Fixtures, alg: &str) -> String {
-    let tokens = f.doc["tokens"].as_array().unwrap();
-    let entry = tokens
-        .iter()
-        .find(|t| t["kid"] == format!("jose-{}", alg.to_lowercase()))
-        .unwrap();
-    entry["token"].as_str().unwrap().to_owned()
+    fixtures::token(&f.doc, &format!("jose-{}", alg.to_lowercase())).to_owned()
 }
 
 fn with_header(token: &str, header: &str) -> String {
@@ -79,7 +64,7 @@ fn signature_of(token: &str) -> Vec<u8> {
 
 #[test]
 fn the_weak_key_is_skipped_at_import_and_the_rest_are_kept() {
-    let f = fixtures();
+    let f = load();
     assert_eq!(f.keys.len(), 10);
     assert_eq!(f.keys.skipped().len(), 1);
     assert_eq!(f.keys.skipped()[0].kid.as_deref(), Some("weak-1024"));
@@ -87,7 +72,7 @@ fn the_weak_key_is_skipped_at_import_and_the_rest_are_kept() {
 
 #[test]
 fn every_algorithm_minted_by_jose_verifies() {
-    let f = fixtures();
+    let f = load();
     let tokens = f.doc["tokens"].as_array().unwrap();
     assert!(tokens.len() >= Algorithm::ALL.len());
     for entry in tokens {
@@ -106,7 +91,7 @@ fn every_algorithm_minted_by_jose_verifies() {
 
 #[test]
 fn a_tampered_payload_or_signature_fails_for_every_algorithm() {
-    let f = fixtures();
+    let f = load();
     for alg in Algorithm::ALL {
         let token = token_of(&f, alg.name());
         let mut sig = signature_of(&token);
@@ -134,7 +119,7 @@ fn a_tampered_payload_or_signature_fails_for_every_algorithm() {
 
 #[test]
 fn attacks_signed_by_jose_and_node_are_rejected_with_their_code() {
-    let f = fixtures();
+    let f = load();
     let attacks = f.doc["attacks"].as_array().unwrap();
     assert!(attacks.len() >= 15);
     for attack in attacks {
@@ -150,7 +135,7 @@ fn attacks_signed_by_jose_and_node_are_rejected_with_their_code() {
 
 #[test]
 fn alg_none_in_every_spelling_is_not_allowed() {
-    let f = fixtures();
+    let f = load();
     let token = token_of(&f, "RS256");
     for alg in ["none", "None", "NONE", "nOnE", "none ", ""] {
         let header = format!(r#"{{"alg":"{alg}","kid":"jose-rs256","typ":"JWT"}}"#);
@@ -171,7 +156,7 @@ fn alg_none_in_every_spelling_is_not_allowed() {
 
 #[test]
 fn hmac_algorithms_are_never_allowed() {
-    let f = fixtures();
+    let f = load();
     let token = token_of(&f, "RS256");
     for alg in ["HS256", "HS384", "HS512"] {
         let header = format!(r#"{{"alg":"{alg}","kid":"jose-rs256"}}"#);
@@ -185,8 +170,8 @@ fn hmac_algorithms_are_never_allowed() {
 
 #[test]
 fn the_allow_list_not_the_header_chooses_the_algorithm() {
-    let f = fixtures();
-    let mut policy = verifier(&f.doc).policy().clone();
+    let f = load();
+    let mut policy = fixtures::verifier(&f.doc).policy().clone();
     policy.algorithms = vec![Algorithm::Es256];
     let verifier = Verifier::new(policy);
     let run = |token: &str| {
@@ -200,7 +185,7 @@ fn the_allow_list_not_the_header_chooses_the_algorithm() {
 
 #[test]
 fn psychic_and_der_ecdsa_signatures_fail() {
-    let f = fixtures();
+    let f = load();
     for (alg, len) in [("ES256", 64), ("ES384", 96)] {
         let token = token_of(&f, alg);
         assert_eq!(
@@ -251,7 +236,7 @@ fn der_encode(r: &[u8], s: &[u8]) -> Vec<u8> {
 
 #[test]
 fn non_canonical_encodings_are_malformed() {
-    let f = fixtures();
+    let f = load();
     let token = token_of(&f, "RS256");
     let (input, sig) = token.rsplit_once('.').unwrap();
     let cases = [
@@ -280,7 +265,7 @@ fn non_canonical_encodings_are_malformed() {
 
 #[test]
 fn huge_nested_and_duplicate_member_tokens_are_refused_before_crypto() {
-    let f = fixtures();
+    let f = load();
     let token = token_of(&f, "RS256");
     let huge = format!(
         "{}.{}.{}",
@@ -308,13 +293,18 @@ fn huge_nested_and_duplicate_member_tokens_are_refused_before_crypto() {
 
 #[test]
 fn expired_tokens_honour_the_clock_passed_in() {
-    let f = fixtures();
+    let f = load();
     let token = token_of(&f, "ES256");
     let exp = f.doc["exp"].as_u64().unwrap();
     let at = |now| {
-        pollster::block_on(verifier(&f.doc).verify_token(&token, &f.keys, &NativeBackend, now))
-            .map(|_| ())
-            .map_err(|r| r.code())
+        pollster::block_on(fixtures::verifier(&f.doc).verify_token(
+            &token,
+            &f.keys,
+            &NativeBackend,
+            now,
+        ))
+        .map(|_| ())
+        .map_err(|r| r.code())
     };
     assert_eq!(at(exp + 59), Ok(()));
     assert_eq!(at(exp + 60), Err("token_expired"));
@@ -322,7 +312,7 @@ fn expired_tokens_honour_the_clock_passed_in() {
 
 #[test]
 fn unknown_kid_and_missing_kid() {
-    let f = fixtures();
+    let f = load();
     let token = token_of(&f, "RS256");
     let unknown = with_header(&token, r#"{"alg":"RS256","kid":"nope"}"#);
     assert_eq!(code(&f, &unknown), "unknown_key");

@@ -121,7 +121,7 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
         let knows = |set: &CachedKeySet| kid.is_none_or(|kid| set.keys.get(kid).is_some());
 
         // 1. Isolate memory: the steady-state path.
-        let mut current = self.memory.current();
+        let current = self.memory.current();
         if let Some(set) = &current {
             if set.is_fresh(now) && knows(set) {
                 self.count(|s| s.memory_hits += 1);
@@ -131,22 +131,15 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
             }
         }
 
-        // 2. The shared tier, which other isolates and the cron keep fresh.
-        if let Some(shared) = self.read_shared().await {
-            if current
-                .as_ref()
-                .is_none_or(|mine| shared.is_newer_than(mine))
-            {
-                self.memory.put(shared.clone());
-                current = Some(shared);
-            }
-            if let Some(set) = &current {
-                if set.is_fresh(now) && knows(set) {
-                    self.count(|s| s.kv_hits += 1);
-                    self.log
-                        .event(Level::Debug, "key_cache_hit", json!({ "tier": "kv" }));
-                    return Ok(set.clone());
-                }
+        // 2. The shared tier, which other isolates and the cron keep fresh. A memory set that
+        // is kept failed the same check above, so a hit here is always the shared tier's set.
+        let current = self.adopt_newer_shared(current).await;
+        if let Some(set) = &current {
+            if set.is_fresh(now) && knows(set) {
+                self.count(|s| s.kv_hits += 1);
+                self.log
+                    .event(Level::Debug, "key_cache_hit", json!({ "tier": "kv" }));
+                return Ok(set.clone());
             }
         }
 
@@ -176,16 +169,7 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
     /// The scheduled refresh: fetch (revalidating), store in memory and the shared tier. On
     /// failure the last good set stays.
     pub async fn refresh(&self, now: u64) -> Result<RefreshOutcome, FetchError> {
-        let mut current = self.memory.current();
-        if let Some(shared) = self.read_shared().await {
-            if current
-                .as_ref()
-                .is_none_or(|mine| shared.is_newer_than(mine))
-            {
-                self.memory.put(shared.clone());
-                current = Some(shared);
-            }
-        }
+        let current = self.adopt_newer_shared(self.memory.current()).await;
         let before = current.as_ref().map(|set| set.meta.generation);
         let updated = self.fetch_and_store(current, now, "scheduled").await?;
         Ok(if Some(updated.meta.generation) == before {
@@ -218,6 +202,26 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
             "shared_tier": self.shared.as_ref().map(|t| t.name()),
             "last_fetch_error": *self.last_error.borrow(),
         })
+    }
+
+    /// Reads the shared tier and, when it holds a set newer than `current` (or there is no
+    /// `current`), puts that set into isolate memory. Returns the set to go on with.
+    async fn adopt_newer_shared(
+        &self,
+        current: Option<Rc<CachedKeySet>>,
+    ) -> Option<Rc<CachedKeySet>> {
+        let Some(shared) = self.read_shared().await else {
+            return current;
+        };
+        if current
+            .as_ref()
+            .is_none_or(|mine| shared.is_newer_than(mine))
+        {
+            self.memory.put(shared.clone());
+            Some(shared)
+        } else {
+            current
+        }
     }
 
     async fn read_shared(&self) -> Option<Rc<CachedKeySet>> {

