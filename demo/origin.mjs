@@ -1,10 +1,13 @@
 // Demo OrderService: answers every request with a JSON echo of what it received, and keeps the
 // received requests for the tests. Used by `npm run dev` and by the end-to-end tests.
+// `?status=NNN` makes it answer with that status; `setDelay(ms)` makes it slow.
 import { createServer } from "node:http";
 
 /** Starts the echo origin on 127.0.0.1 (`port` 0 picks a free port). */
 export async function startOrigin({ port = 0 } = {}) {
   const received = [];
+  let delay = 0;
+  const timers = new Set();
   const server = createServer((req, res) => {
     const chunks = [];
     req.on("data", (chunk) => chunks.push(chunk));
@@ -18,8 +21,20 @@ export async function startOrigin({ port = 0 } = {}) {
         body: body.toString("utf8"),
       };
       received.push(record);
-      res.writeHead(200, { "content-type": "application/json", "x-demo-origin": "order-service" });
-      res.end(JSON.stringify({ service: "order-service", received: record }));
+      const status = Number(new URL(req.url, "http://localhost").searchParams.get("status") ?? 200);
+      const answer = () => {
+        res.writeHead(status, { "content-type": "application/json", "x-demo-origin": "order-service" });
+        res.end(JSON.stringify({ service: "order-service", received: { ...record, body: record.body.slice(0, 4096) } }));
+      };
+      if (delay > 0) {
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          answer();
+        }, delay);
+        timers.add(timer);
+      } else {
+        answer();
+      }
     });
   });
   await new Promise((resolve, reject) => {
@@ -29,7 +44,11 @@ export async function startOrigin({ port = 0 } = {}) {
   return {
     url: `http://127.0.0.1:${server.address().port}`,
     received,
+    setDelay(ms) {
+      delay = ms;
+    },
     async close() {
+      for (const timer of timers) clearTimeout(timer);
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     },

@@ -7,12 +7,19 @@ use edge_jwt_core::answer::{bearer_token, GatewayError};
 use edge_jwt_core::cache::{KeyCache, ResolveError};
 use edge_jwt_core::config::{CacheKind, Config, ConfigError};
 use edge_jwt_core::fetch::{FetchSettings, JwksFetcher};
+use edge_jwt_core::identity::identity_headers;
 use edge_jwt_core::jwk::KeySet;
 use edge_jwt_core::log::{EventSink, Level};
+use edge_jwt_core::routing::{
+    check_scopes, is_ambiguous_path, is_preflight, is_public, required_scopes,
+};
+use edge_jwt_core::token_cache::{self, TokenCache};
 use edge_jwt_core::{VerifiedToken, Verifier};
 use edge_jwt_webcrypto::WebCryptoBackend;
 use serde_json::json;
-use worker::{Date, Env, Request};
+use worker::{Date, Env, Request, Response};
+
+use crate::proxy;
 
 use crate::http::WorkerHttp;
 use crate::kv::KvTier;
@@ -27,6 +34,7 @@ pub(crate) struct Gateway {
     pub(crate) verifier: Verifier,
     pub(crate) keys: Keys,
     pub(crate) backend: WebCryptoBackend,
+    pub(crate) tokens: TokenCache,
     pub(crate) log: ConsoleLog,
 }
 
@@ -99,11 +107,42 @@ fn build(env: &Env) -> Result<Gateway, ConfigError> {
         config,
         keys,
         backend: WebCryptoBackend::new(),
+        tokens: TokenCache::new(token_cache::DEFAULT_CAPACITY),
         log,
     })
 }
 
 impl Gateway {
+    /// Everything but the gateway's own endpoints: preflight and public paths are forwarded as
+    /// they are (minus spoofed identity headers); everything else needs a valid token and the
+    /// route's scopes, and is forwarded with the verified identity.
+    pub(crate) async fn serve(&self, req: &Request) -> Result<Response, GatewayError> {
+        let method = req.method().to_string();
+        let path = req.path();
+        let preflight = is_preflight(
+            &method,
+            req.headers()
+                .has("access-control-request-method")
+                .unwrap_or(false),
+        );
+        if (preflight && self.config.forward_preflight)
+            || is_public(&path, &self.config.public_paths)
+        {
+            return proxy::forward(req, &self.config, &[], &self.log).await;
+        }
+        // A path the origin might normalise differently (encoded dots or slashes) could escape
+        // the scope rule matched here.
+        if is_ambiguous_path(&path) {
+            return Err(GatewayError::InvalidRequest("ambiguous request path"));
+        }
+        let verified = self.authenticate(req).await?;
+        if let Some(required) = required_scopes(&method, &path, &self.config.route_scopes) {
+            check_scopes(required, &verified.claims)?;
+        }
+        let identity = identity_headers(&verified.claims, &self.config.claim_headers);
+        proxy::forward(req, &self.config, &identity, &self.log).await
+    }
+
     /// Makes this request's KV binding available to the key cache.
     pub(crate) fn attach(&self, env: &Env) {
         if let Some(kv) = self.keys_shared() {
@@ -115,15 +154,37 @@ impl Gateway {
         self.keys.shared()
     }
 
-    /// Verifies the request's bearer token.
-    pub(crate) async fn authenticate(&self, req: &Request) -> Result<VerifiedToken, GatewayError> {
+    /// Verifies the request's bearer token: a hash lookup for a token verified before (its time
+    /// claims and its key's presence re-checked), the full pipeline otherwise.
+    pub(crate) async fn authenticate(
+        &self,
+        req: &Request,
+    ) -> Result<Rc<VerifiedToken>, GatewayError> {
+        // Tokens in URLs end up in logs and caches: only the header is accepted.
+        let query_token = req
+            .url()
+            .ok()
+            .is_some_and(|url| url.query_pairs().any(|(name, _)| name == "access_token"));
+        if query_token {
+            return Err(GatewayError::InvalidRequest(
+                "access_token in the query is not accepted; use the Authorization header",
+            ));
+        }
         let header = req.headers().get("authorization").ok().flatten();
         let token = bearer_token(header.as_deref())?;
+        let now = now();
+        if let Some(current) = self.keys.current() {
+            if let Some(verified) =
+                self.tokens
+                    .get(token, &current.keys, &self.config.verification.claims, now)
+            {
+                return Ok(verified);
+            }
+        }
         let inspected = self
             .verifier
             .inspect(token)
             .map_err(GatewayError::InvalidToken)?;
-        let now = now();
         let set = self
             .keys
             .keys_for(inspected.kid(), now)
@@ -149,6 +210,6 @@ impl Gateway {
             "token_verified",
             json!({ "kid": verified.kid, "alg": verified.alg.name() }),
         );
-        Ok(verified)
+        Ok(self.tokens.insert(token, verified))
     }
 }

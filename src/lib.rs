@@ -10,6 +10,7 @@ mod gateway;
 mod http;
 mod kv;
 mod logging;
+mod proxy;
 mod response;
 
 use edge_jwt_core::answer::GatewayError;
@@ -20,7 +21,7 @@ use worker::{
     event, Context, Date, Env, Request, Response, Result, ScheduleContext, ScheduledEvent,
 };
 
-/// Every request: the gateway's own endpoints, or token verification.
+/// Every request: the gateway's own endpoints, or verification and forwarding to the origin.
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let isolate = gateway::isolate(&env);
@@ -49,18 +50,15 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
                 "version": env!("CARGO_PKG_VERSION"),
                 "key_cache": gateway.keys.status(gateway::now()),
                 "imported_crypto_keys": gateway.backend.imported_keys(),
+                "token_cache": {
+                    "entries": gateway.tokens.len(),
+                    "counters": gateway.tokens.stats(),
+                },
                 "last_scheduled_run": last_run,
             }))
         }
-        _ => match gateway.authenticate(&req).await {
-            // Until the proxy stage lands, a verified request is answered here.
-            Ok(verified) => response::json(&json!({
-                "status": "verified",
-                "sub": verified.claims.get("sub"),
-                "iss": verified.claims.get("iss"),
-                "kid": verified.kid,
-                "alg": verified.alg.name(),
-            })),
+        _ => match gateway.serve(&req).await {
+            Ok(response) => Ok(response),
             Err(error) => response::error(&error, realm),
         },
     }

@@ -27,6 +27,10 @@ pub enum GatewayError {
     },
     /// The configuration is invalid: 500, and nothing is forwarded.
     Misconfigured,
+    /// The origin could not be reached: 502.
+    OriginUnreachable,
+    /// The origin did not answer in time (`ORIGIN_TIMEOUT_MS`): 504.
+    OriginTimeout,
     /// The route does not exist on the gateway itself: 404.
     NotFound,
 }
@@ -110,6 +114,20 @@ impl GatewayError {
                 None,
                 "gateway_misconfigured",
                 "the gateway is misconfigured; see its logs".to_owned(),
+            ),
+            GatewayError::OriginUnreachable => (
+                502,
+                None,
+                None,
+                "bad_gateway",
+                "the origin could not be reached".to_owned(),
+            ),
+            GatewayError::OriginTimeout => (
+                504,
+                None,
+                None,
+                "gateway_timeout",
+                "the origin did not answer in time".to_owned(),
             ),
             GatewayError::NotFound => (
                 404,

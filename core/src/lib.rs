@@ -26,6 +26,10 @@
 //! | [`log`]       | log levels and structured log lines                        |
 //! | [`config`]    | every environment variable, read and validated once        |
 //! | [`heartbeat`] | the record the scheduled handler leaves in KV on each run  |
+//! | [`routing`]   | public paths, route scopes and CORS preflight              |
+//! | [`identity`]  | the verified identity as headers for the origin            |
+//! | [`forward`]   | the origin request's URL and headers                       |
+//! | [`token_cache`] | the per-isolate LRU cache of verified tokens             |
 #![forbid(unsafe_code)]
 
 pub mod alg;
@@ -36,16 +40,20 @@ pub mod claims;
 pub mod config;
 pub mod error;
 pub mod fetch;
+pub mod forward;
 pub mod heartbeat;
+pub mod identity;
 pub mod json;
 pub mod jwk;
 pub mod key;
 pub mod log;
 #[cfg(feature = "native")]
 pub mod native;
+pub mod routing;
 pub mod signature;
 pub mod source;
 pub mod token;
+pub mod token_cache;
 pub mod verify;
 
 pub use alg::Algorithm;

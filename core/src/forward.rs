@@ -1,0 +1,389 @@
+//! The request the gateway sends to the origin: its URL and its headers.
+//!
+//! The method and the body pass through unchanged; the headers are the client's, minus what is
+//! per-connection or could forge an identity, plus the `X-Forwarded-*` headers and the verified
+//! identity ([`crate::identity`]).
+
+use crate::config::ClaimHeader;
+use crate::identity::is_spoofable;
+
+/// Hop-by-hop headers (RFC 9110 section 7.6.1, plus the non-standard `proxy-connection`),
+/// lowercase: they describe the client's connection to the gateway and are never forwarded.
+pub const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-connection",
+];
+
+/// The `X-Forwarded-*` headers, which the gateway rebuilds instead of forwarding.
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
+const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
+const X_FORWARDED_HOST: &str = "x-forwarded-host";
+
+/// The origin URL for a request: `origin` (`ORIGIN_URL`, normalised without a trailing `/`)
+/// followed by the request's path and query exactly as received, without any decoding or
+/// normalisation. A `path_and_query` that does not start with `/` (it always should) gets one.
+pub fn origin_url(origin: &str, path_and_query: &str) -> String {
+    if path_and_query.starts_with('/') {
+        format!("{origin}{path_and_query}")
+    } else {
+        format!("{origin}/{path_and_query}")
+    }
+}
+
+/// What the gateway knows about the client's connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// The client's IP address (`CF-Connecting-IP`), if known.
+    pub ip: Option<String>,
+    /// The scheme the client used, without `:` (`https`).
+    pub proto: String,
+    /// The host the client asked for (the request URL's host, with a port if any).
+    pub host: String,
+}
+
+/// The headers for the origin request, names lowercase, built from the client's `incoming`
+/// headers (names in any case).
+///
+/// Every incoming header is kept, in order, except:
+///
+/// - [hop-by-hop](HOP_BY_HOP) headers, and every header the incoming `Connection` header(s)
+///   name in their comma-separated lists (`Connection: x-foo` drops `X-Foo`);
+/// - `host`: the origin request's host comes from its URL;
+/// - [spoofable](is_spoofable) identity headers: every `x-auth-*` header and every
+///   `CLAIM_HEADERS` name, which only the gateway may set;
+/// - `x-forwarded-for`, `x-forwarded-proto` and `x-forwarded-host`, which are rebuilt, and
+///   RFC 7239 `forwarded`, which a client could otherwise use to claim another address;
+///
+/// `authorization` is kept: the origin may verify the token itself. `content-length` is kept:
+/// the body is streamed to the origin unchanged, so its length still holds.
+///
+/// Then come the rebuilt headers: `x-forwarded-for` is the incoming chain (all values, in
+/// order) with `client.ip` appended, or `client.ip` alone; without a client IP it is omitted
+/// altogether, since origins trust the last entry as the one their proxy added. Then
+/// `x-forwarded-proto` (`client.proto`) and `x-forwarded-host` (`client.host`), and finally
+/// `identity` ([`crate::identity::identity_headers`]) as given, with names lowercased.
+pub fn forwarded_headers(
+    incoming: &[(String, String)],
+    client: &ClientInfo,
+    claim_headers: &[ClaimHeader],
+    identity: &[(String, String)],
+) -> Vec<(String, String)> {
+    let connection_listed: Vec<String> = incoming
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("connection"))
+        .flat_map(|(_, value)| value.split(','))
+        .map(|option| option.trim().to_ascii_lowercase())
+        .filter(|option| !option.is_empty())
+        .collect();
+
+    let mut chain: Vec<&str> = Vec::new();
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for (name, value) in incoming {
+        let lower = name.to_ascii_lowercase();
+        if lower == X_FORWARDED_FOR {
+            chain.extend(
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|entry| !entry.is_empty()),
+            );
+            continue;
+        }
+        let dropped = HOP_BY_HOP.contains(&lower.as_str())
+            || connection_listed.contains(&lower)
+            || lower == "host"
+            || lower == X_FORWARDED_PROTO
+            || lower == X_FORWARDED_HOST
+            || lower == "forwarded"
+            || is_spoofable(&lower, claim_headers);
+        if !dropped {
+            headers.push((lower, value.clone()));
+        }
+    }
+
+    if let Some(ip) = &client.ip {
+        chain.push(ip);
+        headers.push((X_FORWARDED_FOR.to_owned(), chain.join(", ")));
+    }
+    headers.push((X_FORWARDED_PROTO.to_owned(), client.proto.clone()));
+    headers.push((X_FORWARDED_HOST.to_owned(), client.host.clone()));
+    headers.extend(
+        identity
+            .iter()
+            .map(|(name, value)| (name.to_ascii_lowercase(), value.clone())),
+    );
+    headers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::identity_headers;
+    use serde_json::{json, Map, Value};
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn client(ip: Option<&str>) -> ClientInfo {
+        ClientInfo {
+            ip: ip.map(str::to_owned),
+            proto: "https".to_owned(),
+            host: "api.example.com".to_owned(),
+        }
+    }
+
+    fn entry(path: &str, header: &str) -> ClaimHeader {
+        ClaimHeader {
+            claim: path.split('.').map(str::to_owned).collect(),
+            header: header.to_owned(),
+        }
+    }
+
+    fn values<'a>(headers: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+        headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    fn forward(incoming: &[(&str, &str)]) -> Vec<(String, String)> {
+        forwarded_headers(&pairs(incoming), &client(Some("203.0.113.7")), &[], &[])
+    }
+
+    #[test]
+    fn the_origin_url_appends_path_and_query_as_received() {
+        let origin = "https://orders.internal.example.com";
+        assert_eq!(
+            origin_url(origin, "/orders/42?expand=items&x=%2F"),
+            "https://orders.internal.example.com/orders/42?expand=items&x=%2F"
+        );
+        assert_eq!(origin_url(origin, "/"), format!("{origin}/"));
+        assert_eq!(
+            origin_url("https://h.example/base", "/a%20b/../c"),
+            "https://h.example/base/a%20b/../c"
+        );
+        assert_eq!(origin_url(origin, "?q=1"), format!("{origin}/?q=1"));
+        assert_eq!(origin_url(origin, ""), format!("{origin}/"));
+    }
+
+    #[test]
+    fn ordinary_headers_pass_in_order_with_lowercase_names() {
+        let headers = forward(&[
+            ("Accept", "application/json"),
+            ("Content-Type", "application/json"),
+            ("X-Request-Id", "abc"),
+            ("Accept", "text/plain"),
+        ]);
+        assert_eq!(
+            &headers[..4],
+            pairs(&[
+                ("accept", "application/json"),
+                ("content-type", "application/json"),
+                ("x-request-id", "abc"),
+                ("accept", "text/plain"),
+            ])
+        );
+    }
+
+    #[test]
+    fn authorization_and_content_length_are_kept() {
+        let headers = forward(&[("Authorization", "Bearer a.b.c"), ("Content-Length", "12")]);
+        assert_eq!(values(&headers, "authorization"), ["Bearer a.b.c"]);
+        assert_eq!(values(&headers, "content-length"), ["12"]);
+    }
+
+    #[test]
+    fn hop_by_hop_headers_and_host_are_dropped() {
+        let mut incoming: Vec<(&str, &str)> = HOP_BY_HOP.iter().map(|n| (*n, "x")).collect();
+        incoming.extend([
+            ("Connection", "close"),
+            ("Keep-Alive", "timeout=5"),
+            ("TE", "trailers"),
+            ("Transfer-Encoding", "chunked"),
+            ("Upgrade", "websocket"),
+            ("Proxy-Authorization", "Basic Zm9vOmJhcg=="),
+            ("Host", "evil.example"),
+            ("HOST", "evil.example"),
+            ("Accept", "*/*"),
+        ]);
+        let headers = forward(&incoming);
+        let names: Vec<&str> = headers.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "accept",
+                "x-forwarded-for",
+                "x-forwarded-proto",
+                "x-forwarded-host"
+            ]
+        );
+    }
+
+    #[test]
+    fn headers_named_by_connection_are_dropped() {
+        let headers = forward(&[
+            ("X-Foo", "1"),
+            ("Connection", "keep-alive, X-Foo ,, x-bar"),
+            ("X-Bar", "2"),
+            ("connection", "X-Baz"),
+            ("x-baz", "3"),
+            ("X-Foobar", "4"),
+        ]);
+        assert!(values(&headers, "x-foo").is_empty());
+        assert!(values(&headers, "x-bar").is_empty());
+        assert!(values(&headers, "x-baz").is_empty());
+        assert_eq!(values(&headers, "x-foobar"), ["4"]);
+        assert!(values(&headers, "connection").is_empty());
+    }
+
+    #[test]
+    fn the_client_ip_is_appended_to_x_forwarded_for() {
+        let headers = forward(&[("X-Forwarded-For", "198.51.100.1, 10.0.0.1")]);
+        assert_eq!(
+            values(&headers, "x-forwarded-for"),
+            ["198.51.100.1, 10.0.0.1, 203.0.113.7"]
+        );
+        // Several incoming headers form one chain, in order; empty entries vanish.
+        let headers = forward(&[
+            ("x-forwarded-for", "198.51.100.1"),
+            ("Accept", "*/*"),
+            ("X-FORWARDED-FOR", " 10.0.0.1 ,, "),
+        ]);
+        assert_eq!(
+            values(&headers, "x-forwarded-for"),
+            ["198.51.100.1, 10.0.0.1, 203.0.113.7"]
+        );
+        assert_eq!(values(&forward(&[]), "x-forwarded-for"), ["203.0.113.7"]);
+        assert_eq!(
+            values(&forward(&[("X-Forwarded-For", " ")]), "x-forwarded-for"),
+            ["203.0.113.7"]
+        );
+    }
+
+    #[test]
+    fn without_a_client_ip_there_is_no_x_forwarded_for() {
+        for incoming in [vec![], pairs(&[("X-Forwarded-For", "198.51.100.1")])] {
+            let headers = forwarded_headers(&incoming, &client(None), &[], &[]);
+            assert!(
+                values(&headers, "x-forwarded-for").is_empty(),
+                "{headers:?}"
+            );
+            assert_eq!(values(&headers, "x-forwarded-proto"), ["https"]);
+        }
+    }
+
+    #[test]
+    fn proto_and_host_are_replaced() {
+        let headers = forward(&[
+            ("X-Forwarded-Proto", "http"),
+            ("X-Forwarded-Host", "evil.example"),
+            ("x-forwarded-host", "evil2.example"),
+        ]);
+        assert_eq!(values(&headers, "x-forwarded-proto"), ["https"]);
+        assert_eq!(values(&headers, "x-forwarded-host"), ["api.example.com"]);
+        assert_eq!(headers.len(), 3);
+    }
+
+    #[test]
+    fn a_spoofed_identity_is_replaced_by_the_verified_one() {
+        let claims: Map<String, Value> = match json!({"sub": "alice", "email": "a@example.com"}) {
+            Value::Object(map) => map,
+            _ => unreachable!(),
+        };
+        let config = [entry("email", "X-User-Email")];
+        let identity = identity_headers(&claims, &config);
+        let headers = forwarded_headers(
+            &pairs(&[
+                ("X-Auth-Subject", "admin"),
+                ("x-auth-subject", "root"),
+                ("X-AUTH-ROLES", "admin"),
+                ("X-Auth-Claims", "eyJzdWIiOiJhZG1pbiJ9"),
+                ("X-User-Email", "boss@example.com"),
+                ("Accept", "*/*"),
+            ]),
+            &client(Some("203.0.113.7")),
+            &config,
+            &identity,
+        );
+        assert_eq!(values(&headers, "x-auth-subject"), ["alice"]);
+        assert!(values(&headers, "x-auth-roles").is_empty());
+        assert_eq!(values(&headers, "x-user-email"), ["a@example.com"]);
+        assert_eq!(values(&headers, "x-auth-claims").len(), 1);
+        assert_ne!(values(&headers, "x-auth-claims"), ["eyJzdWIiOiJhZG1pbiJ9"]);
+        // The identity comes last, after the rebuilt X-Forwarded-* headers.
+        let names: Vec<&str> = headers.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "accept",
+                "x-forwarded-for",
+                "x-forwarded-proto",
+                "x-forwarded-host",
+                "x-auth-subject",
+                "x-auth-claims",
+                "x-user-email",
+            ]
+        );
+    }
+
+    #[test]
+    fn configured_claim_header_names_are_stripped_even_without_the_claim() {
+        // The token has no `email`: the client's header must not survive in its place.
+        let config = [entry("email", "X-User-Email"), entry("tenant", "Tenant")];
+        let headers = forwarded_headers(
+            &pairs(&[("x-user-email", "boss@example.com"), ("TENANT", "acme")]),
+            &client(None),
+            &config,
+            &[],
+        );
+        assert!(values(&headers, "x-user-email").is_empty());
+        assert!(values(&headers, "tenant").is_empty());
+    }
+
+    #[test]
+    fn identity_names_are_lowercased() {
+        let headers = forwarded_headers(
+            &[],
+            &client(None),
+            &[],
+            &pairs(&[("X-Auth-Subject", "alice")]),
+        );
+        assert_eq!(values(&headers, "x-auth-subject"), ["alice"]);
+    }
+
+    #[test]
+    fn hop_by_hop_list() {
+        assert_eq!(HOP_BY_HOP.len(), 9);
+        for name in HOP_BY_HOP {
+            assert_eq!(name, name.to_ascii_lowercase());
+        }
+    }
+
+    #[test]
+    fn a_client_forwarded_header_is_dropped() {
+        let client = ClientInfo {
+            ip: Some("198.51.100.7".to_owned()),
+            proto: "https".to_owned(),
+            host: "api.test".to_owned(),
+        };
+        let incoming = vec![
+            ("Forwarded".to_owned(), "for=10.0.0.1".to_owned()),
+            ("accept".to_owned(), "*/*".to_owned()),
+        ];
+        let out = forwarded_headers(&incoming, &client, &[], &[]);
+        assert!(out.iter().all(|(name, _)| name != "forwarded"), "{out:?}");
+        assert!(out.iter().any(|(name, _)| name == "accept"));
+    }
+}
