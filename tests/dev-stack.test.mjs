@@ -73,13 +73,14 @@ describe("local stack (scripts/dev.mjs)", { timeout: READY_TIMEOUT_MS + 60_000 }
     assert.deepEqual(await res.json(), { status: "ok" });
   });
 
-  test("a token from the demo issuer is verified (keys found through OIDC discovery)", async () => {
+  test("a token from the demo issuer is verified (keys through OIDC discovery) and forwarded with the identity", async () => {
     const { access_token: token } = await (await fetch(`${issuerUrl}/token`, { method: "POST" })).json();
     const res = await fetch(`${gatewayUrl}/orders/42`, { headers: { authorization: `Bearer ${token}` } });
     const body = await res.json();
     assert.equal(res.status, 200, JSON.stringify(body));
-    assert.equal(body.status, "verified");
-    assert.equal(body.sub, "demo-client");
+    assert.equal(body.service, "order-service");
+    assert.equal(body.received.url, "/orders/42");
+    assert.equal(body.received.headers["x-auth-subject"], "demo-client");
     const anonymous = await fetch(`${gatewayUrl}/orders/42`);
     assert.equal(anonymous.status, 401);
     assert.match(anonymous.headers.get("www-authenticate"), /^Bearer realm=/);

@@ -35,9 +35,12 @@ describe("key cache in workerd", () => {
   test("1000 requests with valid tokens cause exactly one JWKS fetch", async () => {
     stack = await startStack();
     const gateway = await stack.addGateway();
-    const token = await stack.issuer.mint();
+    // Distinct tokens, so that every request goes through the key cache (a repeated token would
+    // be answered by the token cache before it).
+    const tokens = [];
+    for (let i = 0; i < 1000; i += 1) tokens.push(await stack.issuer.mint({ sub: `user-${i}` }));
     let ok = 0;
-    for (let i = 0; i < 1000; i += 1) {
+    for (const token of tokens) {
       const res = await request(gateway, token);
       await res.arrayBuffer();
       ok += res.status === 200 ? 1 : 0;
@@ -88,7 +91,8 @@ describe("key cache in workerd", () => {
       stack.issuer.setMode(mode);
       await sleep(1100); // past the 1 s freshness
       for (let i = 0; i < 20; i += 1) {
-        await expectStatus(gateway, token, 200, `request ${i} during the outage`);
+        // A fresh token each time, so that the key cache (not the token cache) answers.
+        await expectStatus(gateway, await stack.issuer.mint({ sub: `user-${i}` }), 200, `request ${i} during the outage`);
       }
       const { key_cache: cache } = await status(gateway);
       assert.ok(cache.counters.stale_serves >= 19, JSON.stringify(cache.counters));
