@@ -173,6 +173,19 @@ describe("origin failures", () => {
   });
 });
 
+describe("FORWARD_PREFLIGHT=false", () => {
+  let stack;
+  after(() => stack?.close());
+
+  test("a preflight then needs a token like any request", async () => {
+    stack = await startStack({ vars: { FORWARD_PREFLIGHT: "false" } });
+    const gateway = await stack.addGateway();
+    const res = await gateway.fetch("/orders", { method: "OPTIONS", headers: { "access-control-request-method": "POST" } });
+    assert.equal(res.status, 401);
+    assert.equal(stack.origin.received.length, 0, "nothing reached the origin");
+  });
+});
+
 describe("misconfiguration", () => {
   const BAD = {
     JWT_AUTHORITY: "http://issuer.example.com",
