@@ -1,4 +1,5 @@
-// Demo identity provider: OIDC discovery, a JWKS and a token endpoint, on 127.0.0.1.
+// Demo identity provider: OIDC discovery, a JWKS, a token endpoint and key rotation
+// (POST /rotate[?retire=true]), on 127.0.0.1.
 // Used by `npm run dev` (the newcomer's demo issuer) and by the end-to-end tests, which also
 // use its request counters and failure modes. Keys and tokens are made with `jose`, an
 // implementation independent of the gateway's Rust code.
@@ -69,6 +70,11 @@ export async function startIssuer({ port = 0, alg = "RS256", audience = "order-s
       return handle
         .mint({ sub: "demo-client", scope })
         .then((access_token) => send(200, { access_token, token_type: "Bearer", expires_in: 3600 }));
+    }
+    if (path === "/rotate" && req.method === "POST") {
+      // A new signing key; `?retire=true` also removes the older ones from the JWKS.
+      const retire = new URL(req.url, "http://localhost").searchParams.get("retire") === "true";
+      return handle.rotate({ retire }).then((kid) => send(200, { kid, kids: handle.kids }));
     }
     counts.other += 1;
     return send(404, { error: "not_found" });

@@ -64,14 +64,15 @@ while (!stopping) {
 console.log(`
 edge-jwt local stack is ready
   gateway (wrangler dev): ${gatewayUrl}
-  demo issuer:            ${issuer.url}   (discovery, /jwks.json, POST /token)
+  demo issuer:            ${issuer.url}   (discovery, /jwks.json, POST /token, POST /rotate)
   demo OrderService:      ${origin.url}   (echoes every request it receives as JSON)
 
 Try it:
   TOKEN=$(curl -s -X POST '${issuer.url}/token?scope=orders:read' | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')
   curl -s -H "Authorization: Bearer $TOKEN" ${gatewayUrl}/orders/42     # verified, forwarded: see x-auth-* in the echo
   curl -si ${gatewayUrl}/orders/42                                       # 401 with WWW-Authenticate
-  curl -s '${gatewayUrl}/__scheduled?cron=*/5+*+*+*+*'                   # run the cron (JWKS refresh) now
+  curl -s -X POST '${issuer.url}/rotate?retire=true'                   # rotate the issuer's key...
+  curl -s '${gatewayUrl}/__scheduled?cron=*/5+*+*+*+*'                   # ...run the cron (JWKS refresh) now
   curl -s -H "Authorization: Bearer ${statusToken}" ${gatewayUrl}/_gateway/status   # key cache state
 
 Stop with Ctrl-C.

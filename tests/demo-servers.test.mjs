@@ -64,6 +64,14 @@ describe("demo issuer", () => {
     assert.throws(() => issuer.setMode("sideways"), /unknown mode/);
   });
 
+  test("POST /rotate adds a key; with retire=true only the new one stays", async () => {
+    const added = await (await fetch(`${issuer.url}/rotate`, { method: "POST" })).json();
+    assert.equal(issuer.kids[0], added.kid);
+    assert.ok(issuer.kids.length >= 2);
+    const retired = await (await fetch(`${issuer.url}/rotate?retire=true`, { method: "POST" })).json();
+    assert.deepEqual(retired.kids, [retired.kid]);
+  });
+
   test("rotation with retire leaves only the new key in the set", async () => {
     const old = issuer.kids;
     const kid = await issuer.rotate({ retire: true });

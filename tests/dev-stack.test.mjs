@@ -1,20 +1,12 @@
 // `npm run dev`'s stack, started as a newcomer would and exercised with the commands it prints.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
+import { freePort } from "./support/net.mjs";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const READY_TIMEOUT_MS = 240_000;
-
-async function freePort() {
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe("local stack (scripts/dev.mjs)", { timeout: READY_TIMEOUT_MS + 60_000 }, () => {
   let child;

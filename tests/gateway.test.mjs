@@ -1,9 +1,9 @@
 // The gateway in front of OrderService, end to end in workerd: forwarding, identity headers,
 // RFC 6750 answers, routing policy, origin failures, misconfiguration and the token cache.
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { startGateway } from "./support/gateway.mjs";
+import { freePort } from "./support/net.mjs";
 import { gatewayVars, request, startStack, status } from "./support/stack.mjs";
 
 const lastReceived = (origin) => origin.received.at(-1);
@@ -146,18 +146,10 @@ describe("origin failures", () => {
   let stack;
   after(() => stack?.close());
 
-  async function closedPort() {
-    const server = createServer();
-    await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const { port } = server.address();
-    await new Promise((resolve) => server.close(resolve));
-    return port;
-  }
-
   test("an unreachable origin is a 502 JSON error; a slow one a 504, not a hang", async () => {
     stack = await startStack({ vars: { ORIGIN_TIMEOUT_MS: "300" } });
     const token = await stack.issuer.mint();
-    const down = await stack.addGateway({ vars: { ORIGIN_URL: `http://127.0.0.1:${await closedPort()}` } });
+    const down = await stack.addGateway({ vars: { ORIGIN_URL: `http://127.0.0.1:${await freePort()}` } });
     const unreachable = await request(down, token);
     assert.equal(unreachable.status, 502);
     assert.equal((await unreachable.json()).error, "bad_gateway");
