@@ -17,7 +17,8 @@ use edge_jwt_core::token_cache::{self, TokenCache};
 use edge_jwt_core::{VerifiedToken, Verifier};
 use edge_jwt_webcrypto::WebCryptoBackend;
 use serde_json::json;
-use worker::{Date, Env, Request, Response};
+use web_sys::{Request, Response};
+use worker::{Date, Env};
 
 use crate::proxy;
 
@@ -116,9 +117,13 @@ impl Gateway {
     /// Everything but the gateway's own endpoints: preflight and public paths are forwarded as
     /// they are (minus spoofed identity headers); everything else needs a valid token and the
     /// route's scopes, and is forwarded with the verified identity.
-    pub(crate) async fn serve(&self, req: &Request) -> Result<Response, GatewayError> {
-        let method = req.method().to_string();
-        let path = req.path();
+    pub(crate) async fn serve(
+        &self,
+        req: &Request,
+        url: &url::Url,
+    ) -> Result<Response, GatewayError> {
+        let method = req.method();
+        let path = url.path();
         let preflight = is_preflight(
             &method,
             req.headers()
@@ -126,21 +131,21 @@ impl Gateway {
                 .unwrap_or(false),
         );
         if (preflight && self.config.forward_preflight)
-            || is_public(&path, &self.config.public_paths)
+            || is_public(path, &self.config.public_paths)
         {
-            return proxy::forward(req, &self.config, &[], &self.log).await;
+            return proxy::forward(req, url, &self.config, &[], &self.log).await;
         }
         // A path the origin might normalise differently (encoded dots or slashes) could escape
         // the scope rule matched here.
-        if is_ambiguous_path(&path) {
+        if is_ambiguous_path(path) {
             return Err(GatewayError::InvalidRequest("ambiguous request path"));
         }
-        let verified = self.authenticate(req).await?;
-        if let Some(required) = required_scopes(&method, &path, &self.config.route_scopes) {
+        let verified = self.authenticate(req, url).await?;
+        if let Some(required) = required_scopes(&method, path, &self.config.route_scopes) {
             check_scopes(required, &verified.claims)?;
         }
         let identity = identity_headers(&verified.claims, &self.config.claim_headers);
-        proxy::forward(req, &self.config, &identity, &self.log).await
+        proxy::forward(req, url, &self.config, &identity, &self.log).await
     }
 
     /// Makes this request's KV binding available to the key cache.
@@ -159,12 +164,11 @@ impl Gateway {
     pub(crate) async fn authenticate(
         &self,
         req: &Request,
+        url: &url::Url,
     ) -> Result<Rc<VerifiedToken>, GatewayError> {
         // Tokens in URLs end up in logs and caches: only the header is accepted.
-        let query_token = req
-            .url()
-            .ok()
-            .is_some_and(|url| url.query_pairs().any(|(name, _)| name == "access_token"));
+        let query_token =
+            url.query().is_some() && url.query_pairs().any(|(name, _)| name == "access_token");
         if query_token {
             return Err(GatewayError::InvalidRequest(
                 "access_token in the query is not accepted; use the Authorization header",

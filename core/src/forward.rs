@@ -75,51 +75,94 @@ pub fn forwarded_headers(
     claim_headers: &[ClaimHeader],
     identity: &[(String, String)],
 ) -> Vec<(String, String)> {
-    let connection_listed: Vec<String> = incoming
+    let joined = |wanted: &str| {
+        let values: Vec<&str> = incoming
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case(wanted))
+            .map(|(_, value)| value.as_str())
+            .collect();
+        (!values.is_empty()).then(|| values.join(","))
+    };
+    let names: Vec<&str> = incoming.iter().map(|(name, _)| name.as_str()).collect();
+    let edits = header_edits(
+        &names,
+        joined("connection").as_deref(),
+        joined(X_FORWARDED_FOR).as_deref(),
+        client,
+        claim_headers,
+        identity,
+    );
+    let mut headers: Vec<(String, String)> = incoming
         .iter()
-        .filter(|(name, _)| name.eq_ignore_ascii_case("connection"))
-        .flat_map(|(_, value)| value.split(','))
+        .map(|(name, value)| (name.to_ascii_lowercase(), value.clone()))
+        .filter(|(name, _)| !edits.delete.contains(name))
+        .collect();
+    headers.extend(edits.set);
+    headers
+}
+
+/// What turns a copy of the client's headers into the origin request's headers, as
+/// [`forwarded_headers`] describes: the names to delete, then the headers to set, in order.
+/// This form lets the Worker copy the headers natively and touch only what changes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HeaderEdits {
+    /// Lowercase names to delete from the copy.
+    pub delete: Vec<String>,
+    /// Headers to set afterwards (lowercase names).
+    pub set: Vec<(String, String)>,
+}
+
+/// The [`HeaderEdits`] for a request whose header `names` (any case) include the given
+/// `connection` and `x_forwarded_for` values (each the comma-joined values of that header).
+pub fn header_edits(
+    names: &[&str],
+    connection: Option<&str>,
+    x_forwarded_for: Option<&str>,
+    client: &ClientInfo,
+    claim_headers: &[ClaimHeader],
+    identity: &[(String, String)],
+) -> HeaderEdits {
+    let connection_listed: Vec<String> = connection
+        .into_iter()
+        .flat_map(|value| value.split(','))
         .map(|option| option.trim().to_ascii_lowercase())
         .filter(|option| !option.is_empty())
         .collect();
-
-    let mut chain: Vec<&str> = Vec::new();
-    let mut headers: Vec<(String, String)> = Vec::new();
-    for (name, value) in incoming {
+    let mut delete: Vec<String> = Vec::new();
+    for name in names {
         let lower = name.to_ascii_lowercase();
-        if lower == X_FORWARDED_FOR {
-            chain.extend(
-                value
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|entry| !entry.is_empty()),
-            );
-            continue;
-        }
         let dropped = HOP_BY_HOP.contains(&lower.as_str())
             || connection_listed.contains(&lower)
             || lower == "host"
+            || lower == X_FORWARDED_FOR
             || lower == X_FORWARDED_PROTO
             || lower == X_FORWARDED_HOST
             || lower == "forwarded"
             || is_spoofable(&lower, claim_headers);
-        if !dropped {
-            headers.push((lower, value.clone()));
+        if dropped && !delete.contains(&lower) {
+            delete.push(lower);
         }
     }
 
+    let mut set = Vec::new();
     if let Some(ip) = &client.ip {
+        let mut chain: Vec<&str> = x_forwarded_for
+            .into_iter()
+            .flat_map(|value| value.split(','))
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .collect();
         chain.push(ip);
-        headers.push((X_FORWARDED_FOR.to_owned(), chain.join(", ")));
+        set.push((X_FORWARDED_FOR.to_owned(), chain.join(", ")));
     }
-    headers.push((X_FORWARDED_PROTO.to_owned(), client.proto.clone()));
-    headers.push((X_FORWARDED_HOST.to_owned(), client.host.clone()));
-    headers.extend(
+    set.push((X_FORWARDED_PROTO.to_owned(), client.proto.clone()));
+    set.push((X_FORWARDED_HOST.to_owned(), client.host.clone()));
+    set.extend(
         identity
             .iter()
             .map(|(name, value)| (name.to_ascii_lowercase(), value.clone())),
     );
-    headers
+    HeaderEdits { delete, set }
 }
 
 #[cfg(test)]
