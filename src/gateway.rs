@@ -148,7 +148,7 @@ impl Gateway {
         proxy::forward(req, url, &self.config, &identity, &self.log).await
     }
 
-    /// Makes this request's KV binding available to the key cache.
+    /// Makes the KV binding available to the key cache (once per isolate).
     pub(crate) fn attach(&self, env: &Env) {
         if let Some(kv) = self.keys_shared() {
             kv.attach(env);

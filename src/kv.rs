@@ -22,8 +22,8 @@ const KV_TIMEOUT: Duration = Duration::from_millis(1_000);
 /// KV holds values at least this long (a platform minimum for `expirationTtl`).
 const KV_MIN_TTL: u64 = 60;
 
-/// [`KeyCacheTier`] over Workers KV. The store is attached per request from that request's
-/// `env` (bindings are per-isolate objects, but each request passes its own `env`).
+/// [`KeyCacheTier`] over Workers KV. The binding is taken from the first request's `env` and kept:
+/// bindings belong to the isolate, and looking one up costs several JS calls per request.
 pub(crate) struct KvTier {
     store: RefCell<Option<KvStore>>,
     set_key: String,
@@ -47,9 +47,11 @@ impl KvTier {
         }
     }
 
-    /// Uses the `JWKS_CACHE` binding of the current request.
+    /// Takes the `JWKS_CACHE` binding from `env`, unless it is already held.
     pub(crate) fn attach(&self, env: &Env) {
-        *self.store.borrow_mut() = env.kv(BINDING).ok();
+        if self.store.borrow().is_none() {
+            *self.store.borrow_mut() = env.kv(BINDING).ok();
+        }
     }
 
     fn store(&self) -> std::result::Result<KvStore, TierError> {
