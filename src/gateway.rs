@@ -4,11 +4,10 @@
 use std::rc::Rc;
 
 use edge_jwt_core::answer::{bearer_token, GatewayError};
-use edge_jwt_core::cache::{KeyCache, ResolveError};
+use edge_jwt_core::cache::KeyCache;
 use edge_jwt_core::config::{CacheKind, Config, ConfigError};
 use edge_jwt_core::fetch::{FetchSettings, JwksFetcher};
 use edge_jwt_core::identity::identity_headers;
-use edge_jwt_core::jwk::KeySet;
 use edge_jwt_core::log::{EventSink, Level};
 use edge_jwt_core::routing::{
     check_scopes, is_ambiguous_path, is_preflight, is_public, required_scopes,
@@ -95,7 +94,6 @@ fn build(env: &Env) -> Result<Gateway, ConfigError> {
         JwksFetcher::new(WorkerHttp, config.jwks.url.clone(), settings),
         shared,
         config.cache,
-        max_keys,
         log,
     );
     log.event(
@@ -150,13 +148,9 @@ impl Gateway {
 
     /// Makes the KV binding available to the key cache (once per isolate).
     pub(crate) fn attach(&self, env: &Env) {
-        if let Some(kv) = self.keys_shared() {
+        if let Some(kv) = self.keys.shared() {
             kv.attach(env);
         }
-    }
-
-    fn keys_shared(&self) -> Option<&KvTier> {
-        self.keys.shared()
     }
 
     /// Verifies the request's bearer token: a hash lookup for a token verified before (its time
@@ -193,20 +187,10 @@ impl Gateway {
             .keys
             .keys_for(inspected.kid(), now)
             .await
-            .map_err(|err| match err {
-                ResolveError::UnknownKey => {
-                    GatewayError::InvalidToken(edge_jwt_core::Rejection::UnknownKey {
-                        kid: inspected.kid().map(|kid| kid.chars().take(64).collect()),
-                    })
-                }
-                ResolveError::Unavailable { retry_after, .. } => {
-                    GatewayError::KeysUnavailable { retry_after }
-                }
-            })?;
-        let keys: &KeySet = &set.keys;
+            .map_err(|err| GatewayError::from_resolve(err, inspected.kid()))?;
         let verified = self
             .verifier
-            .verify(&inspected, keys, &self.backend, now)
+            .verify(&inspected, &set.keys, &self.backend, now)
             .await
             .map_err(GatewayError::InvalidToken)?;
         self.log.event(

@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 
+use crate::cache::ResolveError;
 use crate::error::Rejection;
 
 /// Why the gateway refuses a request.
@@ -33,6 +34,18 @@ pub enum GatewayError {
     OriginTimeout,
     /// The route does not exist on the gateway itself: 404.
     NotFound,
+}
+
+impl GatewayError {
+    /// The answer when the key cache has no key set for a token with `kid`.
+    pub fn from_resolve(error: ResolveError, kid: Option<&str>) -> GatewayError {
+        match error {
+            ResolveError::UnknownKey => GatewayError::InvalidToken(Rejection::unknown_key(kid)),
+            ResolveError::Unavailable { retry_after, .. } => {
+                GatewayError::KeysUnavailable { retry_after }
+            }
+        }
+    }
 }
 
 /// The HTTP form of a [`GatewayError`].

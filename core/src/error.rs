@@ -77,6 +77,13 @@ pub enum Rejection {
 }
 
 impl Rejection {
+    /// [`Rejection::UnknownKey`] for the token's `kid`, shortened (it is attacker-controlled).
+    pub fn unknown_key(kid: Option<&str>) -> Rejection {
+        Rejection::UnknownKey {
+            kid: kid.map(truncated),
+        }
+    }
+
     /// The stable machine-readable code.
     pub const fn code(&self) -> &'static str {
         match self {

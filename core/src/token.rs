@@ -4,7 +4,7 @@
 use base64ct::{Base64UrlUnpadded, Encoding};
 use serde_json::{Map, Value};
 
-use crate::error::{truncated, Rejection};
+use crate::error::Rejection;
 use crate::json::parse_object;
 
 /// Default maximum token length in bytes (`JWT_MAX_TOKEN_BYTES`).
@@ -142,11 +142,6 @@ fn optional_string(
         Some(Value::String(text)) => Ok(Some(text.clone())),
         Some(_) => Err(malformed(reason)),
     }
-}
-
-/// Shortened `alg` for a rejection (attacker-controlled).
-pub(crate) fn display_alg(alg: &str) -> String {
-    truncated(alg)
 }
 
 #[cfg(test)]

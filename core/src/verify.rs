@@ -11,7 +11,7 @@ use crate::error::Rejection;
 use crate::jwk::KeySet;
 use crate::key::PublicKey;
 use crate::signature;
-use crate::token::{display_alg, UntrustedToken};
+use crate::token::UntrustedToken;
 
 /// Everything a token must satisfy, besides a valid signature from the key set.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +83,7 @@ impl Verifier {
         let alg = Algorithm::from_name(&header.alg)
             .filter(|alg| self.policy.algorithms.contains(alg))
             .ok_or_else(|| Rejection::AlgorithmNotAllowed {
-                alg: display_alg(&header.alg),
+                alg: crate::error::truncated(&header.alg),
             })?;
         if !self.policy.types.is_empty() {
             let typ = header.typ.as_deref().ok_or(Rejection::InvalidType)?;
@@ -146,9 +146,9 @@ fn select_key<'k>(
     alg: Algorithm,
 ) -> Result<&'k PublicKey, Rejection> {
     let key = match kid {
-        Some(kid) => keys.get(kid).ok_or_else(|| Rejection::UnknownKey {
-            kid: Some(crate::error::truncated(kid)),
-        })?,
+        Some(kid) => keys
+            .get(kid)
+            .ok_or_else(|| Rejection::unknown_key(Some(kid)))?,
         None => {
             let mut fitting = keys.keys().iter().filter(|key| key.permits(alg));
             match (fitting.next(), fitting.next()) {

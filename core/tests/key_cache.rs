@@ -291,7 +291,7 @@ fn isolate(
     policy: CachePolicy,
 ) -> (Cache, RecordingSink) {
     let log = RecordingSink::default();
-    let cache = KeyCache::new(source.clone(), tier.cloned(), policy, MAX_KEYS, log.clone());
+    let cache = KeyCache::new(source.clone(), tier.cloned(), policy, log.clone());
     (cache, log)
 }
 

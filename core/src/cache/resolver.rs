@@ -52,7 +52,6 @@ pub struct KeyCache<S, T, L> {
     shared: Option<T>,
     source: S,
     policy: CachePolicy,
-    max_keys: usize,
     log: L,
     stats: Cell<CacheStats>,
     refreshing: Cell<bool>,
@@ -65,13 +64,12 @@ pub struct KeyCache<S, T, L> {
 
 impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
     /// A cache over `source`, with `shared` as the second tier (`None` for memory only).
-    pub fn new(source: S, shared: Option<T>, policy: CachePolicy, max_keys: usize, log: L) -> Self {
+    pub fn new(source: S, shared: Option<T>, policy: CachePolicy, log: L) -> Self {
         KeyCache {
             memory: MemoryTier::default(),
             shared,
             source,
             policy,
-            max_keys,
             log,
             stats: Cell::new(CacheStats::default()),
             refreshing: Cell::new(false),
@@ -86,11 +84,6 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
         self.shared.as_ref()
     }
 
-    /// The key source.
-    pub fn source(&self) -> &S {
-        &self.source
-    }
-
     /// The counters.
     pub fn stats(&self) -> CacheStats {
         self.stats.get()
@@ -99,11 +92,6 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
     /// The set currently in isolate memory.
     pub fn current(&self) -> Option<Rc<CachedKeySet>> {
         self.memory.current()
-    }
-
-    /// Maximum number of keys accepted in one set.
-    pub fn max_keys(&self) -> usize {
-        self.max_keys
     }
 
     fn count(&self, update: impl FnOnce(&mut CacheStats)) {
