@@ -11,7 +11,7 @@
 // BENCH_ALG (RS256; ES256, EdDSA...), BENCH_WARMUP_SECONDS (1), BENCH_FRESH (5 fresh starts).
 // Targets are reported as PASS/MISS and never fail the script.
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -65,6 +65,13 @@ function compatibilityDate() {
   return match[1];
 }
 
+// Every Worker is served through its own direct socket, so the load reaches the Worker itself.
+// Miniflare's default socket goes through its development entry Worker (request.cf blob, URL
+// rewriting, response re-encoding and logging, in JavaScript, on every request) and wraps every
+// outbound fetch in a second JavaScript Worker that strips CF-Connecting-IP. Neither exists in
+// production, and together they cost more CPU than the pass-through Worker itself.
+const SERVED = { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }], stripCfConnectingIp: false };
+
 /** A plain module Worker (one file) in its own workerd, with its own JWKS_CACHE KV namespace. */
 async function startModuleWorker(scriptPath, bindings, kvPersist = false) {
   const mf = new Miniflare({
@@ -76,9 +83,63 @@ async function startModuleWorker(scriptPath, bindings, kvPersist = false) {
     kvNamespaces: ["JWKS_CACHE"],
     kvPersist,
     bindings,
+    ...SERVED,
   });
   await mf.ready;
   return { mf, close: () => mf.dispose() };
+}
+
+/** Starts a Worker and returns it with the URL of its direct socket and its workerd process ids. */
+async function startServed(start) {
+  const before = new Set(workerdPids());
+  const w = await start();
+  const url = (await w.mf.unsafeGetDirectURL()).toString();
+  const pids = workerdPids().filter((pid) => !before.has(pid));
+  return { ...w, url, pids };
+}
+
+/** The workerd processes below this one (Linux /proc; empty elsewhere). */
+function workerdPids() {
+  let entries;
+  try {
+    entries = readdirSync("/proc").filter((name) => /^\d+$/.test(name));
+  } catch {
+    return [];
+  }
+  const parent = new Map();
+  const comm = new Map();
+  for (const pid of entries) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const close = stat.lastIndexOf(")");
+      comm.set(pid, stat.slice(stat.indexOf("(") + 1, close));
+      parent.set(pid, stat.slice(close + 2).split(" ")[1]);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  const mine = (pid) => {
+    for (let p = pid, hops = 0; p && hops < 8; p = parent.get(p), hops += 1) if (p === String(process.pid)) return true;
+    return false;
+  };
+  return [...comm].filter(([pid, name]) => name === "workerd" && mine(pid)).map(([pid]) => pid);
+}
+
+const CLOCK_TICK_MS = 10; // USER_HZ is 100 on Linux
+/** CPU time (user + system, ms) used so far by the given processes; NaN when unavailable. */
+function cpuMs(pids) {
+  if (pids.length === 0) return NaN;
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+    } catch {
+      return NaN;
+    }
+  }
+  return ticks * CLOCK_TICK_MS;
 }
 
 /** The demo origin in a child process, so that it does not share the load generator's event loop. */
@@ -308,7 +369,7 @@ try {
   const starters = {
     passthrough: (kvPersist) => startModuleWorker(`${root}bench/workers/passthrough.mjs`, { ORIGIN_URL: origin.url }, kvPersist),
     jose: (kvPersist) => startModuleWorker(`${root}bench/.build/jose.js`, joseVars, kvPersist),
-    gateway: (kvPersist) => startGateway({ vars: gwVars, kvPersist }),
+    gateway: (kvPersist) => startGateway({ vars: gwVars, kvPersist, miniflare: SERVED }),
   };
 
   const jwksFetches = Object.fromEntries(WORKERS.map((w) => [w, 0]));
@@ -323,10 +384,11 @@ try {
   // (the Workers' first JWKS fetches happen here, and are counted).
   const workers = {};
   for (const name of WORKERS) {
-    const w = await starters[name](false);
+    const w = await startServed(() => starters[name](false));
     cleanup.push(() => w.close());
-    const url = (await w.mf.ready).toString();
-    workers[name] = { ...w, url };
+    const { url } = w;
+    if (w.pids.length === 0) log(`${name}: no workerd process found, Worker CPU time is not reported`);
+    workers[name] = w;
     const before = issuer.counts.jwks;
     const ok = await fetch(new URL(PATH, url), { headers: { authorization: `Bearer ${same[0]}` } });
     const body = await ok.text();
@@ -353,10 +415,22 @@ try {
       for (const name of WORKERS) {
         if (interrupted) throw new Error("interrupted");
         const statusBefore = name === "gateway" ? await gatewayStatus(workers.gateway.url) : null;
+        const cpuBefore = cpuMs(workers[name].pids);
         const { value, jwks } = await measure(name, () =>
           load(workers[name].url, tokenSets[scenario.tokens], { seconds: SECONDS, connections: scenario.connections }),
         );
-        const run = { round, scenario: scenario.id, worker: name, connections: scenario.connections, seconds: SECONDS, jwks_fetches: jwks, ...value };
+        const workerCpuMs = cpuMs(workers[name].pids) - cpuBefore;
+        const run = {
+          round,
+          scenario: scenario.id,
+          worker: name,
+          connections: scenario.connections,
+          seconds: SECONDS,
+          jwks_fetches: jwks,
+          ...value,
+          workerd_cpu_ms: workerCpuMs,
+          workerd_cpu_us_per_request: (workerCpuMs * 1000) / value.requests,
+        };
         if (statusBefore) {
           const after = await gatewayStatus(workers.gateway.url);
           const hits = after.token_cache.counters.hits - statusBefore.token_cache.counters.hits;
@@ -380,9 +454,9 @@ try {
   for (const name of WORKERS) {
     const dir = mkdtempSync(join(tmpdir(), `edge-jwt-bench-kv-${name}-`));
     tempDirs.push(dir);
-    const warm = await starters[name](dir);
+    const warm = await startServed(() => starters[name](dir));
     try {
-      const url = await warm.mf.ready;
+      const { url } = warm;
       const res = await fetch(new URL(PATH, url), { headers: { authorization: `Bearer ${distinct[0]}` } });
       await res.arrayBuffer();
       if (res.status !== 200) throw new Error(`${name}: warm request got ${res.status}`);
@@ -402,9 +476,9 @@ try {
     for (let i = 0; i < FRESH; i += 1) {
       const jwksBefore = issuer.counts.jwks;
       const t0 = process.hrtime.bigint();
-      const w = await starters[name](dir);
+      const w = await startServed(() => starters[name](dir));
       try {
-        const url = await w.mf.ready;
+        const { url } = w;
         const readyMs = elapsedMs(t0);
         const t1 = process.hrtime.bigint();
         const res = await fetch(new URL(PATH, url), { headers: { authorization: `Bearer ${distinct[(i + 1) % DISTINCT]}` } });
@@ -440,6 +514,7 @@ try {
         p50_ms: median(rs.map((r) => r.p50_ms)),
         p90_ms: median(rs.map((r) => r.p90_ms)),
         p99_ms: median(rs.map((r) => r.p99_ms)),
+        workerd_cpu_us_per_request: median(rs.map((r) => r.workerd_cpu_us_per_request)),
         requests: rs.reduce((n, r) => n + r.requests, 0),
         errors: rs.reduce((n, r) => n + r.errors + r.timeouts, 0),
         non2xx: rs.reduce((n, r) => n + r.non2xx, 0),
@@ -459,6 +534,11 @@ try {
         jose_over_ceiling: ratio(s.id, "jose", "passthrough"),
         gateway_added_p99_ms: summary[s.id].gateway.p99_ms - summary[s.id].passthrough.p99_ms,
         jose_added_p99_ms: summary[s.id].jose.p99_ms - summary[s.id].passthrough.p99_ms,
+        // CPU time of the Worker's own workerd process per request: what the edge bills, and
+        // free of the load generator and origin, which share this machine's cores.
+        gateway_added_cpu_us: summary[s.id].gateway.workerd_cpu_us_per_request - summary[s.id].passthrough.workerd_cpu_us_per_request,
+        jose_added_cpu_us: summary[s.id].jose.workerd_cpu_us_per_request - summary[s.id].passthrough.workerd_cpu_us_per_request,
+        gateway_cpu_over_jose: summary[s.id].gateway.workerd_cpu_us_per_request / summary[s.id].jose.workerd_cpu_us_per_request,
       },
     ]),
   );
@@ -467,7 +547,11 @@ try {
     { name: "same-token throughput ≥ 0.9x ceiling", value: ratios.same.gateway_over_ceiling, limit: 0.9, pass: ratios.same.gateway_over_ceiling >= 0.9, unit: "x" },
     { name: "same-token throughput ≥ 1.5x jose", value: ratios.same.gateway_over_jose, limit: 1.5, pass: ratios.same.gateway_over_jose >= 1.5, unit: "x" },
     { name: `${DISTINCT}-token throughput ≥ 1.2x jose`, value: ratios.distinct.gateway_over_jose, limit: 1.2, pass: ratios.distinct.gateway_over_jose >= 1.2, unit: "x" },
-    { name: `added p99 latency over the ceiling < 1 ms (same token, ${CONNECTIONS} connections)`, value: ratios.same.gateway_added_p99_ms, limit: 1, pass: ratios.same.gateway_added_p99_ms < 1, unit: "ms" },
+    // Two readings of "added p99": over one connection it is the latency the gateway adds to a
+    // request; over several, on a saturated small machine, it is mostly queueing behind the
+    // extra CPU per request (see the CPU columns).
+    { name: "added p99 latency over the ceiling < 1 ms (same token, 1 connection)", value: ratios.same_c1.gateway_added_p99_ms, limit: 1, pass: ratios.same_c1.gateway_added_p99_ms < 1, unit: "ms" },
+    { name: `added p99 latency over the ceiling < 1 ms (same token, ${CONNECTIONS} connections, queueing included)`, value: ratios.same.gateway_added_p99_ms, limit: 1, pass: ratios.same.gateway_added_p99_ms < 1, unit: "ms" },
     { name: "gzip'd Worker wasm < 1 MiB", value: sizes.wasm_gzip_bytes / MiB, limit: 1, pass: sizes.wasm_gzip_bytes < MiB, unit: "MiB" },
   ];
 
@@ -500,22 +584,26 @@ try {
     `### Gateway throughput (${ALG}; ${ROUNDS} round${ROUNDS > 1 ? "s" : ""} × ${SECONDS} s per run, interleaved; ${CONNECTIONS} connections unless noted; medians; ${report.machine.cpus} CPUs, load ${report.machine.loadavg.map((l) => l.toFixed(2)).join(" ")})`,
   );
   out.push("");
-  out.push("| scenario | worker | req/s | p50 ms | p90 ms | p99 ms | errors | non-2xx | statuses | JWKS fetches | token-cache hit rate |");
-  out.push("|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|");
+  out.push("| scenario | worker | req/s | p50 ms | p90 ms | p99 ms | workerd CPU µs/req | errors | non-2xx | statuses | JWKS fetches | token-cache hit rate |");
+  out.push("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|");
   for (const s of SCENARIOS) {
     for (const w of WORKERS) {
       const r = summary[s.id][w];
       out.push(
-        `| ${s.title} | ${w} | ${r.rps.toFixed(0)} | ${f2(r.p50_ms)} | ${f2(r.p90_ms)} | ${f2(r.p99_ms)} | ${r.errors} | ${r.non2xx} | ${statusText(r.statuses)} | ${r.jwks_fetches} | ${w === "gateway" ? pct(r.token_cache_hit_rate) : ""} |`,
+        `| ${s.title} | ${w} | ${r.rps.toFixed(0)} | ${f2(r.p50_ms)} | ${f2(r.p90_ms)} | ${f2(r.p99_ms)} | ${f1(r.workerd_cpu_us_per_request)} | ${r.errors} | ${r.non2xx} | ${statusText(r.statuses)} | ${r.jwks_fetches} | ${w === "gateway" ? pct(r.token_cache_hit_rate) : ""} |`,
       );
     }
   }
   out.push("");
-  out.push("| scenario | gateway / ceiling | gateway / jose | jose / ceiling | gateway p99 − ceiling p99 (ms) | jose p99 − ceiling p99 (ms) |");
-  out.push("|---|---:|---:|---:|---:|---:|");
+  out.push(
+    "| scenario | gateway / ceiling | gateway / jose | jose / ceiling | gateway p99 − ceiling p99 (ms) | jose p99 − ceiling p99 (ms) | CPU µs/req over ceiling: gateway | jose | gateway CPU / jose CPU |",
+  );
+  out.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const s of SCENARIOS) {
     const r = ratios[s.id];
-    out.push(`| ${s.title} | ${f2(r.gateway_over_ceiling)}x | ${f2(r.gateway_over_jose)}x | ${f2(r.jose_over_ceiling)}x | ${f2(r.gateway_added_p99_ms)} | ${f2(r.jose_added_p99_ms)} |`);
+    out.push(
+      `| ${s.title} | ${f2(r.gateway_over_ceiling)}x | ${f2(r.gateway_over_jose)}x | ${f2(r.jose_over_ceiling)}x | ${f2(r.gateway_added_p99_ms)} | ${f2(r.jose_added_p99_ms)} | ${f1(r.gateway_added_cpu_us)} | ${f1(r.jose_added_cpu_us)} | ${f2(r.gateway_cpu_over_jose)}x |`,
+    );
   }
   out.push("");
   out.push(`| fresh isolate, KV warm (median of ${FRESH}) | first request ms | time to mf.ready ms | startup (ready + first) ms | JWKS fetches | statuses |`);

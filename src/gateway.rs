@@ -16,10 +16,8 @@ use edge_jwt_core::token_cache::{self, TokenCache};
 use edge_jwt_core::{VerifiedToken, Verifier};
 use edge_jwt_webcrypto::WebCryptoBackend;
 use serde_json::json;
-use web_sys::{Request, Response};
+use web_sys::Request;
 use worker::{Date, Env};
-
-use crate::proxy;
 
 use crate::http::WorkerHttp;
 use crate::kv::KvTier;
@@ -51,6 +49,11 @@ pub(crate) fn now() -> u64 {
 /// The isolate's gateway, built (and its configuration validated) on first use.
 pub(crate) fn isolate(env: &Env) -> Rc<Result<Gateway, ConfigError>> {
     ISOLATE.with(|cell| cell.get_or_init(|| Rc::new(build(env))).clone())
+}
+
+/// The isolate's gateway if a request has built it already.
+pub(crate) fn current() -> Option<Rc<Result<Gateway, ConfigError>>> {
+    ISOLATE.with(|cell| cell.get().cloned())
 }
 
 fn build(env: &Env) -> Result<Gateway, ConfigError> {
@@ -111,55 +114,41 @@ fn build(env: &Env) -> Result<Gateway, ConfigError> {
     })
 }
 
+/// What a request needs, decided without waiting wherever possible.
+pub(crate) enum Plan {
+    /// Forward now, with these identity headers (none for public paths and preflight).
+    Forward(Vec<(String, String)>),
+    /// This bearer token has not been verified before: verify it ([`Gateway::verify`]).
+    Verify(String),
+}
+
 impl Gateway {
-    /// Everything but the gateway's own endpoints: preflight and public paths are forwarded as
-    /// they are (minus spoofed identity headers); everything else needs a valid token and the
-    /// route's scopes, and is forwarded with the verified identity.
-    pub(crate) async fn serve(
-        &self,
-        req: &Request,
-        url: &url::Url,
-    ) -> Result<Response, GatewayError> {
+    /// Everything but the gateway's own endpoints, as far as it can be decided at once:
+    /// preflight and public paths are forwarded as they are (minus spoofed identity headers);
+    /// everything else needs a valid token and the route's scopes. A token verified before (its
+    /// time claims and its key's presence re-checked) is a hash lookup, so most requests are
+    /// decided here; the others go through [`Gateway::verify`].
+    pub(crate) fn plan(&self, req: &Request, url: &url::Url) -> Result<Plan, GatewayError> {
         let method = req.method();
         let path = url.path();
-        let preflight = is_preflight(
-            &method,
-            req.headers()
-                .has("access-control-request-method")
-                .unwrap_or(false),
-        );
+        // Only an OPTIONS request can be a preflight: other methods skip the header lookup.
+        let preflight = method.eq_ignore_ascii_case("OPTIONS")
+            && is_preflight(
+                &method,
+                req.headers()
+                    .has("access-control-request-method")
+                    .unwrap_or(false),
+            );
         if (preflight && self.config.forward_preflight)
             || is_public(path, &self.config.public_paths)
         {
-            return proxy::forward(req, url, &self.config, &[], &self.log).await;
+            return Ok(Plan::Forward(Vec::new()));
         }
         // A path the origin might normalise differently (encoded dots or slashes) could escape
         // the scope rule matched here.
         if is_ambiguous_path(path) {
             return Err(GatewayError::InvalidRequest("ambiguous request path"));
         }
-        let verified = self.authenticate(req, url).await?;
-        if let Some(required) = required_scopes(&method, path, &self.config.route_scopes) {
-            check_scopes(required, &verified.claims)?;
-        }
-        let identity = identity_headers(&verified.claims, &self.config.claim_headers);
-        proxy::forward(req, url, &self.config, &identity, &self.log).await
-    }
-
-    /// Makes the KV binding available to the key cache (once per isolate).
-    pub(crate) fn attach(&self, env: &Env) {
-        if let Some(kv) = self.keys.shared() {
-            kv.attach(env);
-        }
-    }
-
-    /// Verifies the request's bearer token: a hash lookup for a token verified before (its time
-    /// claims and its key's presence re-checked), the full pipeline otherwise.
-    pub(crate) async fn authenticate(
-        &self,
-        req: &Request,
-        url: &url::Url,
-    ) -> Result<Rc<VerifiedToken>, GatewayError> {
         // Tokens in URLs end up in logs and caches: only the header is accepted.
         let query_token =
             url.query().is_some() && url.query_pairs().any(|(name, _)| name == "access_token");
@@ -170,15 +159,29 @@ impl Gateway {
         }
         let header = req.headers().get("authorization").ok().flatten();
         let token = bearer_token(header.as_deref())?;
-        let now = now();
         if let Some(current) = self.keys.current() {
-            if let Some(verified) =
-                self.tokens
-                    .get(token, &current.keys, &self.config.verification.claims, now)
-            {
-                return Ok(verified);
+            if let Some(verified) = self.tokens.get(
+                token,
+                &current.keys,
+                &self.config.verification.claims,
+                now(),
+            ) {
+                return self.admit(&method, path, &verified).map(Plan::Forward);
             }
         }
+        Ok(Plan::Verify(token.to_owned()))
+    }
+
+    /// The full pipeline for a token not verified before: its key (from memory, KV or the
+    /// issuer), the signature and the claims. The result is cached, then the route's scopes are
+    /// checked and the identity headers returned.
+    pub(crate) async fn verify(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+    ) -> Result<Vec<(String, String)>, GatewayError> {
+        let now = now();
         let inspected = self
             .verifier
             .inspect(token)
@@ -198,6 +201,30 @@ impl Gateway {
             "token_verified",
             json!({ "kid": verified.kid, "alg": verified.alg.name() }),
         );
-        Ok(self.tokens.insert(token, verified))
+        let verified = self.tokens.insert(token, verified);
+        self.admit(method, path, &verified)
+    }
+
+    /// The route's scopes checked against a verified token, and the identity headers to forward.
+    fn admit(
+        &self,
+        method: &str,
+        path: &str,
+        verified: &VerifiedToken,
+    ) -> Result<Vec<(String, String)>, GatewayError> {
+        if let Some(required) = required_scopes(method, path, &self.config.route_scopes) {
+            check_scopes(required, &verified.claims)?;
+        }
+        Ok(identity_headers(
+            &verified.claims,
+            &self.config.claim_headers,
+        ))
+    }
+
+    /// Makes the KV binding available to the key cache (once per isolate).
+    pub(crate) fn attach(&self, env: &Env) {
+        if let Some(kv) = self.keys.shared() {
+            kv.attach(env);
+        }
     }
 }

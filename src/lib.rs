@@ -16,41 +16,100 @@ mod response;
 use edge_jwt_core::answer::GatewayError;
 use edge_jwt_core::heartbeat::ScheduledRun;
 use edge_jwt_core::log::{EventSink, Level};
+use gateway::Plan;
+use js_sys::Promise;
 use serde_json::json;
-use worker::{event, Context, Date, Env, Response, Result, ScheduleContext, ScheduledEvent};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use worker::{event, Date, Env, Response, Result, ScheduleContext, ScheduledEvent};
 
 /// Every request: the gateway's own endpoints, or verification and forwarding to the origin.
-/// It takes the runtime's request as is (`web_sys::Request`): converting it into a
-/// `worker::Request` would read the large `request.cf` object on every request.
-#[event(fetch)]
-async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_sys::Response> {
+///
+/// Exported directly rather than through `#[event(fetch)]`, which runs every request as a
+/// futures task: a request that needs no I/O of its own (a token verified before, a public
+/// path, a rejection) is decided synchronously here and answered with the runtime's own
+/// promise ([`proxy::forward`]). Only the rest (a token seen for the first time, the status
+/// endpoint) becomes a task. It takes the runtime's request as is (`web_sys::Request`):
+/// converting it into a `worker::Request` would read the large `request.cf` object.
+#[wasm_bindgen]
+pub fn fetch(req: web_sys::Request, env: Env, _ctx: worker::worker_sys::Context) -> Promise {
     let isolate = gateway::isolate(&env);
     let gateway = match isolate.as_ref() {
         Ok(gateway) => gateway,
         // The variable and the reason are logged once per isolate; the client learns only that
         // the gateway is misconfigured, and nothing is forwarded.
-        Err(_) => return response::error(&GatewayError::Misconfigured, "edge-jwt").map(Into::into),
+        Err(_) => return answer(&GatewayError::Misconfigured, "edge-jwt"),
     };
     gateway.attach(&env);
     let realm = &gateway.config.realm;
     let url = match url::Url::parse(&req.url()) {
         Ok(url) => url,
-        Err(_) => {
-            return response::error(&GatewayError::InvalidRequest("unparsable URL"), realm)
-                .map(Into::into)
-        }
+        Err(_) => return answer(&GatewayError::InvalidRequest("unparsable URL"), realm),
     };
-    let own: Result<Response> = match url.path() {
-        "/_gateway/health" => response::json(&json!({ "status": "ok" })),
-        "/_gateway/status" => status(gateway, &env, &req).await,
-        _ => {
-            return match gateway.serve(&req, &url).await {
-                Ok(response) => Ok(response),
-                Err(error) => response::error(&error, realm).map(Into::into),
+    match url.path() {
+        "/_gateway/health" => ready(response::json(&json!({ "status": "ok" }))),
+        "/_gateway/status" => {
+            let isolate = isolate.clone();
+            future_to_promise(async move {
+                let Ok(gateway) = isolate.as_ref() else {
+                    return Err(JsValue::from_str("no gateway"));
+                };
+                settled(status(gateway, &env, &req).await)
+            })
+        }
+        _ => match gateway.plan(&req, &url) {
+            Ok(Plan::Forward(identity)) => forward(gateway, &req, &url, &identity),
+            Err(error) => answer(&error, realm),
+            Ok(Plan::Verify(token)) => {
+                let isolate = isolate.clone();
+                future_to_promise(async move {
+                    let Ok(gateway) = isolate.as_ref() else {
+                        return Err(JsValue::from_str("no gateway"));
+                    };
+                    let realm = &gateway.config.realm;
+                    match gateway.verify(&req.method(), url.path(), &token).await {
+                        Ok(identity) => {
+                            JsFuture::from(forward(gateway, &req, &url, &identity)).await
+                        }
+                        Err(error) => settled(response::error(&error, realm)),
+                    }
+                })
             }
-        }
-    };
-    own.map(Into::into)
+        },
+    }
+}
+
+/// The origin's response (or the gateway's answer to a request it cannot forward).
+fn forward(
+    gateway: &gateway::Gateway,
+    req: &web_sys::Request,
+    url: &url::Url,
+    identity: &[(String, String)],
+) -> Promise {
+    match proxy::forward(req, url, &gateway.config, identity) {
+        Ok(promise) => promise,
+        Err(error) => answer(&error, &gateway.config.realm),
+    }
+}
+
+/// The RFC 6750 answer to `error`, as a settled promise.
+fn answer(error: &GatewayError, realm: &str) -> Promise {
+    ready(response::error(error, realm))
+}
+
+/// A response made in Rust, as a settled promise.
+fn ready(response: Result<Response>) -> Promise {
+    match settled(response) {
+        Ok(value) => Promise::resolve(&value),
+        Err(err) => Promise::reject(&err),
+    }
+}
+
+fn settled(response: Result<Response>) -> std::result::Result<JsValue, JsValue> {
+    response
+        .map(|response| web_sys::Response::from(response).into())
+        .map_err(|err| JsValue::from_str(&err.to_string()))
 }
 
 /// `GET /_gateway/status`: the caches' state, for the holder of `STATUS_TOKEN` only (404 for

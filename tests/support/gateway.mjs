@@ -17,9 +17,11 @@ function compatibilityDate() {
  * Starts the gateway. `vars` are the [vars] of this instance (strings). `kvPersist` is a
  * directory shared by instances that must see the same KV (false: in memory, private).
  * `buildDir` (relative to the repository) selects another Worker bundle, such as the crypto
- * test harness. `kvNamespaces: []` leaves the KV binding out, so every KV operation fails. Returns { mf, fetch(path, init), scheduled(cron), kv(), close() }.
+ * test harness. `kvNamespaces: []` leaves the KV binding out, so every KV operation fails.
+ * `miniflare` adds Miniflare options (the benchmark serves through a direct socket with it).
+ * Returns { mf, fetch(path, init), scheduled(cron), kv(), close() }.
  */
-export async function startGateway({ vars = {}, kvPersist = false, buildDir: bundle = "build", kvNamespaces = ["JWKS_CACHE"] } = {}) {
+export async function startGateway({ vars = {}, kvPersist = false, buildDir: bundle = "build", kvNamespaces = ["JWKS_CACHE"], miniflare = {} } = {}) {
   const buildDir = `${root}${bundle}`;
   if (!existsSync(`${buildDir}/index.js`)) {
     throw new Error(`${bundle}/index.js is missing: run \`npm test\` (it builds every bundle first)`);
@@ -34,6 +36,7 @@ export async function startGateway({ vars = {}, kvPersist = false, buildDir: bun
     kvNamespaces,
     kvPersist,
     bindings: vars,
+    ...miniflare,
   });
   await mf.ready;
   return {
