@@ -1,6 +1,7 @@
 // Demo OrderService: answers every request with a JSON echo of what it received, and keeps the
 // received requests for the tests. Used by `npm run dev` and by the end-to-end tests.
-// `?status=NNN` makes it answer with that status; `setDelay(ms)` makes it slow.
+// `?status=NNN` makes it answer with that status; `setDelay(ms)` makes it slow; `?drip=MS` sends
+// the headers and half of the body at once and the rest MS milliseconds later.
 import { createServer } from "node:http";
 
 /** Starts the echo origin on 127.0.0.1 (`port` 0 picks a free port). */
@@ -21,10 +22,22 @@ export async function startOrigin({ port = 0 } = {}) {
         body: body.toString("utf8"),
       };
       received.push(record);
-      const status = Number(new URL(req.url, "http://localhost").searchParams.get("status") ?? 200);
+      const query = new URL(req.url, "http://localhost").searchParams;
+      const status = Number(query.get("status") ?? 200);
+      const drip = Number(query.get("drip") ?? 0);
       const answer = () => {
         res.writeHead(status, { "content-type": "application/json", "x-demo-origin": "order-service" });
-        res.end(JSON.stringify({ service: "order-service", received: { ...record, body: record.body.slice(0, 4096) } }));
+        const text = JSON.stringify({ service: "order-service", received: { ...record, body: record.body.slice(0, 4096) } });
+        if (drip <= 0) {
+          res.end(text);
+          return;
+        }
+        res.write(text.slice(0, text.length >> 1));
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          res.end(text.slice(text.length >> 1));
+        }, drip);
+        timers.add(timer);
       };
       if (delay > 0) {
         const timer = setTimeout(() => {

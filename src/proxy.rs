@@ -10,12 +10,10 @@ use edge_jwt_core::answer::GatewayError;
 use edge_jwt_core::config::Config;
 use edge_jwt_core::forward::{header_edits, origin_url, ClientInfo, HeaderEdits};
 use edge_jwt_core::log::{EventSink, Level};
-use js_sys::{Array, Function, Promise, Reflect};
+use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::{wasm_bindgen, Closure};
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{
-    AbortController, Request, RequestInit, RequestRedirect, Response, WorkerGlobalScope,
-};
+use web_sys::{AbortController, Request, RequestInit, RequestRedirect, WorkerGlobalScope};
 
 use crate::gateway;
 use crate::response;
@@ -23,9 +21,10 @@ use crate::response;
 /// Forwards `req` (whose parsed URL is `url`) to the origin with `identity` headers added.
 ///
 /// The result is a promise that the runtime settles without calling back into Rust on success:
-/// the origin's fetch races a timer, the timer is cleared by a bound `clearTimeout`, and only
-/// a timeout (504) or an unreachable origin (502) runs Rust again ([`Settle`]). Awaiting the
-/// fetch in Rust instead costs a futures task, its wakers and two closures on every request.
+/// a timer aborts the fetch after `ORIGIN_TIMEOUT_MS` unless the response headers came first,
+/// and only a timeout (504) or an unreachable origin (502) runs Rust again ([`Settle`]).
+/// Awaiting the fetch in Rust instead costs a futures task, its wakers and two closures on
+/// every request.
 pub(crate) fn forward(
     req: &Request,
     url: &url::Url,
@@ -65,24 +64,22 @@ pub(crate) fn forward(
 
     SETTLE.with(|settle| {
         let global = &settle.global;
-        let send = global.fetch_with_request(&outgoing);
-        // The timer resolves with the controller, so that the settle step knows it fired; a
-        // timer left over after the response is cleared by the bound `clearTimeout`.
+        // The timer aborts the fetch with the timeout marker as the reason; the bound
+        // `clearTimeout` stops it once the origin's response headers are in (or the fetch
+        // failed), so a body that streams for longer is never cut.
         let timeout_ms = i32::try_from(config.origin.timeout_ms).unwrap_or(i32::MAX);
-        let mut timer = Ok(0);
-        let timeout = Promise::new(&mut |resolve, _reject| {
-            timer = global.set_timeout_with_callback_and_timeout_and_arguments_1(
-                &resolve,
+        let abort = settle.abort.bind1(&controller, &settle.timeout);
+        let timer = global
+            .set_timeout_with_callback_and_timeout_and_arguments_0(
+                abort.unchecked_ref(),
                 timeout_ms,
-                &controller,
-            );
-        });
-        let timer = timer.map_err(|_| GatewayError::OriginUnreachable)?;
+            )
+            .map_err(|_| GatewayError::OriginUnreachable)?;
         let clear = settle.clear_timeout.bind1(global, &JsValue::from(timer));
-        let race: Pending = Promise::race(&Array::of2(&send, &timeout)).unchecked_into();
-        Ok(race
+        let send: Pending = global.fetch_with_request(&outgoing).unchecked_into();
+        Ok(send
             .finally(&clear)
-            .then(settle.arrived.as_ref(), settle.failed.as_ref()))
+            .then(&JsValue::UNDEFINED, settle.failed.as_ref()))
     })
 }
 
@@ -94,19 +91,25 @@ extern "C" {
     /// `promise.finally(f)`.
     #[wasm_bindgen(method)]
     fn finally(this: &Pending, on_finally: &JsValue) -> Pending;
-    /// `promise.then(f, g)`: what `f` or `g` returns becomes the new promise's value.
+    /// `promise.then(f, g)`: what `f` or `g` returns becomes the new promise's value (a
+    /// non-function `f` passes the value through).
     #[wasm_bindgen(method)]
     fn then(this: &Pending, on_fulfilled: &JsValue, on_rejected: &JsValue) -> Promise;
 }
 
-/// What runs when the race between the origin and the timer settles: kept for the isolate's
-/// life, so that no closure is made per request.
+/// What a forwarded request needs besides the request itself, made once per isolate so that
+/// no closure is made per request: on success the origin's response passes through without
+/// running Rust again.
 struct Settle {
     global: WorkerGlobalScope,
+    /// `AbortController.prototype.abort`, bound per request to its controller.
+    abort: Function,
+    /// `clearTimeout`, bound per request to its timer.
     clear_timeout: Function,
-    /// A response passes through; the controller means the timer won: abort and answer 504.
-    arrived: Closure<dyn FnMut(JsValue) -> Result<JsValue, JsValue>>,
-    /// The fetch failed (connection refused, reset, DNS...): 502.
+    /// The abort reason that marks a timeout.
+    timeout: JsValue,
+    /// The fetch failed: 504 when the timer aborted it, 502 otherwise (connection refused,
+    /// reset, DNS...).
     failed: Closure<dyn FnMut(JsValue) -> Result<JsValue, JsValue>>,
 }
 
@@ -114,35 +117,53 @@ thread_local! {
     static SETTLE: Settle = Settle::new();
 }
 
+/// The message of the abort reason that marks an origin timeout.
+const TIMEOUT_REASON: &str = "edge-jwt: origin timeout";
+
 impl Settle {
     fn new() -> Settle {
         let global: WorkerGlobalScope = js_sys::global().unchecked_into();
-        let clear_timeout = Reflect::get(&global, &JsValue::from_str("clearTimeout"))
+        let function = |target: &JsValue, name: &str| {
+            Reflect::get(target, &JsValue::from_str(name))
+                .ok()
+                .and_then(|f| f.dyn_into::<Function>().ok())
+        };
+        let abort = AbortController::new()
             .ok()
-            .and_then(|f| f.dyn_into::<Function>().ok())
-            .expect("the Workers runtime has clearTimeout");
-        let arrived = Closure::new(|value: JsValue| -> Result<JsValue, JsValue> {
-            if value.is_instance_of::<Response>() {
-                return Ok(value);
+            .and_then(|controller| function(&controller, "abort"))
+            .expect("the Workers runtime has AbortController");
+        let clear_timeout =
+            function(&global, "clearTimeout").expect("the Workers runtime has clearTimeout");
+        let timeout: JsValue = js_sys::Error::new(TIMEOUT_REASON).into();
+        let failed = Closure::new(move |err: JsValue| -> Result<JsValue, JsValue> {
+            // Only the timer aborts this controller. workerd rejects the fetch with a copy of
+            // the abort reason (same message, not the same object); a runtime that rejects
+            // with a plain AbortError is recognised too.
+            let text = |name: &str| {
+                Reflect::get(&err, &JsValue::from_str(name))
+                    .ok()
+                    .and_then(|value| value.as_string())
+            };
+            let timed_out = err.is_object()
+                && (text("message").as_deref() == Some(TIMEOUT_REASON)
+                    || text("name").as_deref() == Some("AbortError"));
+            if timed_out {
+                failure(
+                    GatewayError::OriginTimeout,
+                    |config| serde_json::json!({ "timeout_ms": config.origin.timeout_ms }),
+                )
+            } else {
+                failure(
+                    GatewayError::OriginUnreachable,
+                    |_| serde_json::json!({ "error": format!("{err:?}") }),
+                )
             }
-            if let Some(controller) = value.dyn_ref::<AbortController>() {
-                controller.abort();
-            }
-            failure(
-                GatewayError::OriginTimeout,
-                |config| serde_json::json!({ "timeout_ms": config.origin.timeout_ms }),
-            )
-        });
-        let failed = Closure::new(|err: JsValue| -> Result<JsValue, JsValue> {
-            failure(
-                GatewayError::OriginUnreachable,
-                |_| serde_json::json!({ "error": format!("{err:?}") }),
-            )
         });
         Settle {
             global,
+            abort,
             clear_timeout,
-            arrived,
+            timeout,
             failed,
         }
     }

@@ -162,6 +162,14 @@ describe("origin failures", () => {
     assert.equal((await timedOut.json()).error, "gateway_timeout");
     assert.ok(Date.now() - started < 2500, "answered at the timeout, not when the origin finished");
     stack.origin.setDelay(0);
+
+    // The timeout covers the response headers only: a body still streaming after it is whole.
+    const dripStarted = Date.now();
+    const dripping = await request(slow, token, "/orders/7?drip=900");
+    assert.equal(dripping.status, 200);
+    const echoed = await dripping.json();
+    assert.equal(echoed.received.url, "/orders/7?drip=900");
+    assert.ok(Date.now() - dripStarted >= 850, "the body's second half came after the timeout had passed");
   });
 });
 
