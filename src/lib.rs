@@ -106,6 +106,7 @@ fn ready(response: Result<Response>) -> Promise {
     }
 }
 
+/// A response made in Rust, as the value (or error) its promise settles with.
 fn settled(response: Result<Response>) -> std::result::Result<JsValue, JsValue> {
     response
         .map(|response| web_sys::Response::from(response).into())
