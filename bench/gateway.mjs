@@ -20,7 +20,7 @@ import autocannon from "autocannon";
 import { Miniflare } from "miniflare";
 import sharp from "sharp";
 import { startIssuer } from "../demo/issuer.mjs";
-import { startGateway } from "../tests/support/gateway.mjs";
+import { DIRECT_SOCKET, startGateway } from "../tests/support/gateway.mjs";
 import { gatewayVars, STATUS_TOKEN } from "../tests/support/stack.mjs";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
@@ -65,13 +65,6 @@ function compatibilityDate() {
   return match[1];
 }
 
-// Every Worker is served through its own direct socket, so the load reaches the Worker itself.
-// Miniflare's default socket goes through its development entry Worker (request.cf blob, URL
-// rewriting, response re-encoding and logging, in JavaScript, on every request) and wraps every
-// outbound fetch in a second JavaScript Worker that strips CF-Connecting-IP. Neither exists in
-// production, and together they cost more CPU than the pass-through Worker itself.
-const SERVED = { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }], stripCfConnectingIp: false };
-
 /** A plain module Worker (one file) in its own workerd, with its own JWKS_CACHE KV namespace. */
 async function startModuleWorker(scriptPath, bindings, kvPersist = false) {
   const mf = new Miniflare({
@@ -83,7 +76,8 @@ async function startModuleWorker(scriptPath, bindings, kvPersist = false) {
     kvNamespaces: ["JWKS_CACHE"],
     kvPersist,
     bindings,
-    ...SERVED,
+    // The load reaches the Worker itself, not Miniflare's development entry Worker.
+    ...DIRECT_SOCKET,
   });
   await mf.ready;
   return { mf, close: () => mf.dispose() };
@@ -369,7 +363,7 @@ try {
   const starters = {
     passthrough: (kvPersist) => startModuleWorker(`${root}bench/workers/passthrough.mjs`, { ORIGIN_URL: origin.url }, kvPersist),
     jose: (kvPersist) => startModuleWorker(`${root}bench/.build/jose.js`, joseVars, kvPersist),
-    gateway: (kvPersist) => startGateway({ vars: gwVars, kvPersist, miniflare: SERVED }),
+    gateway: (kvPersist) => startGateway({ vars: gwVars, kvPersist, miniflare: DIRECT_SOCKET }),
   };
 
   const jwksFetches = Object.fromEntries(WORKERS.map((w) => [w, 0]));

@@ -11,7 +11,7 @@ import autocannon from "autocannon";
 import WebSocket from "ws";
 import { startIssuer } from "../demo/issuer.mjs";
 import { startOrigin } from "../demo/origin.mjs";
-import { startGateway } from "../tests/support/gateway.mjs";
+import { DIRECT_SOCKET, startGateway } from "../tests/support/gateway.mjs";
 import { gatewayVars } from "../tests/support/stack.mjs";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
@@ -24,7 +24,7 @@ const issuer = await startIssuer({ alg: "RS256" });
 const origin = await startOrigin();
 const gateway = await startGateway({
   vars: gatewayVars(issuer, origin, { LOG_LEVEL: "error" }),
-  miniflare: { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }], stripCfConnectingIp: false, inspectorPort },
+  miniflare: { ...DIRECT_SOCKET, inspectorPort },
 });
 let ws;
 try {

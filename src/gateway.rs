@@ -131,14 +131,11 @@ impl Gateway {
     pub(crate) fn plan(&self, req: &Request, url: &url::Url) -> Result<Plan, GatewayError> {
         let method = req.method();
         let path = url.path();
-        // Only an OPTIONS request can be a preflight: other methods skip the header lookup.
-        let preflight = method.eq_ignore_ascii_case("OPTIONS")
-            && is_preflight(
-                &method,
-                req.headers()
-                    .has("access-control-request-method")
-                    .unwrap_or(false),
-            );
+        let preflight = is_preflight(&method, || {
+            req.headers()
+                .has("access-control-request-method")
+                .unwrap_or(false)
+        });
         if (preflight && self.config.forward_preflight)
             || is_public(path, &self.config.public_paths)
         {

@@ -55,7 +55,7 @@ pub fn fetch(req: web_sys::Request, env: Env, _ctx: worker::worker_sys::Context)
                 let Ok(gateway) = isolate.as_ref() else {
                     return Err(JsValue::from_str("no gateway"));
                 };
-                settled(status(gateway, &env, &req).await)
+                response::settled(status(gateway, &env, &req).await)
             })
         }
         _ => match gateway.plan(&req, &url) {
@@ -72,7 +72,7 @@ pub fn fetch(req: web_sys::Request, env: Env, _ctx: worker::worker_sys::Context)
                         Ok(identity) => {
                             JsFuture::from(forward(gateway, &req, &url, &identity)).await
                         }
-                        Err(error) => settled(response::error(&error, realm)),
+                        Err(error) => response::settled(response::error(&error, realm)),
                     }
                 })
             }
@@ -100,17 +100,10 @@ fn answer(error: &GatewayError, realm: &str) -> Promise {
 
 /// A response made in Rust, as a settled promise.
 fn ready(response: Result<Response>) -> Promise {
-    match settled(response) {
+    match response::settled(response) {
         Ok(value) => Promise::resolve(&value),
         Err(err) => Promise::reject(&err),
     }
-}
-
-/// A response made in Rust, as the value (or error) its promise settles with.
-fn settled(response: Result<Response>) -> std::result::Result<JsValue, JsValue> {
-    response
-        .map(|response| web_sys::Response::from(response).into())
-        .map_err(|err| JsValue::from_str(&err.to_string()))
 }
 
 /// `GET /_gateway/status`: the caches' state, for the holder of `STATUS_TOKEN` only (404 for

@@ -150,11 +150,13 @@ impl Settle {
             if timed_out {
                 failure(
                     GatewayError::OriginTimeout,
+                    "origin_timeout",
                     |config| serde_json::json!({ "timeout_ms": config.origin.timeout_ms }),
                 )
             } else {
                 failure(
                     GatewayError::OriginUnreachable,
+                    "origin_unreachable",
                     |_| serde_json::json!({ "error": format!("{err:?}") }),
                 )
             }
@@ -172,6 +174,7 @@ impl Settle {
 /// Logs an origin failure and answers it (502 or 504).
 fn failure(
     error: GatewayError,
+    event: &'static str,
     fields: impl FnOnce(&Config) -> serde_json::Value,
 ) -> Result<JsValue, JsValue> {
     let isolate = gateway::current().ok_or_else(|| JsValue::from_str("no gateway"))?;
@@ -179,16 +182,10 @@ fn failure(
         .as_ref()
         .as_ref()
         .map_err(|_| JsValue::from_str("no gateway"))?;
-    let event = match error {
-        GatewayError::OriginTimeout => "origin_timeout",
-        _ => "origin_unreachable",
-    };
     gateway
         .log
         .event(Level::Warn, event, fields(&gateway.config));
-    response::error(&error, &gateway.config.realm)
-        .map(|response| web_sys::Response::from(response).into())
-        .map_err(|err| JsValue::from_str(&err.to_string()))
+    response::settled(response::error(&error, &gateway.config.realm))
 }
 
 /// The header edits for `req`. The names are read in one call (`Array.from(keys).join`), since

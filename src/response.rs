@@ -1,6 +1,7 @@
 //! Responses the gateway itself writes: the one place a [`GatewayError`] becomes a `Response`.
 
 use edge_jwt_core::answer::GatewayError;
+use wasm_bindgen::JsValue;
 use worker::{Response, Result};
 
 /// The RFC 6750 answer to `error`, as a JSON response that is never cached.
@@ -23,4 +24,11 @@ pub(crate) fn json(value: &serde_json::Value) -> Result<Response> {
     let mut response = Response::from_json(value)?;
     response.headers_mut().set("cache-control", "no-store")?;
     Ok(response)
+}
+
+/// A response made in Rust, as the value (or error) a promise settles with.
+pub(crate) fn settled(response: Result<Response>) -> std::result::Result<JsValue, JsValue> {
+    response
+        .map(|response| web_sys::Response::from(response).into())
+        .map_err(|err| JsValue::from_str(&err.to_string()))
 }
