@@ -1,43 +1,36 @@
-//! The gateway of one isolate: configuration validated once, the key cache, the verifier and the
-//! WebCrypto backend, and the request path that uses them.
+//! The gateway of one isolate: the configuration validated once and the core
+//! [pipeline](edge_jwt_core::pipeline) built over the Workers ports (outbound fetch, KV,
+//! WebCrypto, console logs), plus the runtime's request as the pipeline's [`RequestView`].
 
 use std::rc::Rc;
 
-use edge_jwt_core::answer::{bearer_token, GatewayError};
 use edge_jwt_core::cache::KeyCache;
 use edge_jwt_core::config::{CacheKind, Config, ConfigError};
 use edge_jwt_core::fetch::{FetchSettings, JwksFetcher};
-use edge_jwt_core::identity::identity_headers;
 use edge_jwt_core::log::{EventSink, Level};
-use edge_jwt_core::routing::{
-    check_scopes, is_ambiguous_path, is_preflight, is_public, required_scopes,
-};
+use edge_jwt_core::pipeline::{Gateway, RequestView};
 use edge_jwt_core::token_cache::{self, TokenCache};
-use edge_jwt_core::{VerifiedToken, Verifier};
+use edge_jwt_core::Verifier;
 use edge_jwt_webcrypto::WebCryptoBackend;
 use serde_json::json;
-use web_sys::Request;
 use worker::Env;
 
 use crate::http::WorkerHttp;
 use crate::kv::KvTier;
 use crate::logging::ConsoleLog;
 
-/// The isolate's key cache type.
-pub(crate) type Keys = KeyCache<JwksFetcher<WorkerHttp>, KvTier, ConsoleLog>;
+/// The core pipeline over the Workers ports.
+pub(crate) type Core = Gateway<JwksFetcher<WorkerHttp>, KvTier, ConsoleLog, WebCryptoBackend>;
 
 /// Everything one isolate keeps between requests.
-pub(crate) struct Gateway {
+pub(crate) struct Isolate {
     pub(crate) config: Config,
-    pub(crate) verifier: Verifier,
-    pub(crate) keys: Keys,
-    pub(crate) backend: WebCryptoBackend,
-    pub(crate) tokens: TokenCache,
+    pub(crate) core: Core,
     pub(crate) log: ConsoleLog,
 }
 
 thread_local! {
-    static ISOLATE: std::cell::OnceCell<Rc<Result<Gateway, ConfigError>>> =
+    static ISOLATE: std::cell::OnceCell<Rc<Result<Isolate, ConfigError>>> =
         const { std::cell::OnceCell::new() };
 }
 
@@ -47,16 +40,16 @@ pub(crate) fn now() -> u64 {
 }
 
 /// The isolate's gateway, built (and its configuration validated) on first use.
-pub(crate) fn isolate(env: &Env) -> Rc<Result<Gateway, ConfigError>> {
+pub(crate) fn isolate(env: &Env) -> Rc<Result<Isolate, ConfigError>> {
     ISOLATE.with(|cell| cell.get_or_init(|| Rc::new(build(env))).clone())
 }
 
 /// The isolate's gateway if a request has built it already.
-pub(crate) fn current() -> Option<Rc<Result<Gateway, ConfigError>>> {
+pub(crate) fn current() -> Option<Rc<Result<Isolate, ConfigError>>> {
     ISOLATE.with(|cell| cell.get().cloned())
 }
 
-fn build(env: &Env) -> Result<Gateway, ConfigError> {
+fn build(env: &Env) -> Result<Isolate, ConfigError> {
     let config = Config::from_env(|name| {
         env.var(name)
             .ok()
@@ -104,124 +97,59 @@ fn build(env: &Env) -> Result<Gateway, ConfigError> {
         "gateway_started",
         json!({ "issuer": config.verification.claims.issuer, "cache": format!("{:?}", config.cache_kind) }),
     );
-    Ok(Gateway {
-        verifier: Verifier::new(config.verification.clone()),
-        config,
+    let core = Gateway::new(
+        config.gateway_policy(),
+        Verifier::new(config.verification.clone()),
         keys,
-        backend: WebCryptoBackend::new(),
-        tokens: TokenCache::new(token_cache::DEFAULT_CAPACITY),
+        WebCryptoBackend::new(),
+        TokenCache::new(token_cache::DEFAULT_CAPACITY),
         log,
-    })
+    );
+    Ok(Isolate { config, core, log })
 }
 
-/// What a request needs, decided without waiting wherever possible.
-pub(crate) enum Plan {
-    /// Forward now, with these identity headers (none for public paths and preflight).
-    Forward(Vec<(String, String)>),
-    /// This bearer token has not been verified before: verify it ([`Gateway::verify`]).
-    Verify(String),
-}
-
-impl Gateway {
-    /// Everything but the gateway's own endpoints, as far as it can be decided at once:
-    /// preflight and public paths are forwarded as they are (minus spoofed identity headers);
-    /// everything else needs a valid token and the route's scopes. A token verified before (its
-    /// time claims and its key's presence re-checked) is a hash lookup, so most requests are
-    /// decided here; the others go through [`Gateway::verify`].
-    pub(crate) fn plan(&self, req: &Request, url: &url::Url) -> Result<Plan, GatewayError> {
-        let method = req.method();
-        let path = url.path();
-        let preflight = is_preflight(&method, || {
-            req.headers()
-                .has("access-control-request-method")
-                .unwrap_or(false)
-        });
-        if (preflight && self.config.forward_preflight)
-            || is_public(path, &self.config.public_paths)
-        {
-            return Ok(Plan::Forward(Vec::new()));
-        }
-        // A path the origin might normalise differently (encoded dots or slashes) could escape
-        // the scope rule matched here.
-        if is_ambiguous_path(path) {
-            return Err(GatewayError::InvalidRequest("ambiguous request path"));
-        }
-        // Tokens in URLs end up in logs and caches: only the header is accepted.
-        let query_token =
-            url.query().is_some() && url.query_pairs().any(|(name, _)| name == "access_token");
-        if query_token {
-            return Err(GatewayError::InvalidRequest(
-                "access_token in the query is not accepted; use the Authorization header",
-            ));
-        }
-        let header = req.headers().get("authorization").ok().flatten();
-        let token = bearer_token(header.as_deref())?;
-        if let Some(current) = self.keys.current() {
-            if let Some(verified) = self.tokens.get(
-                token,
-                &current.keys,
-                &self.config.verification.claims,
-                now(),
-            ) {
-                return self.admit(&method, path, &verified).map(Plan::Forward);
-            }
-        }
-        Ok(Plan::Verify(token.to_owned()))
-    }
-
-    /// The full pipeline for a token not verified before: its key (from memory, KV or the
-    /// issuer), the signature and the claims. The result is cached, then the route's scopes are
-    /// checked and the identity headers returned.
-    pub(crate) async fn verify(
-        &self,
-        method: &str,
-        path: &str,
-        token: &str,
-    ) -> Result<Vec<(String, String)>, GatewayError> {
-        let now = now();
-        let inspected = self
-            .verifier
-            .inspect(token)
-            .map_err(GatewayError::InvalidToken)?;
-        let set = self
-            .keys
-            .keys_for(inspected.kid(), now)
-            .await
-            .map_err(|err| GatewayError::from_resolve(err, inspected.kid()))?;
-        let verified = self
-            .verifier
-            .verify(&inspected, &set.keys, &self.backend, now)
-            .await
-            .map_err(GatewayError::InvalidToken)?;
-        self.log.event(
-            Level::Debug,
-            "token_verified",
-            json!({ "kid": verified.kid, "alg": verified.alg.name() }),
-        );
-        let verified = self.tokens.insert(token, verified);
-        self.admit(method, path, &verified)
-    }
-
-    /// The route's scopes checked against a verified token, and the identity headers to forward.
-    fn admit(
-        &self,
-        method: &str,
-        path: &str,
-        verified: &VerifiedToken,
-    ) -> Result<Vec<(String, String)>, GatewayError> {
-        if let Some(required) = required_scopes(method, path, &self.config.route_scopes) {
-            check_scopes(required, &verified.claims)?;
-        }
-        Ok(identity_headers(
-            &verified.claims,
-            &self.config.claim_headers,
-        ))
-    }
-
+impl Isolate {
     /// Makes the KV binding available to the key cache (once per isolate).
     pub(crate) fn attach(&self, env: &Env) {
-        if let Some(kv) = self.keys.shared() {
+        if let Some(kv) = self.core.keys().shared() {
             kv.attach(env);
         }
+    }
+}
+
+/// The runtime's request as the pipeline reads it: its method and URL read once.
+pub(crate) struct WorkerRequest {
+    pub(crate) req: web_sys::Request,
+    method: String,
+    pub(crate) url: url::Url,
+}
+
+impl WorkerRequest {
+    /// `None` when the runtime's URL does not parse (it always should).
+    pub(crate) fn new(req: web_sys::Request) -> Option<WorkerRequest> {
+        let url = url::Url::parse(&req.url()).ok()?;
+        Some(WorkerRequest {
+            method: req.method(),
+            req,
+            url,
+        })
+    }
+}
+
+impl RequestView for WorkerRequest {
+    fn method(&self) -> &str {
+        &self.method
+    }
+
+    fn path(&self) -> &str {
+        self.url.path()
+    }
+
+    fn query(&self) -> Option<&str> {
+        self.url.query()
+    }
+
+    fn header(&self, name: &str) -> Option<String> {
+        self.req.headers().get(name).ok().flatten()
     }
 }

@@ -16,7 +16,8 @@ mod response;
 use edge_jwt_core::answer::GatewayError;
 use edge_jwt_core::heartbeat::ScheduledRun;
 use edge_jwt_core::log::{EventSink, Level};
-use gateway::Plan;
+use edge_jwt_core::pipeline::{Decision, Forward};
+use gateway::{now, Isolate, WorkerRequest};
 use js_sys::Promise;
 use serde_json::json;
 use wasm_bindgen::prelude::wasm_bindgen;
@@ -27,11 +28,11 @@ use worker::{event, Date, Env, Response, Result, ScheduleContext, ScheduledEvent
 /// Every request: the gateway's own endpoints, or verification and forwarding to the origin.
 ///
 /// Exported directly rather than through `#[event(fetch)]`, which runs every request as a
-/// futures task: a request that needs no I/O of its own (a token verified before, a public
-/// path, a rejection) is decided synchronously here and answered with the runtime's own
-/// promise ([`proxy::forward`]). Only the rest (a token seen for the first time, the status
-/// endpoint) becomes a task. It takes the runtime's request as is (`web_sys::Request`):
-/// converting it into a `worker::Request` would read the large `request.cf` object.
+/// futures task: what the core pipeline decides without I/O (a token verified before, a public
+/// path, a rejection) is answered here with the runtime's own promise ([`proxy::forward`]). Only
+/// the rest (a token that needs the key cache, the status endpoint) becomes a task. It takes the
+/// runtime's request as is (`web_sys::Request`): converting it into a `worker::Request` would
+/// read the large `request.cf` object.
 #[wasm_bindgen]
 pub fn fetch(req: web_sys::Request, env: Env, _ctx: worker::worker_sys::Context) -> Promise {
     let isolate = gateway::isolate(&env);
@@ -43,51 +44,45 @@ pub fn fetch(req: web_sys::Request, env: Env, _ctx: worker::worker_sys::Context)
     };
     gateway.attach(&env);
     let realm = &gateway.config.realm;
-    let url = match url::Url::parse(&req.url()) {
-        Ok(url) => url,
-        Err(_) => return answer(&GatewayError::InvalidRequest("unparsable URL"), realm),
+    let Some(request) = WorkerRequest::new(req) else {
+        return answer(&GatewayError::InvalidRequest("unparsable URL"), realm);
     };
-    match url.path() {
-        "/_gateway/health" => ready(response::json(&json!({ "status": "ok" }))),
-        "/_gateway/status" => {
+    match gateway.core.decide(&request, now()) {
+        Decision::Health => ready(response::json(&json!({ "status": "ok" }))),
+        Decision::Forward(target) => forward(gateway, &request, &target),
+        Decision::Reject(error) => answer(&error, realm),
+        Decision::Status => {
             let isolate = isolate.clone();
             future_to_promise(async move {
-                let Ok(gateway) = isolate.as_ref() else {
-                    return Err(JsValue::from_str("no gateway"));
-                };
-                response::settled(status(gateway, &env, &req).await)
+                let gateway = settled_isolate(&isolate)?;
+                response::settled(status(gateway, &env).await)
             })
         }
-        _ => match gateway.plan(&req, &url) {
-            Ok(Plan::Forward(identity)) => forward(gateway, &req, &url, &identity),
-            Err(error) => answer(&error, realm),
-            Ok(Plan::Verify(token)) => {
-                let isolate = isolate.clone();
-                future_to_promise(async move {
-                    let Ok(gateway) = isolate.as_ref() else {
-                        return Err(JsValue::from_str("no gateway"));
-                    };
-                    let realm = &gateway.config.realm;
-                    match gateway.verify(&req.method(), url.path(), &token).await {
-                        Ok(identity) => {
-                            JsFuture::from(forward(gateway, &req, &url, &identity)).await
-                        }
-                        Err(error) => response::settled(response::error(&error, realm)),
-                    }
-                })
-            }
-        },
+        Decision::Verify(pending) => {
+            let isolate = isolate.clone();
+            future_to_promise(async move {
+                let gateway = settled_isolate(&isolate)?;
+                match gateway.core.verify(&pending, now()).await {
+                    Ok(target) => JsFuture::from(forward(gateway, &request, &target)).await,
+                    Err(error) => response::settled(response::error(&error, &gateway.config.realm)),
+                }
+            })
+        }
     }
 }
 
+/// The isolate's gateway inside a task (the task exists only when it was built).
+fn settled_isolate(
+    isolate: &std::result::Result<Isolate, edge_jwt_core::config::ConfigError>,
+) -> std::result::Result<&Isolate, JsValue> {
+    isolate
+        .as_ref()
+        .map_err(|_| JsValue::from_str("no gateway"))
+}
+
 /// The origin's response (or the gateway's answer to a request it cannot forward).
-fn forward(
-    gateway: &gateway::Gateway,
-    req: &web_sys::Request,
-    url: &url::Url,
-    identity: &[(String, String)],
-) -> Promise {
-    match proxy::forward(req, url, &gateway.config, identity) {
+fn forward(gateway: &Isolate, request: &WorkerRequest, target: &Forward) -> Promise {
+    match proxy::forward(request, target, &gateway.config) {
         Ok(promise) => promise,
         Err(error) => answer(&error, &gateway.config.realm),
     }
@@ -106,27 +101,18 @@ fn ready(response: Result<Response>) -> Promise {
     }
 }
 
-/// `GET /_gateway/status`: the caches' state, for the holder of `STATUS_TOKEN` only (404 for
-/// anyone else, and when no token is configured).
-async fn status(gateway: &gateway::Gateway, env: &Env, req: &web_sys::Request) -> Result<Response> {
-    let header = req.headers().get("authorization").ok().flatten();
-    let allowed = gateway
-        .config
-        .status_token
-        .as_ref()
-        .is_some_and(|token| header.as_deref() == Some(format!("Bearer {token}").as_str()));
-    if !allowed {
-        return response::error(&GatewayError::NotFound, &gateway.config.realm);
-    }
+/// `GET /_gateway/status` (the pipeline has checked `STATUS_TOKEN`): the caches' state.
+async fn status(gateway: &Isolate, env: &Env) -> Result<Response> {
     let last_run = kv::last_scheduled_run(env).await.ok().flatten();
+    let core = &gateway.core;
     response::json(&json!({
         "service": "edge-jwt",
         "version": env!("CARGO_PKG_VERSION"),
-        "key_cache": gateway.keys.status(gateway::now()),
-        "imported_crypto_keys": gateway.backend.imported_keys(),
+        "key_cache": core.keys().status(now()),
+        "imported_crypto_keys": core.backend().imported_keys(),
         "token_cache": {
-            "entries": gateway.tokens.len(),
-            "counters": gateway.tokens.stats(),
+            "entries": core.tokens().len(),
+            "counters": core.tokens().stats(),
         },
         "last_scheduled_run": last_run,
     }))
@@ -143,7 +129,7 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     if let Ok(gateway) = gateway::isolate(&env).as_ref() {
         gateway.attach(&env);
         if gateway.config.refresh.enabled {
-            match gateway.keys.refresh(gateway::now()).await {
+            match gateway.core.keys().refresh(now()).await {
                 Ok(outcome) => gateway.log.event(
                     Level::Info,
                     "scheduled_refresh",

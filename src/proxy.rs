@@ -10,15 +10,17 @@ use edge_jwt_core::answer::GatewayError;
 use edge_jwt_core::config::Config;
 use edge_jwt_core::forward::{header_edits, origin_url, ClientInfo, HeaderEdits};
 use edge_jwt_core::log::{EventSink, Level};
+use edge_jwt_core::pipeline::Forward;
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::{wasm_bindgen, Closure};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{AbortController, Request, RequestInit, RequestRedirect, WorkerGlobalScope};
 
-use crate::gateway;
+use crate::gateway::{self, WorkerRequest};
 use crate::response;
 
-/// Forwards `req` (whose parsed URL is `url`) to the origin with `identity` headers added.
+/// Forwards `request` to the origin as the pipeline decided (`target`: the canonical path and
+/// the query, the identity headers, with or without the body).
 ///
 /// The result is a promise that the runtime settles without calling back into Rust on success:
 /// a timer aborts the fetch after `ORIGIN_TIMEOUT_MS` unless the response headers came first,
@@ -26,29 +28,28 @@ use crate::response;
 /// Awaiting the fetch in Rust instead costs a futures task, its wakers and two closures on
 /// every request.
 pub(crate) fn forward(
-    req: &Request,
-    url: &url::Url,
+    request: &WorkerRequest,
+    target: &Forward,
     config: &Config,
-    identity: &[(String, String)],
 ) -> Result<Promise, GatewayError> {
-    let path_and_query = match url.query() {
-        Some(query) => format!("{}?{query}", url.path()),
-        None => url.path().to_owned(),
-    };
-    let edits = edits_for(req, url, config, identity);
+    let req = &request.req;
+    let mut edits = edits_for(req, &request.url, config, &target.identity);
+    if !target.with_body {
+        edits = edits.without_body();
+    }
 
     let controller = AbortController::new().map_err(|_| GatewayError::OriginUnreachable)?;
     let init = RequestInit::new();
     init.set_method(&req.method());
     init.set_headers(&req.headers());
-    // The body is passed on as a stream, never buffered.
-    if let Some(body) = req.body() {
+    // The body is passed on as a stream, never buffered; a preflight carries none.
+    if let Some(body) = req.body().filter(|_| target.with_body) {
         init.set_body(&body);
     }
     init.set_redirect(RequestRedirect::Manual);
     init.set_signal(Some(&controller.signal()));
-    let target = origin_url(&config.origin.url, &path_and_query);
-    let outgoing = Request::new_with_str_and_init(&target, &init)
+    let origin = origin_url(&config.origin.url, &target.path_and_query);
+    let outgoing = Request::new_with_str_and_init(&origin, &init)
         .map_err(|_| GatewayError::OriginUnreachable)?;
     let headers = outgoing.headers();
     for name in &edits.delete {

@@ -64,26 +64,29 @@ pub struct ErrorAnswer {
 impl GatewayError {
     /// The answer, with `realm` in the challenge.
     pub fn answer(&self, realm: &str) -> ErrorAnswer {
-        let challenge = |params: &str| {
-            Some(if params.is_empty() {
-                format!("Bearer realm=\"{realm}\"")
-            } else {
-                format!("Bearer realm=\"{realm}\", {params}")
-            })
+        // Every parameter value goes through `quoted_safe`, so no description or scope can end
+        // the quoted-string early (RFC 7235 section 2.1).
+        let challenge = |error: Option<&str>, param: Option<(&str, &str)>| {
+            let mut text = format!("Bearer realm=\"{}\"", quoted_safe(realm));
+            if let Some(error) = error {
+                text.push_str(&format!(", error=\"{}\"", quoted_safe(error)));
+            }
+            if let Some((name, value)) = param {
+                text.push_str(&format!(", {name}=\"{}\"", quoted_safe(value)));
+            }
+            Some(text)
         };
         let (status, www_authenticate, retry_after, error, description) = match self {
             GatewayError::NoCredentials => (
                 401,
-                challenge(""),
+                challenge(None, None),
                 None,
                 "unauthorized",
                 "a bearer token is required".to_owned(),
             ),
             GatewayError::InvalidRequest(why) => (
                 400,
-                challenge(&format!(
-                    "error=\"invalid_request\", error_description=\"{why}\""
-                )),
+                challenge(Some("invalid_request"), Some(("error_description", why))),
                 None,
                 "invalid_request",
                 (*why).to_owned(),
@@ -92,10 +95,10 @@ impl GatewayError {
                 let description = format!("{}: {}", rejection.code(), rejection);
                 (
                     401,
-                    challenge(&format!(
-                        "error=\"invalid_token\", error_description=\"{}\"",
-                        quoted_safe(&description)
-                    )),
+                    challenge(
+                        Some("invalid_token"),
+                        Some(("error_description", &description)),
+                    ),
                     None,
                     "invalid_token",
                     description,
@@ -105,10 +108,7 @@ impl GatewayError {
                 let scope = required.join(" ");
                 (
                     403,
-                    challenge(&format!(
-                        "error=\"insufficient_scope\", scope=\"{}\"",
-                        quoted_safe(&scope)
-                    )),
+                    challenge(Some("insufficient_scope"), Some(("scope", &scope))),
                     None,
                     "insufficient_scope",
                     format!("the token lacks a required scope: {scope}"),
@@ -265,5 +265,85 @@ mod tests {
         let inner = challenge.split("error_description=\"").nth(1).unwrap();
         assert_eq!(inner.matches('"').count(), 1, "{challenge}");
         assert!(!challenge.contains('\\') && !challenge.contains('\n'));
+    }
+
+    /// The auth-params of a `Bearer` challenge, parsed strictly by RFC 7235 section 2.1:
+    /// `name="quoted-string"` pairs separated by `,`, no backslash escapes (RFC 6750 values
+    /// never need them). `None` when the text does not parse.
+    fn parse_challenge(text: &str) -> Option<Vec<(String, String)>> {
+        let mut rest = text.strip_prefix("Bearer ")?;
+        let mut params = Vec::new();
+        loop {
+            let (name, after) = rest.split_once("=\"")?;
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return None;
+            }
+            let end = after.find('"')?;
+            let value = &after[..end];
+            if value.contains('\\') || !value.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
+                return None;
+            }
+            params.push((name.to_owned(), value.to_owned()));
+            rest = &after[end + 1..];
+            if rest.is_empty() {
+                return Some(params);
+            }
+            rest = rest.strip_prefix(", ")?;
+        }
+    }
+
+    #[test]
+    fn every_challenge_parses_as_rfc_7235() {
+        let mut errors = vec![
+            GatewayError::NoCredentials,
+            GatewayError::InvalidToken(Rejection::UnknownKey {
+                kid: Some("k\"1\\".to_owned()),
+            }),
+            GatewayError::InsufficientScope {
+                required: vec!["a\"b".to_owned(), "c".to_owned()],
+            },
+        ];
+        // Every 400 the gateway can give, from the header parser and the path rules.
+        for header in ["Basic x", "Bearer", "Bearer a b", "abc", "Bearer a,b"] {
+            errors.push(bearer_token(Some(header)).unwrap_err());
+        }
+        for path in [
+            "/a;b", "/a%2f", "/a%00", "/a%zz", "/./a", "/a\\b", "a", "/a b",
+        ] {
+            let why = crate::path::canonicalize(path).unwrap_err().description();
+            errors.push(GatewayError::InvalidRequest(why));
+        }
+        for error in errors {
+            let answer = error.answer("edge");
+            let challenge = answer.www_authenticate.expect("a challenge");
+            let params = parse_challenge(&challenge)
+                .unwrap_or_else(|| panic!("{error:?} gives an unparsable challenge: {challenge}"));
+            assert_eq!(
+                params[0],
+                ("realm".to_owned(), "edge".to_owned()),
+                "{challenge}"
+            );
+            if let Some(description) = answer.body["error_description"].as_str() {
+                if let Some((_, quoted)) = params.iter().find(|(n, _)| n == "error_description") {
+                    // What the JSON body says, minus what a quoted-string cannot carry.
+                    assert_eq!(quoted, &quoted_safe(description));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_empty_credential_answer_is_parsable() {
+        let challenge = bearer_token(Some("Bearer"))
+            .unwrap_err()
+            .answer("edge")
+            .www_authenticate
+            .unwrap();
+        let params = parse_challenge(&challenge).expect(&challenge);
+        assert_eq!(params.len(), 3, "{challenge}");
+        assert_eq!(
+            params[1],
+            ("error".to_owned(), "invalid_request".to_owned())
+        );
     }
 }

@@ -150,21 +150,23 @@ const VARIABLES: &[(&str, &str, &str)] = &[
         "PUBLIC_PATHS",
         "",
         "Path prefixes forwarded without a token, comma-separated, each starting with `/`; \
-         segment-aware (`/health` covers `/health/live`, not `/healthz`).",
+         segment-aware (`/health` covers `/health/live`, not `/healthz`) and exact: the request \
+         path must match with the same case and as sent (no escapes, no repeated slashes).",
     ),
     (
         "ROUTE_SCOPES",
         "",
         "Scope rules separated by `;`, each `[METHOD] /path=scope ...` with space-separated \
          scopes (for example `POST /orders=orders:write; GET /orders=orders:read`); no method \
-         means any method.",
+         means any method, `HEAD` follows the `GET` rules, and paths match the canonical request \
+         path case-insensitively. `/=scope` requires a scope on every protected route.",
     ),
     (
         "CLAIM_HEADERS",
         "",
         "Extra identity headers for the origin: `claim.path=Header-Name` pairs, comma-separated. \
-         Authorization, Host, Content-Length, Transfer-Encoding, hop-by-hop and `CF-*` headers \
-         are refused.",
+         Authorization, Cookie, Host, Content-Length, hop-by-hop, client-address, \
+         method-override, path-rewrite and `CF-*` headers are refused.",
     ),
     (
         "FORWARD_PREFLIGHT",
@@ -291,9 +293,10 @@ pub struct OriginSettings {
 /// One `ROUTE_SCOPES` rule: requests for `path` (with `method`, if given) need every scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteScope {
-    /// The HTTP method, uppercase; `None` means any method.
+    /// The HTTP method, uppercase; `None` means any method. Never `HEAD`, which follows `GET`.
     pub method: Option<String>,
-    /// The path, starting with `/` and without a trailing `/` (except `/` itself).
+    /// The path in [canonical form](crate::path) and lowercase, starting with `/` and without a
+    /// trailing `/` (except `/` itself): rules match case-insensitively.
     pub path: String,
     /// The scopes a token must carry, in the order given, at least one.
     pub scopes: Vec<String>,
@@ -537,6 +540,19 @@ impl Config {
     }
 }
 
+impl Config {
+    /// The routing policy the [request pipeline](crate::pipeline) applies.
+    pub fn gateway_policy(&self) -> crate::pipeline::GatewayPolicy {
+        crate::pipeline::GatewayPolicy {
+            public_paths: self.public_paths.clone(),
+            route_scopes: self.route_scopes.clone(),
+            claim_headers: self.claim_headers.clone(),
+            forward_preflight: self.forward_preflight,
+            status_token: self.status_token.clone(),
+        }
+    }
+}
+
 /// The default of `name` in [`VARIABLES`]; every name read is listed there (a test checks it).
 fn default_of(name: &str) -> &'static str {
     VARIABLES
@@ -707,27 +723,19 @@ fn algorithms(text: &str) -> Result<Vec<Algorithm>, ConfigError> {
     Ok(algorithms)
 }
 
-/// A configured path: starts with `/`, visible ASCII (request paths arrive percent-encoded)
-/// without `?`, `#` or `.`/`..` segments. Returned without trailing `/` (except `/` itself).
+/// A configured path in [canonical form](crate::path) (unreserved escapes decoded, repeated
+/// slashes merged), without trailing `/` (except `/` itself); `None` when the path has no
+/// canonical form (`;`, dot segments, escaped delimiters...) or is not plain visible ASCII.
 fn normalize_path(path: &str) -> Option<String> {
-    let valid = path.starts_with('/')
-        && path
-            .chars()
-            .all(|c| c.is_ascii_graphic() && c != '?' && c != '#')
-        && !path
-            .split('/')
-            .any(|segment| segment == "." || segment == "..");
-    if !valid {
-        return None;
-    }
-    match path.trim_end_matches('/') {
+    let canonical = crate::path::canonicalize(path).ok()?;
+    match canonical.as_sent().trim_end_matches('/') {
         "" => Some("/".to_owned()),
         trimmed => Some(trimmed.to_owned()),
     }
 }
 
 const PATH_RULE: &str = "starting with '/', in visible ASCII (percent-encode anything else), \
-                         without '?', '#' or '.'/'..' segments";
+                         without ';', '?', '#', '.'/'..' segments or escaped '.', '/', '\\' or '%'";
 
 fn public_paths(text: &str) -> Result<Vec<String>, ConfigError> {
     let mut paths: Vec<String> = Vec::new();
@@ -783,11 +791,18 @@ fn route_scopes(text: &str) -> Result<Vec<RouteScope>, ConfigError> {
             _ => return Err(bad("an optional method and a path before '='")),
         };
         let method = match method {
+            Some(method) if method.eq_ignore_ascii_case("HEAD") => {
+                return Err(bad("no HEAD rule: HEAD requests follow the GET rules"))
+            }
             Some(method) if is_token(method) => Some(method.to_ascii_uppercase()),
             Some(_) => return Err(bad("a method made of HTTP token characters")),
             None => None,
         };
-        let path = normalize_path(path).ok_or_else(|| bad(&format!("a path {PATH_RULE}")))?;
+        // Rules match case-insensitively: stored in lowercase, so `/Orders` and `/orders` are
+        // the same rule.
+        let path = normalize_path(path)
+            .ok_or_else(|| bad(&format!("a path {PATH_RULE}")))?
+            .to_ascii_lowercase();
         let mut scope_list: Vec<String> = Vec::new();
         for scope in scopes.split_whitespace() {
             if !is_scope_token(scope) {
@@ -815,22 +830,19 @@ fn route_scopes(text: &str) -> Result<Vec<RouteScope>, ConfigError> {
     Ok(rules)
 }
 
-/// Headers the gateway or the platform owns: framing, routing, credentials and hop-by-hop
-/// (RFC 9110 section 7.6.1), compared in lowercase. `cf-*` is refused as a prefix.
-const RESERVED_HEADERS: &[&str] = &[
-    "authorization",
-    "host",
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "upgrade",
-];
+/// Headers a claim may not be sent in, besides those the gateway
+/// [strips](crate::client_headers) for another reason than identity (hop-by-hop, `Host`,
+/// client address, method override, path rewrite) and `CF-*`: credentials and framing.
+const RESERVED_HEADERS: &[&str] = &["authorization", "content-length", "cookie"];
+
+/// Whether a claim may be sent to the origin in header `name`.
+fn is_claim_header_allowed(name: &str) -> bool {
+    use crate::client_headers::{normalized, stripped, Stripped};
+    let name = normalized(name);
+    !RESERVED_HEADERS.contains(&name.as_str())
+        && !name.starts_with("cf-")
+        && stripped(&name, &[]).is_none_or(|why| why == Stripped::Identity)
+}
 
 fn claim_headers(text: &str) -> Result<Vec<ClaimHeader>, ConfigError> {
     const NAME: &str = "CLAIM_HEADERS";
@@ -854,16 +866,17 @@ fn claim_headers(text: &str) -> Result<Vec<ClaimHeader>, ConfigError> {
         if !is_token(header) {
             return Err(bad("a header name made of HTTP token characters"));
         }
-        let lower = header.to_ascii_lowercase();
-        if RESERVED_HEADERS.contains(&lower.as_str()) || lower.starts_with("cf-") {
+        if !is_claim_header_allowed(header) {
             return Err(bad(
-                "a header the gateway does not own (not Authorization, Host, Content-Length, \
-                 Transfer-Encoding, a hop-by-hop header or CF-*)",
+                "a header the gateway does not own (not Authorization, Cookie, Host, \
+                 Content-Length, a hop-by-hop, client-address, method-override or path-rewrite \
+                 header, or CF-*)",
             ));
         }
+        let name = crate::client_headers::normalized(header);
         if headers
             .iter()
-            .any(|other| other.header.eq_ignore_ascii_case(header))
+            .any(|other| crate::client_headers::normalized(&other.header) == name)
         {
             return Err(bad("each header name once"));
         }
@@ -1491,11 +1504,38 @@ mod tests {
         let config = ok("PUBLIC_PATHS", " /health/, ,/docs//,/,/health,/v1/status");
         assert_eq!(config.public_paths, ["/health", "/docs", "/", "/v1/status"]);
         for bad in [
-            "health", "/a b", "/a?x=1", "/a#b", "/a/../b", "/./a", "/café", "*",
+            "health", "/a b", "/a?x=1", "/a#b", "/a/../b", "/./a", "/café", "*", "/a;b", "/a%2fb",
+            "/%2e%2e", "/a%252e", "/a\\b",
         ] {
             let error = err("PUBLIC_PATHS", &format!("/ok,{bad}"));
             assert_eq!(error.found.as_deref(), Some(bad));
         }
+    }
+
+    #[test]
+    fn configured_paths_take_the_canonical_form_of_request_paths() {
+        // Unreserved escapes decoded, slashes merged; public paths keep their case.
+        let config = ok("PUBLIC_PATHS", "/H%65alth,//docs//v1");
+        assert_eq!(config.public_paths, ["/Health", "/docs/v1"]);
+        // Rule paths are stored in lowercase: rules match case-insensitively.
+        let config = ok("ROUTE_SCOPES", "POST /%4Frders//Open=orders:write");
+        assert_eq!(config.route_scopes[0].path, "/orders/open");
+        let duplicate = err("ROUTE_SCOPES", "POST /orders=a; post /ORDERS/=b");
+        assert_eq!(duplicate.found.as_deref(), Some("post /ORDERS/=b"));
+    }
+
+    #[test]
+    fn head_rules_are_refused_because_head_follows_get() {
+        let error = err("ROUTE_SCOPES", "GET /a=x; HEAD /a=y");
+        assert!(
+            error
+                .expected
+                .contains("HEAD requests follow the GET rules"),
+            "{error}"
+        );
+        assert!(err("ROUTE_SCOPES", "head /a=y")
+            .expected
+            .contains("GET rules"));
     }
 
     #[test]
@@ -1602,6 +1642,12 @@ mod tests {
             ("sub=Upgrade", "does not own"),
             ("sub=Proxy-Authorization", "does not own"),
             ("sub=CF-Connecting-IP", "does not own"),
+            ("sub=Cookie", "does not own"),
+            ("sub=X-Real-IP", "does not own"),
+            ("sub=X_Forwarded_For", "does not own"),
+            ("sub=X-HTTP-Method-Override", "does not own"),
+            ("sub=X-Original-URL", "does not own"),
+            ("sub=Transfer_Encoding", "does not own"),
         ] {
             let error = err("CLAIM_HEADERS", &format!("iss=X-Issuer,{bad}"));
             assert_eq!(error.found.as_deref(), Some(bad));
@@ -1609,6 +1655,9 @@ mod tests {
         }
         let duplicate = err("CLAIM_HEADERS", "sub=X-Sub,email=x-sub");
         assert_eq!(duplicate.found.as_deref(), Some("email=x-sub"));
+        // Origins that fold `_` into `-` would read these two as one header.
+        let duplicate = err("CLAIM_HEADERS", "sub=X-Sub,email=X_Sub");
+        assert_eq!(duplicate.found.as_deref(), Some("email=X_Sub"));
     }
 
     #[test]

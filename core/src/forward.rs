@@ -4,31 +4,19 @@
 //! per-connection or could forge an identity, plus the `X-Forwarded-*` headers and the verified
 //! identity ([`crate::identity`]).
 
+use crate::client_headers::{normalized, stripped};
 use crate::config::ClaimHeader;
-use crate::identity::is_spoofable;
 
-/// Hop-by-hop headers (RFC 9110 section 7.6.1, plus the non-standard `proxy-connection`),
-/// lowercase: they describe the client's connection to the gateway and are never forwarded.
-pub const HOP_BY_HOP: [&str; 9] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "proxy-connection",
-];
-
-/// The `X-Forwarded-*` headers, which the gateway rebuilds instead of forwarding.
+/// The headers the gateway rebuilds from what it knows of the client's connection.
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
 const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
 const X_FORWARDED_HOST: &str = "x-forwarded-host";
+const X_REAL_IP: &str = "x-real-ip";
 
 /// The origin URL for a request: `origin` (`ORIGIN_URL`, normalised without a trailing `/`)
-/// followed by the request's path and query exactly as received, without any decoding or
-/// normalisation. A `path_and_query` that does not start with `/` (it always should) gets one.
+/// followed by `path_and_query` as given: the request's [canonical path](crate::path) (the one
+/// its rules were checked against) and its query as received. A `path_and_query` that does not
+/// start with `/` (it always should) gets one.
 pub fn origin_url(origin: &str, path_and_query: &str) -> String {
     if path_and_query.starts_with('/') {
         format!("{origin}{path_and_query}")
@@ -51,24 +39,22 @@ pub struct ClientInfo {
 /// The headers for the origin request, names lowercase, built from the client's `incoming`
 /// headers (names in any case).
 ///
-/// Every incoming header is kept, in order, except:
-///
-/// - [hop-by-hop](HOP_BY_HOP) headers, and every header the incoming `Connection` header(s)
-///   name in their comma-separated lists (`Connection: x-foo` drops `X-Foo`);
-/// - `host`: the origin request's host comes from its URL;
-/// - [spoofable](is_spoofable) identity headers: every `x-auth-*` header and every
-///   `CLAIM_HEADERS` name, which only the gateway may set;
-/// - `x-forwarded-for`, `x-forwarded-proto` and `x-forwarded-host`, which are rebuilt, and
-///   RFC 7239 `forwarded`, which a client could otherwise use to claim another address;
+/// Every incoming header is kept, in order, except those on the
+/// [one list](crate::client_headers) of headers origins act on (compared by normalised name,
+/// so `X_Auth_Subject` is `X-Auth-Subject`): hop-by-hop headers and every header the incoming
+/// `Connection` header(s) name, `Host`, client-address headers (`Forwarded`, `X-Forwarded-*`,
+/// `X-Real-IP`, `True-Client-IP`...), method overrides, path rewrites, and the identity headers
+/// (`X-Auth-*` and every `CLAIM_HEADERS` name), which only the gateway may set.
 ///
 /// `authorization` is kept: the origin may verify the token itself. `content-length` is kept:
 /// the body is streamed to the origin unchanged, so its length still holds.
 ///
 /// Then come the rebuilt headers: `x-forwarded-for` is the incoming chain (all values, in
 /// order) with `client.ip` appended, or `client.ip` alone; without a client IP it is omitted
-/// altogether, since origins trust the last entry as the one their proxy added. Then
-/// `x-forwarded-proto` (`client.proto`) and `x-forwarded-host` (`client.host`), and finally
-/// `identity` ([`crate::identity::identity_headers`]) as given, with names lowercased.
+/// altogether, since origins trust the last entry as the one their proxy added. `x-real-ip` is
+/// `client.ip` (omitted without one). Then `x-forwarded-proto` (`client.proto`) and
+/// `x-forwarded-host` (`client.host`), and finally `identity`
+/// ([`crate::identity::identity_headers`]) as given, with names lowercased.
 pub fn forwarded_headers(
     incoming: &[(String, String)],
     client: &ClientInfo,
@@ -112,6 +98,19 @@ pub struct HeaderEdits {
     pub set: Vec<(String, String)>,
 }
 
+impl HeaderEdits {
+    /// The edits for a request forwarded without its body (a CORS preflight): its framing
+    /// headers go too, so the origin never waits for a body that does not come.
+    pub fn without_body(mut self) -> HeaderEdits {
+        for name in ["content-length", "content-type", "content-encoding"] {
+            if !self.delete.iter().any(|listed| listed == name) {
+                self.delete.push(name.to_owned());
+            }
+        }
+        self
+    }
+}
+
 /// The [`HeaderEdits`] for a request whose header `names` (any case) include the given
 /// `connection` and `x_forwarded_for` values (each the comma-joined values of that header).
 pub fn header_edits(
@@ -125,20 +124,14 @@ pub fn header_edits(
     let connection_listed: Vec<String> = connection
         .into_iter()
         .flat_map(|value| value.split(','))
-        .map(|option| option.trim().to_ascii_lowercase())
+        .map(|option| normalized(option.trim()))
         .filter(|option| !option.is_empty())
         .collect();
     let mut delete: Vec<String> = Vec::new();
     for name in names {
         let lower = name.to_ascii_lowercase();
-        let dropped = HOP_BY_HOP.contains(&lower.as_str())
-            || connection_listed.contains(&lower)
-            || lower == "host"
-            || lower == X_FORWARDED_FOR
-            || lower == X_FORWARDED_PROTO
-            || lower == X_FORWARDED_HOST
-            || lower == "forwarded"
-            || is_spoofable(&lower, claim_headers);
+        let dropped = stripped(&lower, claim_headers).is_some()
+            || connection_listed.contains(&normalized(&lower));
         if dropped && !delete.contains(&lower) {
             delete.push(lower);
         }
@@ -154,6 +147,7 @@ pub fn header_edits(
             .collect();
         chain.push(ip);
         set.push((X_FORWARDED_FOR.to_owned(), chain.join(", ")));
+        set.push((X_REAL_IP.to_owned(), ip.clone()));
     }
     set.push((X_FORWARDED_PROTO.to_owned(), client.proto.clone()));
     set.push((X_FORWARDED_HOST.to_owned(), client.host.clone()));
@@ -168,6 +162,7 @@ pub fn header_edits(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client_headers::{Stripped, STRIPPED_HEADERS};
     use crate::identity::identity_headers;
     use serde_json::{json, Map, Value};
 
@@ -249,7 +244,11 @@ mod tests {
 
     #[test]
     fn hop_by_hop_headers_and_host_are_dropped() {
-        let mut incoming: Vec<(&str, &str)> = HOP_BY_HOP.iter().map(|n| (*n, "x")).collect();
+        let mut incoming: Vec<(&str, &str)> = STRIPPED_HEADERS
+            .iter()
+            .filter(|(_, why)| *why == Stripped::HopByHop)
+            .map(|(n, _)| (*n, "x"))
+            .collect();
         incoming.extend([
             ("Connection", "close"),
             ("Keep-Alive", "timeout=5"),
@@ -268,6 +267,7 @@ mod tests {
             [
                 "accept",
                 "x-forwarded-for",
+                "x-real-ip",
                 "x-forwarded-proto",
                 "x-forwarded-host"
             ]
@@ -336,7 +336,7 @@ mod tests {
         ]);
         assert_eq!(values(&headers, "x-forwarded-proto"), ["https"]);
         assert_eq!(values(&headers, "x-forwarded-host"), ["api.example.com"]);
-        assert_eq!(headers.len(), 3);
+        assert_eq!(headers.len(), 4);
     }
 
     #[test]
@@ -372,6 +372,7 @@ mod tests {
             [
                 "accept",
                 "x-forwarded-for",
+                "x-real-ip",
                 "x-forwarded-proto",
                 "x-forwarded-host",
                 "x-auth-subject",
@@ -407,11 +408,71 @@ mod tests {
     }
 
     #[test]
-    fn hop_by_hop_list() {
-        assert_eq!(HOP_BY_HOP.len(), 9);
-        for name in HOP_BY_HOP {
-            assert_eq!(name, name.to_ascii_lowercase());
+    fn headers_origins_act_on_never_pass_in_any_spelling() {
+        let config = [entry("email", "X-User-Email")];
+        let incoming = pairs(&[
+            ("X-Auth_Subject", "admin"),
+            ("X_Auth_Subject", "admin"),
+            ("x_user_email", "boss@example.com"),
+            ("X-HTTP-Method-Override", "DELETE"),
+            ("X-HTTP-Method", "DELETE"),
+            ("X-Method-Override", "DELETE"),
+            ("X_HTTP_Method_Override", "DELETE"),
+            ("X-Original-URL", "/admin"),
+            ("X-Rewrite-URL", "/admin"),
+            ("X-Forwarded-Prefix", "/admin"),
+            ("X-Real-IP", "10.0.0.1"),
+            ("True-Client-IP", "10.0.0.1"),
+            ("X_Forwarded_For", "10.0.0.1"),
+            ("X-Forwarded-Port", "443"),
+            ("Accept", "*/*"),
+        ]);
+        let identity = pairs(&[("x-auth-subject", "alice")]);
+        let headers =
+            forwarded_headers(&incoming, &client(Some("203.0.113.7")), &config, &identity);
+        assert_eq!(
+            headers,
+            pairs(&[
+                ("accept", "*/*"),
+                ("x-forwarded-for", "203.0.113.7"),
+                ("x-real-ip", "203.0.113.7"),
+                ("x-forwarded-proto", "https"),
+                ("x-forwarded-host", "api.example.com"),
+                ("x-auth-subject", "alice"),
+            ])
+        );
+        // Without a client IP, no client-address header reaches the origin at all.
+        let headers = forwarded_headers(&incoming, &client(None), &config, &[]);
+        assert!(values(&headers, "x-real-ip").is_empty(), "{headers:?}");
+        assert!(values(&headers, "true-client-ip").is_empty());
+    }
+
+    #[test]
+    fn a_request_without_its_body_loses_its_framing_headers() {
+        let edits = header_edits(
+            &["Content-Length", "Accept"],
+            None,
+            None,
+            &client(None),
+            &[],
+            &[],
+        )
+        .without_body();
+        for name in ["content-length", "content-type", "content-encoding"] {
+            assert_eq!(
+                edits.delete.iter().filter(|n| *n == name).count(),
+                1,
+                "{name}"
+            );
         }
+        assert!(!edits.delete.iter().any(|n| n == "accept"));
+    }
+
+    #[test]
+    fn connection_named_headers_are_matched_by_normalised_name() {
+        let headers = forward(&[("Connection", "x-foo"), ("X_Foo", "1"), ("x-foo", "2")]);
+        assert!(values(&headers, "x_foo").is_empty(), "{headers:?}");
+        assert!(values(&headers, "x-foo").is_empty());
     }
 
     #[test]

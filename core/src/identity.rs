@@ -10,7 +10,7 @@
 //!
 //! followed by one header per `CLAIM_HEADERS` entry. The origin can trust these headers only
 //! because the gateway strips every header of the same names from the client's request
-//! ([`is_spoofable`]) before adding them.
+//! ([`crate::client_headers::stripped`]) before adding them.
 //!
 //! Header values are safe by construction: a value with a control character (CR, LF, NUL, tab,
 //! DEL...) or a character outside visible ASCII and space is dropped rather than forwarded or
@@ -21,10 +21,6 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use serde_json::{Map, Value};
 
 use crate::config::ClaimHeader;
-
-/// The prefix of the gateway's identity headers, lowercase. Every incoming header with this
-/// prefix is removed before the verified ones are added.
-pub const IDENTITY_PREFIX: &str = "x-auth-";
 
 /// The token's `sub`.
 pub const SUBJECT_HEADER: &str = "x-auth-subject";
@@ -121,22 +117,6 @@ pub fn identity_headers(
         );
     }
     headers
-}
-
-/// Whether `name` starts with [`IDENTITY_PREFIX`] (`x-auth-`), ignoring case.
-pub fn is_identity_header(name: &str) -> bool {
-    name.get(..IDENTITY_PREFIX.len())
-        .is_some_and(|prefix| prefix.eq_ignore_ascii_case(IDENTITY_PREFIX))
-}
-
-/// Whether a client could use header `name` to pose as a verified identity: every `x-auth-*`
-/// header and every `CLAIM_HEADERS` name, ignoring case. The gateway removes all of them from
-/// the client's request before adding the verified ones.
-pub fn is_spoofable(name: &str, claim_headers: &[ClaimHeader]) -> bool {
-    is_identity_header(name)
-        || claim_headers
-            .iter()
-            .any(|entry| entry.header.eq_ignore_ascii_case(name))
 }
 
 #[cfg(test)]
@@ -366,39 +346,5 @@ mod tests {
             headers.iter().filter(|(n, _)| n == SUBJECT_HEADER).count(),
             1
         );
-    }
-
-    #[test]
-    fn identity_headers_are_recognised_in_any_case() {
-        for name in [
-            "x-auth-subject",
-            "X-Auth-Subject",
-            "X-AUTH-",
-            "x-AuTh-anything",
-        ] {
-            assert!(is_identity_header(name), "{name}");
-        }
-        for name in [
-            "x-auth",
-            "x-authorization",
-            "authorization",
-            "x-user",
-            "",
-            "é-auth-x",
-        ] {
-            assert!(!is_identity_header(name), "{name}");
-        }
-    }
-
-    #[test]
-    fn spoofable_headers_include_the_configured_names() {
-        let config = [entry("email", "X-User-Email"), entry("roles", "Roles")];
-        for name in ["x-auth-subject", "X-Auth-Claims", "x-user-email", "ROLES"] {
-            assert!(is_spoofable(name, &config), "{name}");
-        }
-        for name in ["x-user", "x-user-email-2", "authorization", "role"] {
-            assert!(!is_spoofable(name, &config), "{name}");
-        }
-        assert!(!is_spoofable("x-user-email", &[]));
     }
 }

@@ -26,10 +26,13 @@
 //! | [`log`]       | log levels and structured log lines                        |
 //! | [`config`]    | every environment variable, read and validated once        |
 //! | [`heartbeat`] | the record the scheduled handler leaves in KV on each run  |
+//! | [`path`]      | the canonical request path that rules match and the origin gets |
 //! | [`routing`]   | public paths, route scopes and CORS preflight              |
+//! | [`client_headers`] | the client headers that never reach the origin        |
 //! | [`identity`]  | the verified identity as headers for the origin            |
 //! | [`forward`]   | the origin request's URL and headers                       |
 //! | [`token_cache`] | the per-isolate LRU cache of verified tokens             |
+//! | [`pipeline`]  | the order of the checks: request in, decision out          |
 #![forbid(unsafe_code)]
 
 pub mod alg;
@@ -37,6 +40,7 @@ pub mod answer;
 pub mod backend;
 pub mod cache;
 pub mod claims;
+pub mod client_headers;
 pub mod config;
 pub mod error;
 pub mod fetch;
@@ -49,6 +53,8 @@ pub mod key;
 pub mod log;
 #[cfg(feature = "native")]
 pub mod native;
+pub mod path;
+pub mod pipeline;
 pub mod routing;
 pub mod signature;
 pub mod source;

@@ -1,92 +1,60 @@
 //! Which requests need a token, and which scopes a token needs: `PUBLIC_PATHS`, `ROUTE_SCOPES`
 //! and CORS preflight.
 //!
-//! All matching is on the raw request path, as received and without its query: nothing is
-//! percent-decoded and no dot segment is resolved. A configured path `P` covers a request path
-//! when the path equals `P` or continues it with `/` (segment-aware: `/health` covers `/health`,
-//! `/health/` and `/health/live`, never `/healthz`); `/` covers every path.
+//! Both are decided on the request's [canonical path](crate::path), never on the raw one, so a
+//! rule cannot be bypassed by spelling a path differently:
+//!
+//! - scope rules match [`CanonicalPath::key`], case-insensitively (`/ORDERS` is `/orders`); their
+//!   paths are stored in that form by the configuration;
+//! - public paths stay narrow: a request is public only when its raw path already is its
+//!   canonical form (nothing decoded, no slash merged) and a public prefix covers it with the
+//!   exact case, so neither decoding nor case folding ever widens a public prefix.
+//!
+//! A configured path `P` covers a path when the path equals `P` or continues it with `/`
+//! ([`covers`]); `/` covers every path. `HEAD` follows the `GET` rules, as frameworks route `HEAD`
+//! to `GET` handlers.
 
 use serde_json::{Map, Value};
 
 use crate::answer::GatewayError;
 use crate::config::RouteScope;
+use crate::path::{covers, CanonicalPath};
 
-/// Whether the configured `prefix` covers `path` segment by segment (see the module docs).
-///
-/// `prefix` is normally a configured path, which has no trailing `/`; a trailing `/` is ignored
-/// all the same, so `/health/` behaves like `/health`.
-fn covers(prefix: &str, path: &str) -> bool {
-    let prefix = prefix.trim_end_matches('/');
-    if prefix.is_empty() {
-        // `/` (or `//`...): every path.
-        return true;
-    }
-    match path.strip_prefix(prefix) {
-        Some(rest) => rest.is_empty() || rest.starts_with('/'),
-        None => false,
-    }
+/// Whether a request for `path` (received as `raw`) is forwarded without a token: `raw` is
+/// already canonical and one of `public_paths` covers it, case-sensitively.
+pub fn is_public(raw: &str, path: &CanonicalPath, public_paths: &[String]) -> bool {
+    path.as_sent() == raw && public_paths.iter().any(|prefix| covers(prefix, raw))
 }
 
-/// Whether the origin could read `path` as a different path than the gateway does.
-///
-/// That is the case when the path has a dot segment (`.` or `..`, also with `;parameters` as
-/// some servers strip them: `/..;/`), a backslash (which some servers treat as `/`), or a
-/// percent-encoded dot, slash or backslash (`%2e`, `%2f`, `%5c`, any case), which the origin may
-/// decode before routing. Browsers and the Workers runtime resolve plain dot segments before the
-/// gateway sees a URL, so such paths come from hand-made requests.
-pub fn is_ambiguous_path(path: &str) -> bool {
-    if path.contains('\\') {
-        return true;
+/// The method whose rules govern `method`: `HEAD` is routed like `GET`.
+fn rule_method(method: &str) -> &str {
+    if method.eq_ignore_ascii_case("HEAD") {
+        "GET"
+    } else {
+        method
     }
-    let lower = path.to_ascii_lowercase();
-    if ["%2e", "%2f", "%5c"]
-        .iter()
-        .any(|code| lower.contains(code))
-    {
-        return true;
-    }
-    path.split('/').skip(1).any(|segment| {
-        let name = segment.split(';').next().unwrap_or(segment);
-        name == "." || name == ".."
-    })
-}
-
-/// Whether `path` (the raw request path, without the query) is forwarded without a token.
-///
-/// A path is public when one of `public_paths` covers it segment by segment: `/health` covers
-/// `/health`, `/health/` and `/health/x`, not `/healthz`; `/` covers everything.
-///
-/// An [ambiguous](is_ambiguous_path) path — one with `/../`, `/./`, a trailing `/..` or `/.`, a
-/// percent-encoded dot or slash (`%2e`, `%2f`, any case) or a backslash — is never public, even
-/// under `/`: the origin may normalise it into a different path than the one compared here, and
-/// a public prefix must not stretch over a protected path that way (`/health/../orders`).
-pub fn is_public(path: &str, public_paths: &[String]) -> bool {
-    !is_ambiguous_path(path) && public_paths.iter().any(|prefix| covers(prefix, path))
 }
 
 /// The scopes `method` on `path` requires under `rules` (`ROUTE_SCOPES`), or `None` when no
 /// rule applies (a valid token is then enough).
 ///
-/// A rule applies when its path covers `path` segment by segment (as in [`is_public`]) and its
-/// method is unset or equals `method`, ignoring case. Of several applicable rules the one with
-/// the longest path wins; at equal length a rule with a method beats one without; remaining ties
-/// go to the rule given first.
-///
-/// Like [`is_public`] this compares the raw path. The caller should refuse
-/// [ambiguous](is_ambiguous_path) paths on protected routes, since `/public/../admin` matches the
-/// rules for `/public` here but may reach `/admin` at the origin.
+/// A rule applies when its path (lowercase, canonical) covers [`CanonicalPath::key`] and its
+/// method is unset or equals `method` ignoring case (`HEAD` counts as `GET`). Of several
+/// applicable rules the one with the longest path wins; at equal length a rule with a method
+/// beats one without; remaining ties go to the rule given first.
 pub fn required_scopes<'a>(
     method: &str,
-    path: &str,
+    path: &CanonicalPath,
     rules: &'a [RouteScope],
 ) -> Option<&'a [String]> {
+    let method = rule_method(method);
     let mut best: Option<(&RouteScope, (usize, bool))> = None;
     for rule in rules {
         let method_matches = rule
             .method
             .as_deref()
             .is_none_or(|m| m.eq_ignore_ascii_case(method));
-        if !method_matches || !covers(&rule.path, path) {
+        if !method_matches || !covers(&rule.path, path.key()) {
             continue;
         }
         let rank = (rule.path.trim_end_matches('/').len(), rule.method.is_some());
@@ -175,11 +143,23 @@ mod tests {
         }
     }
 
+    fn canonical(raw: &str) -> CanonicalPath {
+        crate::path::canonicalize(raw).unwrap()
+    }
+
+    fn public(raw: &str, paths: &[String]) -> bool {
+        is_public(raw, &canonical(raw), paths)
+    }
+
+    fn scopes<'a>(method: &str, raw: &str, rules: &'a [RouteScope]) -> Option<&'a [String]> {
+        required_scopes(method, &canonical(raw), rules)
+    }
+
     #[test]
     fn public_prefixes_are_segment_aware() {
-        let public = strings(&["/health", "/docs/v1"]);
+        let paths = strings(&["/health", "/docs/v1"]);
         for path in ["/health", "/health/", "/health/live", "/docs/v1/a/b"] {
-            assert!(is_public(path, &public), "{path}");
+            assert!(public(path, &paths), "{path}");
         }
         for path in [
             "/healthz",
@@ -189,92 +169,91 @@ mod tests {
             "/docs/v10",
             "/orders",
         ] {
-            assert!(!is_public(path, &public), "{path}");
+            assert!(!public(path, &paths), "{path}");
         }
     }
 
     #[test]
     fn the_root_is_a_prefix_of_everything() {
-        let public = strings(&["/"]);
+        let paths = strings(&["/"]);
         for path in ["/", "/health", "/orders/42", "/a/b/"] {
-            assert!(is_public(path, &public), "{path}");
+            assert!(public(path, &paths), "{path}");
         }
     }
 
     #[test]
     fn no_public_paths_means_nothing_is_public() {
-        assert!(!is_public("/", &[]));
-        assert!(!is_public("/health", &[]));
+        assert!(!public("/", &[]));
+        assert!(!public("/health", &[]));
     }
 
     #[test]
-    fn comparison_is_on_the_raw_path() {
-        // No decoding: an encoded letter is a different path, and case matters.
-        let public = strings(&["/health"]);
-        assert!(!is_public("/h%65alth", &public));
-        assert!(!is_public("/Health", &public));
-        // A configured path with a trailing slash still behaves segment-aware.
-        assert!(is_public("/health/x", &strings(&["/health/"])));
-        assert!(!is_public("/healthz", &strings(&["/health/"])));
-    }
-
-    #[test]
-    fn dot_segments_are_never_public() {
-        let public = strings(&["/health", "/"]);
-        for path in [
-            "/health/../orders",
-            "/health/./x",
-            "/health/..",
-            "/health/.",
-            "/../orders",
-            "/health/..;/orders",
-            "/health/.;x/orders",
+    fn public_prefixes_never_widen_by_decoding_merging_or_case() {
+        let paths = strings(&["/health"]);
+        for raw in [
+            "/h%65alth",
+            "/Health",
+            "/HEALTH/live",
+            "//health",
+            "/health//live",
+            "/%68ealth",
         ] {
-            assert!(is_ambiguous_path(path), "{path}");
-            assert!(!is_public(path, &public), "{path}");
+            assert!(!public(raw, &paths), "{raw}");
+        }
+        // Under `/`, a path that needed canonicalisation is still not public.
+        assert!(!public("//orders", &strings(&["/"])));
+        assert!(!public("/%6Frders", &strings(&["/"])));
+    }
+
+    #[test]
+    fn rules_match_every_spelling_of_the_path() {
+        let rules = [
+            rule(Some("POST"), "/orders", &["orders:write"]),
+            rule(Some("GET"), "/orders", &["orders:read"]),
+        ];
+        for raw in [
+            "/orders",
+            "/ORDERS",
+            "/Orders/42",
+            "/%6Frders",
+            "/%6frders/1",
+            "//orders",
+            "/orders//1",
+        ] {
+            assert_eq!(
+                scopes("POST", raw, &rules),
+                Some(&strings(&["orders:write"])[..]),
+                "{raw}"
+            );
         }
     }
 
     #[test]
-    fn encoded_dots_and_slashes_are_never_public() {
-        let public = strings(&["/health", "/"]);
-        for path in [
-            "/health/%2e%2e/orders",
-            "/health/%2E%2E/orders",
-            "/health/.%2e/orders",
-            "/health/%2E./orders",
-            "/health%2f..%2forders",
-            "/health%2F..%2Forders",
-            "/health/%5c../orders",
-            "/health\\..\\orders",
-        ] {
-            assert!(is_ambiguous_path(path), "{path}");
-            assert!(!is_public(path, &public), "{path}");
-        }
-    }
-
-    #[test]
-    fn dots_inside_names_are_fine() {
-        let public = strings(&["/health"]);
-        for path in [
-            "/health/v1.2",
-            "/health/...",
-            "/health/.well-known",
-            "/health/a..b",
-        ] {
-            assert!(!is_ambiguous_path(path), "{path}");
-            assert!(is_public(path, &public), "{path}");
-        }
-        // Other encodings are left alone.
-        assert!(is_public("/health/a%20b", &public));
+    fn head_follows_the_get_rules() {
+        let rules = [
+            rule(Some("GET"), "/orders", &["orders:read"]),
+            rule(None, "/", &["any"]),
+        ];
+        assert_eq!(
+            scopes("HEAD", "/orders/1", &rules),
+            Some(&strings(&["orders:read"])[..])
+        );
+        assert_eq!(
+            scopes("head", "/orders/1", &rules),
+            Some(&strings(&["orders:read"])[..])
+        );
+        assert_eq!(
+            scopes("HEAD", "/other", &rules),
+            Some(&strings(&["any"])[..])
+        );
     }
 
     #[test]
     fn no_rule_means_no_scope() {
         let rules = [rule(None, "/orders", &["orders:read"])];
-        assert_eq!(required_scopes("GET", "/customers", &rules), None);
-        assert_eq!(required_scopes("GET", "/ordersx", &rules), None);
-        assert_eq!(required_scopes("GET", "/", &[]), None);
+        assert_eq!(scopes("GET", "/customers", &rules), None);
+        assert_eq!(scopes("GET", "/ordersx", &rules), None);
+        assert_eq!(scopes("GET", "/", &[]), None);
     }
 
     #[test]
@@ -282,7 +261,7 @@ mod tests {
         let rules = [rule(None, "/orders", &["orders:read"])];
         for path in ["/orders", "/orders/", "/orders/42/items"] {
             assert_eq!(
-                required_scopes("GET", path, &rules),
+                scopes("GET", path, &rules),
                 Some(&strings(&["orders:read"])[..]),
                 "{path}"
             );
@@ -293,10 +272,10 @@ mod tests {
     fn methods_match_case_insensitively() {
         let rules = [rule(Some("POST"), "/orders", &["orders:write"])];
         assert_eq!(
-            required_scopes("post", "/orders", &rules),
+            scopes("post", "/orders", &rules),
             Some(&strings(&["orders:write"])[..])
         );
-        assert_eq!(required_scopes("GET", "/orders", &rules), None);
+        assert_eq!(scopes("GET", "/orders", &rules), None);
     }
 
     #[test]
@@ -306,19 +285,19 @@ mod tests {
             rule(Some("GET"), "/orders", &["orders:read"]),
             rule(None, "/orders/export", &["orders:export"]),
         ];
-        let scopes = |method, path| required_scopes(method, path, &rules).map(<[String]>::to_vec);
+        let needs = |method, path| scopes(method, path, &rules).map(<[String]>::to_vec);
         assert_eq!(
-            scopes("GET", "/orders/export/x"),
+            needs("GET", "/orders/export/x"),
             Some(strings(&["orders:export"]))
         );
         // A longer method-less rule beats a shorter rule for the method.
         assert_eq!(
-            scopes("GET", "/orders/export"),
+            needs("GET", "/orders/export"),
             Some(strings(&["orders:export"]))
         );
-        assert_eq!(scopes("GET", "/orders/1"), Some(strings(&["orders:read"])));
-        assert_eq!(scopes("DELETE", "/orders/1"), Some(strings(&["any"])));
-        assert_eq!(scopes("GET", "/customers"), Some(strings(&["any"])));
+        assert_eq!(needs("GET", "/orders/1"), Some(strings(&["orders:read"])));
+        assert_eq!(needs("DELETE", "/orders/1"), Some(strings(&["any"])));
+        assert_eq!(needs("GET", "/customers"), Some(strings(&["any"])));
     }
 
     #[test]
@@ -333,10 +312,9 @@ mod tests {
                 rule(None, "/orders", &["orders"]),
             ],
         ] {
-            let scopes =
-                |method| required_scopes(method, "/orders/1", &rules).map(<[String]>::to_vec);
-            assert_eq!(scopes("POST"), Some(strings(&["orders:write"])));
-            assert_eq!(scopes("GET"), Some(strings(&["orders"])));
+            let needs = |method| scopes(method, "/orders/1", &rules).map(<[String]>::to_vec);
+            assert_eq!(needs("POST"), Some(strings(&["orders:write"])));
+            assert_eq!(needs("GET"), Some(strings(&["orders"])));
         }
     }
 
@@ -345,7 +323,7 @@ mod tests {
         // The configuration refuses exact duplicates, but a trailing slash is not compared.
         let rules = [rule(None, "/a", &["first"]), rule(None, "/a/", &["second"])];
         assert_eq!(
-            required_scopes("GET", "/a/b", &rules),
+            scopes("GET", "/a/b", &rules),
             Some(&strings(&["first"])[..])
         );
     }

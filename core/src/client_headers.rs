@@ -1,0 +1,183 @@
+//! The client headers that never reach the origin: one list, with the reason for each.
+//!
+//! Origins act on more headers than the ones a gateway thinks about. Frameworks honour method
+//! overrides (`X-HTTP-Method-Override`), IIS and Symfony route on `X-Original-URL`, most apps log
+//! or trust `X-Real-IP`, and CGI, WSGI and Rack fold `-` and `_` into the same variable
+//! (`X-Auth_Subject` and `X_Auth_Subject` both become `HTTP_X_AUTH_SUBJECT`). So a header is
+//! judged by its [normalised](normalized) name: lowercase, with `_` read as `-`.
+//!
+//! | reason                               | headers                                          |
+//! |--------------------------------------|--------------------------------------------------|
+//! | [`Stripped::HopByHop`]               | `Connection` and the headers it names, `Keep-Alive`, `TE`, `Trailer`, `Transfer-Encoding`, `Upgrade`, `Proxy-*` |
+//! | [`Stripped::Routing`]                | `Host`                                           |
+//! | [`Stripped::ClientAddress`]          | `Forwarded`, `X-Forwarded-*`, `X-Real-IP`, `True-Client-IP`, `X-Client-IP`, ... (the gateway rebuilds `X-Forwarded-For`/`-Proto`/`-Host` and `X-Real-IP`) |
+//! | [`Stripped::MethodOverride`]         | `X-HTTP-Method-Override`, `X-HTTP-Method`, `X-Method-Override` |
+//! | [`Stripped::PathRewrite`]            | `X-Original-URL`, `X-Rewrite-URL`, `X-Original-URI`, `X-Forwarded-Prefix`, ... |
+//! | [`Stripped::Identity`]               | `X-Auth-*` and every `CLAIM_HEADERS` name        |
+//!
+//! The list is [`STRIPPED_HEADERS`]; [`stripped`] applies it together with the identity rule.
+
+use crate::config::ClaimHeader;
+
+/// Why a client header is not forwarded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stripped {
+    /// It describes the client's connection to the gateway (RFC 9110 section 7.6.1).
+    HopByHop,
+    /// The origin request's host comes from `ORIGIN_URL`.
+    Routing,
+    /// A client could claim another address or scheme with it; the gateway sets its own.
+    ClientAddress,
+    /// It changes the method the origin acts on, after the gateway checked the scopes of the
+    /// request's own method.
+    MethodOverride,
+    /// It changes the path the origin routes, after the gateway checked the request's own path.
+    PathRewrite,
+    /// Only the gateway may state the verified identity.
+    Identity,
+}
+
+/// Every header stripped by name (normalised: lowercase, `-` for `_`), with its reason. The
+/// identity headers are a prefix and a configured list, see [`stripped`].
+pub const STRIPPED_HEADERS: &[(&str, Stripped)] = &[
+    ("connection", Stripped::HopByHop),
+    ("keep-alive", Stripped::HopByHop),
+    ("proxy-authenticate", Stripped::HopByHop),
+    ("proxy-authorization", Stripped::HopByHop),
+    ("proxy-connection", Stripped::HopByHop),
+    ("te", Stripped::HopByHop),
+    ("trailer", Stripped::HopByHop),
+    ("transfer-encoding", Stripped::HopByHop),
+    ("upgrade", Stripped::HopByHop),
+    ("host", Stripped::Routing),
+    ("forwarded", Stripped::ClientAddress),
+    ("x-forwarded-for", Stripped::ClientAddress),
+    ("x-forwarded-proto", Stripped::ClientAddress),
+    ("x-forwarded-host", Stripped::ClientAddress),
+    ("x-forwarded-port", Stripped::ClientAddress),
+    ("x-forwarded-server", Stripped::ClientAddress),
+    ("x-forwarded-scheme", Stripped::ClientAddress),
+    ("x-forwarded-ssl", Stripped::ClientAddress),
+    ("x-forwarded-protocol", Stripped::ClientAddress),
+    ("x-url-scheme", Stripped::ClientAddress),
+    ("front-end-https", Stripped::ClientAddress),
+    ("x-real-ip", Stripped::ClientAddress),
+    ("true-client-ip", Stripped::ClientAddress),
+    ("x-client-ip", Stripped::ClientAddress),
+    ("x-cluster-client-ip", Stripped::ClientAddress),
+    ("client-ip", Stripped::ClientAddress),
+    ("x-originating-ip", Stripped::ClientAddress),
+    ("x-remote-ip", Stripped::ClientAddress),
+    ("x-remote-addr", Stripped::ClientAddress),
+    ("fastly-client-ip", Stripped::ClientAddress),
+    ("x-http-method-override", Stripped::MethodOverride),
+    ("x-http-method", Stripped::MethodOverride),
+    ("x-method-override", Stripped::MethodOverride),
+    ("x-original-url", Stripped::PathRewrite),
+    ("x-rewrite-url", Stripped::PathRewrite),
+    ("x-original-uri", Stripped::PathRewrite),
+    ("x-original-path", Stripped::PathRewrite),
+    ("x-forwarded-uri", Stripped::PathRewrite),
+    ("x-forwarded-path", Stripped::PathRewrite),
+    ("x-forwarded-prefix", Stripped::PathRewrite),
+    ("x-envoy-original-path", Stripped::PathRewrite),
+];
+
+/// The prefix of the gateway's identity headers, normalised. Every client header with this
+/// prefix is removed before the verified ones are added.
+pub const IDENTITY_PREFIX: &str = "x-auth-";
+
+/// `name` as origins that fold `-` and `_` read it: lowercase, with `-` for `_`.
+pub fn normalized(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'_' => '-',
+            b => char::from(b.to_ascii_lowercase()),
+        })
+        .collect()
+}
+
+/// Why the client header `name` (any case, `_` or `-`) is not forwarded, or `None` when it is.
+/// `claim_headers` are the configured identity headers (`CLAIM_HEADERS`).
+pub fn stripped(name: &str, claim_headers: &[ClaimHeader]) -> Option<Stripped> {
+    let name = normalized(name);
+    if name.starts_with(IDENTITY_PREFIX)
+        || claim_headers
+            .iter()
+            .any(|entry| normalized(&entry.header) == name)
+    {
+        return Some(Stripped::Identity);
+    }
+    STRIPPED_HEADERS
+        .iter()
+        .find(|(listed, _)| *listed == name)
+        .map(|(_, why)| *why)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(header: &str) -> ClaimHeader {
+        ClaimHeader {
+            claim: vec!["email".to_owned()],
+            header: header.to_owned(),
+        }
+    }
+
+    #[test]
+    fn the_list_is_normalised_and_has_no_duplicates() {
+        for (i, (name, _)) in STRIPPED_HEADERS.iter().enumerate() {
+            assert_eq!(normalized(name), *name);
+            assert!(!name.starts_with(IDENTITY_PREFIX), "{name}");
+            assert!(
+                STRIPPED_HEADERS[..i].iter().all(|(other, _)| other != name),
+                "{name} listed twice"
+            );
+        }
+    }
+
+    #[test]
+    fn underscores_and_case_do_not_hide_a_header() {
+        let config = [entry("X-User-Email")];
+        for (name, why) in [
+            ("X-Auth_Subject", Stripped::Identity),
+            ("X_Auth_Subject", Stripped::Identity),
+            ("x_auth_claims", Stripped::Identity),
+            ("X-AUTH-ROLES", Stripped::Identity),
+            ("x_user_email", Stripped::Identity),
+            ("X-User_Email", Stripped::Identity),
+            ("X_Forwarded_For", Stripped::ClientAddress),
+            ("X_Real_IP", Stripped::ClientAddress),
+            ("X-HTTP-Method-Override", Stripped::MethodOverride),
+            ("x_http_method", Stripped::MethodOverride),
+            ("X-Method-Override", Stripped::MethodOverride),
+            ("X-Original-URL", Stripped::PathRewrite),
+            ("X_Rewrite_URL", Stripped::PathRewrite),
+            ("True-Client-IP", Stripped::ClientAddress),
+            ("Transfer_Encoding", Stripped::HopByHop),
+            ("HOST", Stripped::Routing),
+        ] {
+            assert_eq!(stripped(name, &config), Some(why), "{name}");
+        }
+    }
+
+    #[test]
+    fn ordinary_headers_pass() {
+        for name in [
+            "accept",
+            "authorization",
+            "content-type",
+            "content-length",
+            "x-request-id",
+            "x-user",
+            "x-auth",
+            "x-authorization",
+            "cf-connecting-ip",
+            "origin",
+            "access-control-request-method",
+        ] {
+            assert_eq!(stripped(name, &[entry("X-User-Email")]), None, "{name}");
+        }
+    }
+}

@@ -1,0 +1,321 @@
+//! The gateway's decision for one request: which checks run, in which order, and what reaches
+//! the origin.
+//!
+//! The Workers adapter shows a request through [`RequestView`] and acts on the [`Decision`];
+//! every rule lives here and is tested natively as a table of requests and decisions. In order:
+//!
+//! 1. the gateway's own endpoints, on the raw path: `/_gateway/health`, and `/_gateway/status`
+//!    for the holder of `STATUS_TOKEN` (compared in constant time; anyone else gets 404);
+//! 2. the [canonical path](crate::path): a path that has none is refused (400), whatever the
+//!    route, preflights and public paths included;
+//! 3. a CORS preflight (`FORWARD_PREFLIGHT`) is forwarded without a token and without a body;
+//! 4. a [public path](crate::routing::is_public) is forwarded without a token;
+//! 5. a token in the query is refused (400); the `Authorization` header must hold exactly one
+//!    bearer token;
+//! 6. a token verified before passes on a hash lookup, but only while the key set it was
+//!    checked against is fresh; otherwise, and for a token seen for the first time, the decision
+//!    is [`Decision::Verify`]: the adapter awaits [`Gateway::verify`], which goes through the key
+//!    cache (memory, KV, issuer) like any first-time token, so a cached token is never admitted
+//!    past what verification would accept (a key removed upstream, a set past max-stale);
+//! 7. the route's scopes (`ROUTE_SCOPES`, matched on the canonical path, `HEAD` as `GET`), then
+//!    the identity headers.
+//!
+//! A forwarded request carries the canonical path, the path its rules were checked against.
+
+use std::rc::Rc;
+
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::answer::{bearer_token, GatewayError};
+use crate::backend::SignatureBackend;
+use crate::cache::{KeyCache, KeyCacheTier};
+use crate::config::{ClaimHeader, RouteScope};
+use crate::identity::identity_headers;
+use crate::log::{EventSink, Level};
+use crate::path::{canonicalize, CanonicalPath};
+use crate::routing::{check_scopes, is_preflight, is_public, required_scopes};
+use crate::source::KeySource;
+use crate::token_cache::TokenCache;
+use crate::verify::{VerifiedToken, Verifier};
+
+/// The liveness endpoint.
+pub const HEALTH_PATH: &str = "/_gateway/health";
+/// The status endpoint (`STATUS_TOKEN`).
+pub const STATUS_PATH: &str = "/_gateway/status";
+
+/// What the pipeline reads of a request. The Worker implements it over the runtime's request;
+/// tests over plain values.
+pub trait RequestView {
+    /// The method, as received.
+    fn method(&self) -> &str;
+    /// The path as received: percent-encoded, without the query.
+    fn path(&self) -> &str;
+    /// The query as received, without `?`.
+    fn query(&self) -> Option<&str>;
+    /// The value of the header `name` (lowercase), several values joined with `, ` as the Fetch
+    /// standard does.
+    fn header(&self, name: &str) -> Option<String>;
+}
+
+/// The routing policy of the gateway (from `Config::gateway_policy`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct GatewayPolicy {
+    /// `PUBLIC_PATHS`, canonical.
+    pub public_paths: Vec<String>,
+    /// `ROUTE_SCOPES`, paths canonical and lowercase.
+    pub route_scopes: Vec<RouteScope>,
+    /// `CLAIM_HEADERS`.
+    pub claim_headers: Vec<ClaimHeader>,
+    /// `FORWARD_PREFLIGHT`.
+    pub forward_preflight: bool,
+    /// `STATUS_TOKEN`; never shown by `Debug`.
+    pub status_token: Option<String>,
+}
+
+impl std::fmt::Debug for GatewayPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayPolicy")
+            .field("public_paths", &self.public_paths)
+            .field("route_scopes", &self.route_scopes)
+            .field("claim_headers", &self.claim_headers)
+            .field("forward_preflight", &self.forward_preflight)
+            .field(
+                "status_token",
+                &self.status_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// What to do with a request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Answer the liveness endpoint.
+    Health,
+    /// Answer the status endpoint (the caller holds `STATUS_TOKEN`).
+    Status,
+    /// Send the request to the origin.
+    Forward(Forward),
+    /// The token needs the key cache: await [`Gateway::verify`] with this.
+    Verify(Pending),
+    /// Refuse the request with this answer.
+    Reject(GatewayError),
+}
+
+/// A request the origin receives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forward {
+    /// The canonical path (the one the rules were checked against) and the query as received.
+    pub path_and_query: String,
+    /// The verified identity headers (none on public paths and preflights).
+    pub identity: Vec<(String, String)>,
+    /// Whether the request body goes along (a preflight carries none).
+    pub with_body: bool,
+}
+
+/// A request waiting for [`Gateway::verify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    token: String,
+    method: String,
+    path: CanonicalPath,
+    path_and_query: String,
+    /// Whether [`Gateway::decide`] already looked the token up in the token cache.
+    looked_up: bool,
+}
+
+/// The gateway of one isolate: its policy, the verifier, the key cache, the signature backend
+/// and the verified-token cache.
+pub struct Gateway<S, T, L, B> {
+    policy: GatewayPolicy,
+    verifier: Verifier,
+    keys: KeyCache<S, T, L>,
+    backend: B,
+    tokens: TokenCache,
+    log: L,
+}
+
+impl<S, T, L, B> Gateway<S, T, L, B>
+where
+    S: KeySource,
+    T: KeyCacheTier,
+    L: EventSink + Clone,
+    B: SignatureBackend,
+{
+    /// A gateway over these parts.
+    pub fn new(
+        policy: GatewayPolicy,
+        verifier: Verifier,
+        keys: KeyCache<S, T, L>,
+        backend: B,
+        tokens: TokenCache,
+        log: L,
+    ) -> Self {
+        Gateway {
+            policy,
+            verifier,
+            keys,
+            backend,
+            tokens,
+            log,
+        }
+    }
+
+    /// The key cache.
+    pub fn keys(&self) -> &KeyCache<S, T, L> {
+        &self.keys
+    }
+
+    /// The verified-token cache.
+    pub fn tokens(&self) -> &TokenCache {
+        &self.tokens
+    }
+
+    /// The signature backend.
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    /// Everything that can be decided without waiting, at `now` (seconds since the epoch). See
+    /// the [module documentation](self) for the order of the checks.
+    pub fn decide(&self, req: &impl RequestView, now: u64) -> Decision {
+        match self.decide_inner(req, now) {
+            Ok(decision) => decision,
+            Err(error) => Decision::Reject(error),
+        }
+    }
+
+    fn decide_inner(&self, req: &impl RequestView, now: u64) -> Result<Decision, GatewayError> {
+        let raw = req.path();
+        match raw {
+            HEALTH_PATH => return Ok(Decision::Health),
+            STATUS_PATH if self.status_authorized(req.header("authorization").as_deref()) => {
+                return Ok(Decision::Status)
+            }
+            STATUS_PATH => return Err(GatewayError::NotFound),
+            _ => {}
+        }
+        let path =
+            canonicalize(raw).map_err(|err| GatewayError::InvalidRequest(err.description()))?;
+        let path_and_query = match req.query() {
+            Some(query) => format!("{}?{query}", path.as_sent()),
+            None => path.as_sent().to_owned(),
+        };
+        let method = req.method();
+        let preflight = self.policy.forward_preflight
+            && is_preflight(method, || {
+                req.header("access-control-request-method").is_some()
+            });
+        if preflight || is_public(raw, &path, &self.policy.public_paths) {
+            return Ok(Decision::Forward(Forward {
+                path_and_query,
+                identity: Vec::new(),
+                with_body: !preflight,
+            }));
+        }
+        // Tokens in URLs end up in logs and caches: only the header is accepted.
+        let query_token = req.query().is_some_and(|query| {
+            url::form_urlencoded::parse(query.as_bytes()).any(|(name, _)| name == "access_token")
+        });
+        if query_token {
+            return Err(GatewayError::InvalidRequest(
+                "access_token in the query is not accepted; use the Authorization header",
+            ));
+        }
+        let header = req.header("authorization");
+        let token = bearer_token(header.as_deref())?;
+        // A hit counts only while the set it was checked against is fresh: past that, the key
+        // cache must look again (KV, issuer) before the token may pass.
+        let fresh = self.keys.current().filter(|set| set.is_fresh(now));
+        if let Some(set) = &fresh {
+            let claims = &self.verifier.policy().claims;
+            if let Some(verified) = self.tokens.get(token, &set.keys, claims, now) {
+                let identity = self.admit(method, &path, &verified)?;
+                return Ok(Decision::Forward(Forward {
+                    path_and_query,
+                    identity,
+                    with_body: true,
+                }));
+            }
+        }
+        Ok(Decision::Verify(Pending {
+            token: token.to_owned(),
+            method: method.to_owned(),
+            path,
+            path_and_query,
+            looked_up: fresh.is_some(),
+        }))
+    }
+
+    /// The rest of the pipeline for a [`Decision::Verify`]: the token's key from the key cache
+    /// (memory, KV or the issuer), then the cached verification if it still holds with that key
+    /// set, or the signature and the claims; then the route's scopes.
+    pub async fn verify(&self, pending: &Pending, now: u64) -> Result<Forward, GatewayError> {
+        let inspected = self
+            .verifier
+            .inspect(&pending.token)
+            .map_err(GatewayError::InvalidToken)?;
+        let set = self
+            .keys
+            .keys_for(inspected.kid(), now)
+            .await
+            .map_err(|err| GatewayError::from_resolve(err, inspected.kid()))?;
+        let claims = &self.verifier.policy().claims;
+        let cached = if pending.looked_up {
+            None
+        } else {
+            self.tokens.get(&pending.token, &set.keys, claims, now)
+        };
+        let verified = match cached {
+            Some(verified) => verified,
+            None => {
+                let verified = self
+                    .verifier
+                    .verify(&inspected, &set.keys, &self.backend, now)
+                    .await
+                    .map_err(GatewayError::InvalidToken)?;
+                self.log.event(
+                    Level::Debug,
+                    "token_verified",
+                    json!({ "kid": verified.kid, "alg": verified.alg.name() }),
+                );
+                self.tokens.insert(&pending.token, verified)
+            }
+        };
+        let identity = self.admit(&pending.method, &pending.path, &verified)?;
+        Ok(Forward {
+            path_and_query: pending.path_and_query.clone(),
+            identity,
+            with_body: true,
+        })
+    }
+
+    /// The route's scopes checked against a verified token, and the identity headers to send.
+    fn admit(
+        &self,
+        method: &str,
+        path: &CanonicalPath,
+        verified: &Rc<VerifiedToken>,
+    ) -> Result<Vec<(String, String)>, GatewayError> {
+        if let Some(required) = required_scopes(method, path, &self.policy.route_scopes) {
+            check_scopes(required, &verified.claims)?;
+        }
+        Ok(identity_headers(
+            &verified.claims,
+            &self.policy.claim_headers,
+        ))
+    }
+
+    /// Whether `authorization` is `Bearer <STATUS_TOKEN>`, compared in constant time (over
+    /// SHA-256 digests, so that neither the content nor the length of the secret leaks).
+    fn status_authorized(&self, authorization: Option<&str>) -> bool {
+        let (Some(secret), Some(header)) = (&self.policy.status_token, authorization) else {
+            return false;
+        };
+        let expected = Sha256::digest(format!("Bearer {secret}").as_bytes());
+        let given = Sha256::digest(header.as_bytes());
+        bool::from(expected.as_slice().ct_eq(given.as_slice()))
+    }
+}

@@ -1,0 +1,384 @@
+//! The request pipeline as tables: request in, decision out. Tokens are jose-minted fixtures
+//! verified by the RustCrypto backend; the key source and the clock are the test's.
+
+#[path = "support/gateway.rs"]
+#[allow(dead_code)]
+mod harness;
+
+use edge_jwt_core::answer::GatewayError;
+use edge_jwt_core::cache::CachePolicy;
+use edge_jwt_core::error::Rejection;
+use edge_jwt_core::jwk::KeySet;
+use edge_jwt_core::source::FetchError;
+use harness::{issued_at, token_with, Outcome, Req, TestGateway};
+
+const STATUS_TOKEN: &str = "status-token-0123456789abcdef";
+
+/// The configuration: reading and writing orders need different scopes.
+fn orders_gateway() -> TestGateway {
+    TestGateway::new(&[
+        (
+            "ROUTE_SCOPES",
+            "POST /orders=orders:write; GET /orders=orders:read",
+        ),
+        ("PUBLIC_PATHS", "/health,/public/docs"),
+        ("STATUS_TOKEN", STATUS_TOKEN),
+    ])
+}
+
+fn now() -> u64 {
+    issued_at() + 10
+}
+
+fn status_of(gateway: &TestGateway, req: Req) -> u16 {
+    gateway.run(&req, now()).status()
+}
+
+#[test]
+fn no_spelling_of_a_path_escapes_its_scope_rule() {
+    let gateway = orders_gateway();
+    let reader = token_with(&["orders:read"]);
+    // Each of these reached the origin with POST before paths were canonical.
+    for path in [
+        "/ORDERS",
+        "/Orders/42",
+        "/%6Frders",
+        "/%6frders",
+        "//orders",
+        "/orders//42",
+        "/%4F%52%44%45%52%53",
+    ] {
+        let outcome = gateway.run(&Req::new("POST", path).bearer(&reader), now());
+        assert_eq!(
+            outcome,
+            Outcome::Refused(GatewayError::InsufficientScope {
+                required: vec!["orders:write".to_owned()]
+            }),
+            "POST {path}"
+        );
+    }
+    // Paths that have no unambiguous canonical form are refused outright.
+    for path in [
+        "/orders;x=1",
+        "/orders/..;/admin",
+        "/%2e%2e/orders",
+        "/orders%2f42",
+        "/%252e%252e/orders",
+        "/orders/%2e",
+        "/orders%00",
+        "/orders\\42",
+        "/orders/../admin",
+    ] {
+        let outcome = gateway.run(&Req::new("POST", path).bearer(&reader), now());
+        assert!(
+            matches!(outcome, Outcome::Refused(GatewayError::InvalidRequest(_))),
+            "POST {path}: {outcome:?}"
+        );
+    }
+}
+
+#[test]
+fn the_origin_receives_the_path_that_was_checked() {
+    let gateway = orders_gateway();
+    let writer = token_with(&["orders:read", "orders:write"]);
+    for (received, sent) in [
+        ("/orders?expand=items", "/orders?expand=items"),
+        ("/%6Frders/42?x=%2F", "/orders/42?x=%2F"),
+        ("//orders//42/", "/orders/42/"),
+        ("/Orders/%34%32", "/Orders/42"),
+        ("/orders/caf%C3%A9", "/orders/caf%C3%A9"),
+    ] {
+        let outcome = gateway.run(&Req::new("POST", received).bearer(&writer), now());
+        let forward = outcome.forwarded();
+        assert_eq!(forward.path_and_query, sent, "{received}");
+        assert!(forward.with_body);
+        assert!(forward
+            .identity
+            .iter()
+            .any(|(name, value)| name == "x-auth-subject" && value == "user-3"));
+    }
+}
+
+#[test]
+fn head_is_governed_by_the_get_rule() {
+    let gateway = orders_gateway();
+    let writer_only = token_with(&["orders:write"]);
+    let reader = token_with(&["orders:read"]);
+    for method in ["HEAD", "head", "GET"] {
+        assert_eq!(
+            status_of(&gateway, Req::new(method, "/orders/1").bearer(&writer_only)),
+            403,
+            "{method}"
+        );
+        assert_eq!(
+            status_of(&gateway, Req::new(method, "/orders/1").bearer(&reader)),
+            200,
+            "{method}"
+        );
+    }
+}
+
+#[test]
+fn a_rule_on_the_root_requires_a_scope_on_every_protected_route() {
+    let gateway = TestGateway::new(&[
+        ("ROUTE_SCOPES", "/=any; POST /orders=orders:write"),
+        ("PUBLIC_PATHS", "/health"),
+    ]);
+    let none = token_with(&[]);
+    let any = token_with(&["any"]);
+    for path in ["/", "/customers", "/ORDERS/1", "//x", "/%6Frders"] {
+        assert_eq!(
+            status_of(&gateway, Req::new("GET", path).bearer(&none)),
+            403,
+            "{path}"
+        );
+        assert_eq!(
+            status_of(&gateway, Req::new("GET", path).bearer(&any)),
+            200,
+            "{path}"
+        );
+    }
+    // The longer rule still wins for its own route.
+    assert_eq!(
+        status_of(&gateway, Req::new("POST", "/orders").bearer(&any)),
+        403
+    );
+    // Public paths stay public.
+    assert_eq!(status_of(&gateway, Req::new("GET", "/health")), 200);
+}
+
+#[test]
+fn public_paths_stay_narrow() {
+    let gateway = orders_gateway();
+    for path in ["/health", "/health/live", "/public/docs/index.html"] {
+        let outcome = gateway.run(&Req::new("GET", path), now());
+        assert_eq!(outcome.forwarded().path_and_query, path);
+        assert!(outcome.forwarded().identity.is_empty());
+    }
+    // Without a token, every other spelling needs one; none is refused as ambiguous.
+    for path in [
+        "/Health",
+        "/HEALTH/live",
+        "/h%65alth",
+        "//health",
+        "/health//live",
+        "/public//docs",
+    ] {
+        assert_eq!(
+            gateway.run(&Req::new("GET", path), now()),
+            Outcome::Refused(GatewayError::NoCredentials),
+            "{path}"
+        );
+    }
+    // A public prefix never stretches over another path.
+    for path in [
+        "/health/..;/orders",
+        "/health/%2e%2e/orders",
+        "/health%2f..%2forders",
+        "/health/../orders",
+    ] {
+        assert_eq!(status_of(&gateway, Req::new("GET", path)), 400, "{path}");
+    }
+}
+
+#[test]
+fn preflights_are_forwarded_without_token_or_body_but_never_on_an_ambiguous_path() {
+    let gateway = orders_gateway();
+    let preflight = |path: &str| {
+        Req::new("OPTIONS", path)
+            .header("access-control-request-method", "POST")
+            .header("origin", "https://shop.example")
+    };
+    let outcome = gateway.run(&preflight("/orders"), now());
+    let forward = outcome.forwarded();
+    assert!(!forward.with_body, "a preflight carries no body");
+    assert!(forward.identity.is_empty());
+    assert_eq!(forward.path_and_query, "/orders");
+    assert_eq!(
+        gateway
+            .run(&preflight("//orders"), now())
+            .forwarded()
+            .path_and_query,
+        "/orders"
+    );
+    for path in ["/orders;x=1", "/%2e%2e/admin", "/orders%2fx", "/a\\b"] {
+        assert_eq!(status_of(&gateway, preflight(path)), 400, "{path}");
+    }
+    // OPTIONS without the preflight header is an ordinary request.
+    assert_eq!(status_of(&gateway, Req::new("OPTIONS", "/orders")), 401);
+    // And with FORWARD_PREFLIGHT=false, a preflight needs a token too.
+    let closed = TestGateway::new(&[("FORWARD_PREFLIGHT", "false")]);
+    assert_eq!(status_of(&closed, preflight("/orders")), 401);
+}
+
+#[test]
+fn credentials_are_taken_from_one_header_only() {
+    let gateway = orders_gateway();
+    let reader = token_with(&["orders:read"]);
+    let cases = [
+        (Req::new("GET", "/orders"), 401),
+        (
+            Req::new("GET", "/orders").header("authorization", "Basic dXNlcjpwdw=="),
+            400,
+        ),
+        (
+            Req::new("GET", "/orders").header("authorization", "Bearer"),
+            400,
+        ),
+        (
+            Req::new("GET", "/orders").header("authorization", "Bearer a b"),
+            400,
+        ),
+        // Two Authorization headers arrive joined: more than one token.
+        (
+            Req::new("GET", "/orders").bearer(&reader).bearer(&reader),
+            400,
+        ),
+        (
+            Req::new("GET", &format!("/orders?access_token={reader}")).bearer(&reader),
+            400,
+        ),
+        (
+            Req::new("GET", "/orders?access%5Ftoken=x").bearer(&reader),
+            400,
+        ),
+        (
+            Req::new("GET", "/orders?x=1&access_token").bearer(&reader),
+            400,
+        ),
+        (
+            Req::new("GET", "/orders?my_access_token=x").bearer(&reader),
+            200,
+        ),
+        (Req::new("GET", "/orders").bearer("not.a.jwt"), 401),
+        (Req::new("GET", "/orders").bearer(&reader), 200),
+    ];
+    for (req, expected) in cases {
+        assert_eq!(status_of(&gateway, req.clone()), expected, "{req:?}");
+    }
+}
+
+#[test]
+fn the_gateway_endpoints() {
+    let gateway = orders_gateway();
+    assert_eq!(
+        gateway.run(&Req::new("GET", "/_gateway/health"), now()),
+        Outcome::Health
+    );
+    let status = |authorization: Option<&str>| {
+        let mut req = Req::new("GET", "/_gateway/status");
+        if let Some(value) = authorization {
+            req = req.header("authorization", value);
+        }
+        gateway.run(&req, now())
+    };
+    assert_eq!(
+        status(Some(&format!("Bearer {STATUS_TOKEN}"))),
+        Outcome::Status
+    );
+    let not_found = Outcome::Refused(GatewayError::NotFound);
+    for wrong in [
+        None,
+        Some("Bearer".to_owned()),
+        Some(format!(
+            "Bearer {}",
+            &STATUS_TOKEN[..STATUS_TOKEN.len() - 1]
+        )),
+        Some(format!("Bearer {STATUS_TOKEN}x")),
+        Some(format!("bearer {STATUS_TOKEN}")),
+        Some(STATUS_TOKEN.to_owned()),
+    ] {
+        assert_eq!(status(wrong.as_deref()), not_found, "{wrong:?}");
+    }
+    // Without STATUS_TOKEN there is no status endpoint at all.
+    let closed = TestGateway::new(&[]);
+    assert_eq!(
+        closed.run(
+            &Req::new("GET", "/_gateway/status").header("authorization", "Bearer "),
+            now()
+        ),
+        not_found
+    );
+}
+
+#[test]
+fn a_repeated_token_is_answered_without_the_key_cache_while_its_key_set_is_fresh() {
+    let gateway = orders_gateway();
+    let reader = token_with(&["orders:read"]);
+    let req = Req::new("GET", "/orders").bearer(&reader);
+    let first = gateway.run(&req, now());
+    assert!(
+        matches!(first, Outcome::Forwarded { verified: true, .. }),
+        "{first:?}"
+    );
+    let again = gateway.run(&req, now() + 1);
+    assert!(
+        matches!(
+            again,
+            Outcome::Forwarded {
+                verified: false,
+                ..
+            }
+        ),
+        "{again:?}"
+    );
+    assert_eq!(gateway.gateway.tokens().stats().hits, 1);
+    // The cached token is held to the route's scopes like any other.
+    assert_eq!(
+        status_of(&gateway, Req::new("POST", "/orders").bearer(&reader)),
+        403
+    );
+}
+
+#[test]
+fn a_cached_token_stops_passing_once_its_key_is_gone_and_the_set_is_stale() {
+    let gateway = orders_gateway();
+    let ttl = CachePolicy::default().ttl;
+    let reader = token_with(&["orders:read"]);
+    let req = Req::new("GET", "/orders").bearer(&reader);
+    assert_eq!(gateway.run(&req, now()).status(), 200);
+    // The issuer removes the key; this isolate has seen only cached tokens since.
+    gateway.source.answer(Ok(KeySet::default()));
+    let later = now() + ttl + 1;
+    let outcome = gateway.run(&req, later);
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Refused(GatewayError::InvalidToken(Rejection::UnknownKey { .. }))
+        ),
+        "a stale set is looked up again before a cached token passes: {outcome:?}"
+    );
+    assert_eq!(gateway.source.calls(), 2);
+}
+
+#[test]
+fn a_cached_token_passes_on_a_stale_set_only_until_max_stale() {
+    let gateway = TestGateway::new(&[("JWKS_MAX_STALE_SECONDS", "600")]);
+    let policy = CachePolicy {
+        max_stale: 600,
+        ..CachePolicy::default()
+    };
+    let token = token_with(&[]);
+    let req = Req::new("GET", "/orders").bearer(&token);
+    assert_eq!(gateway.run(&req, now()).status(), 200);
+    gateway
+        .source
+        .answer(Err(FetchError::Transport("provider down".to_owned())));
+    // Within max-stale the last good set keeps serving: the token passes, through the key cache.
+    let stale = now() + policy.ttl + 10;
+    let outcome = gateway.run(&req, stale);
+    assert!(
+        matches!(outcome, Outcome::Forwarded { verified: true, .. }),
+        "{outcome:?}"
+    );
+    // Past max-stale nothing vouches for the key any more: never admitted.
+    let expired = now() + policy.ttl + policy.max_stale + 10;
+    let outcome = gateway.run(&req, expired);
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Refused(GatewayError::KeysUnavailable { .. })
+        ),
+        "past max-stale: {outcome:?}"
+    );
+}

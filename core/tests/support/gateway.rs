@@ -1,0 +1,269 @@
+//! A native gateway for the request-pipeline tests: the real [`Gateway`] with the RustCrypto
+//! backend, a key source whose answer the test sets, and the jose-minted tokens of
+//! `data/gateway-fixtures.json` (an Ed25519 key, tokens carrying every combination of four
+//! scopes). Requests are plain values; [`TestGateway::run`] drives a request through
+//! `decide` and, when needed, `verify`, as the Worker does.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use edge_jwt_core::answer::GatewayError;
+use edge_jwt_core::cache::{KeyCache, MemoryTier};
+use edge_jwt_core::config::Config;
+use edge_jwt_core::jwk::KeySet;
+use edge_jwt_core::log::{EventSink, Level};
+use edge_jwt_core::native::NativeBackend;
+use edge_jwt_core::pipeline::{Decision, Forward, Gateway, RequestView};
+use edge_jwt_core::source::{FetchError, Fetched, KeySource};
+use edge_jwt_core::token_cache::TokenCache;
+use edge_jwt_core::Verifier;
+use serde_json::Value;
+
+const FIXTURES: &str = include_str!("../data/gateway-fixtures.json");
+
+/// The parsed fixture document.
+pub(crate) fn fixtures() -> Value {
+    serde_json::from_str(FIXTURES).expect("the gateway fixtures are JSON")
+}
+
+/// When the fixture tokens were issued; they are valid for an hour.
+pub(crate) fn issued_at() -> u64 {
+    fixtures()["iat"].as_u64().unwrap()
+}
+
+/// The fixture token granting exactly `scopes` (in the fixtures' order).
+pub(crate) fn token_with(scopes: &[&str]) -> String {
+    let doc = fixtures();
+    doc["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| {
+            let granted: Vec<&str> = t["scopes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap())
+                .collect();
+            granted == scopes
+        })
+        .unwrap_or_else(|| panic!("no fixture token with scopes {scopes:?}"))["token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Every fixture token with the scopes it grants.
+pub(crate) fn all_tokens() -> Vec<(Vec<String>, String)> {
+    fixtures()["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let scopes = t["scopes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap().to_owned())
+                .collect();
+            (scopes, t["token"].as_str().unwrap().to_owned())
+        })
+        .collect()
+}
+
+/// The fixture key set.
+pub(crate) fn fixture_keys() -> KeySet {
+    KeySet::from_jwks_value(&fixtures()["jwks"], KeySet::DEFAULT_MAX_KEYS).unwrap()
+}
+
+/// The JWKS endpoint: answers what the test last set, and counts its calls.
+#[derive(Clone)]
+pub(crate) struct Source {
+    reply: Rc<RefCell<Result<KeySet, FetchError>>>,
+    calls: Rc<RefCell<usize>>,
+}
+
+impl Source {
+    /// From now on the endpoint answers `reply`.
+    pub(crate) fn answer(&self, reply: Result<KeySet, FetchError>) {
+        *self.reply.borrow_mut() = reply;
+    }
+
+    /// How many fetches were made.
+    pub(crate) fn calls(&self) -> usize {
+        *self.calls.borrow()
+    }
+}
+
+impl KeySource for Source {
+    async fn fetch(&self, _etag: Option<&str>, _now: u64) -> Result<Fetched, FetchError> {
+        *self.calls.borrow_mut() += 1;
+        self.reply.borrow().clone().map(|keys| Fetched::Modified {
+            keys,
+            source: "https://issuer.example/jwks.json".to_owned(),
+            etag: None,
+            max_age: None,
+        })
+    }
+}
+
+/// Discards events.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Quiet;
+
+impl EventSink for Quiet {
+    fn event(&self, _level: Level, _event: &'static str, _fields: Value) {}
+}
+
+/// A request as the pipeline sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct Req {
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) query: Option<String>,
+    pub(crate) headers: Vec<(String, String)>,
+}
+
+impl Req {
+    /// `method` on `target` (a path, optionally with `?query`, exactly as received).
+    pub(crate) fn new(method: &str, target: &str) -> Req {
+        let (path, query) = match target.split_once('?') {
+            Some((path, query)) => (path, Some(query.to_owned())),
+            None => (target, None),
+        };
+        Req {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            query,
+            headers: Vec::new(),
+        }
+    }
+
+    /// Adds a header.
+    pub(crate) fn header(mut self, name: &str, value: &str) -> Req {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Adds `Authorization: Bearer <token>`.
+    pub(crate) fn bearer(self, token: &str) -> Req {
+        self.header("authorization", &format!("Bearer {token}"))
+    }
+}
+
+impl RequestView for Req {
+    fn method(&self) -> &str {
+        &self.method
+    }
+
+    fn path(&self) -> &str {
+        &self.path
+    }
+
+    fn query(&self) -> Option<&str> {
+        self.query.as_deref()
+    }
+
+    fn header(&self, name: &str) -> Option<String> {
+        let values: Vec<&str> = self
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        (!values.is_empty()).then(|| values.join(", "))
+    }
+}
+
+/// What became of a request in the end.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Outcome {
+    /// The liveness endpoint answered.
+    Health,
+    /// The status endpoint answered.
+    Status,
+    /// Sent to the origin; `verified` when the key cache was needed (not answered by `decide`).
+    Forwarded { forward: Forward, verified: bool },
+    /// Refused.
+    Refused(GatewayError),
+}
+
+impl Outcome {
+    /// The HTTP status the client sees (200 for a forwarded request).
+    pub(crate) fn status(&self) -> u16 {
+        match self {
+            Outcome::Refused(error) => error.answer("test").status,
+            _ => 200,
+        }
+    }
+
+    /// The forwarded request, or a panic naming what happened instead.
+    pub(crate) fn forwarded(&self) -> &Forward {
+        match self {
+            Outcome::Forwarded { forward, .. } => forward,
+            other => panic!("not forwarded: {other:?}"),
+        }
+    }
+}
+
+type Inner = Gateway<Source, MemoryTier, Quiet, NativeBackend>;
+
+/// A gateway for the fixture issuer, configured by `vars` on top of the required variables.
+pub(crate) struct TestGateway {
+    pub(crate) gateway: Inner,
+    pub(crate) source: Source,
+}
+
+impl TestGateway {
+    pub(crate) fn new(vars: &[(&'static str, &str)]) -> TestGateway {
+        let doc = fixtures();
+        let mut env: BTreeMap<&str, String> = BTreeMap::from([
+            ("JWT_AUTHORITY", doc["issuer"].as_str().unwrap().to_owned()),
+            ("JWT_AUDIENCE", doc["audience"].as_str().unwrap().to_owned()),
+            ("JWT_ALGORITHMS", "EdDSA".to_owned()),
+            ("ORIGIN_URL", "https://orders.internal.example".to_owned()),
+        ]);
+        for (name, value) in vars {
+            env.insert(name, (*value).to_owned());
+        }
+        let config = Config::from_env(|name| env.get(name).cloned())
+            .unwrap_or_else(|err| panic!("test configuration refused: {err}"));
+        let source = Source {
+            reply: Rc::new(RefCell::new(Ok(fixture_keys()))),
+            calls: Rc::new(RefCell::new(0)),
+        };
+        let keys = KeyCache::new(source.clone(), None::<MemoryTier>, config.cache, Quiet);
+        let gateway = Gateway::new(
+            config.gateway_policy(),
+            Verifier::new(config.verification.clone()),
+            keys,
+            NativeBackend,
+            TokenCache::new(64),
+            Quiet,
+        );
+        TestGateway { gateway, source }
+    }
+
+    /// `req` through the pipeline at `now`: `decide`, then `verify` when asked for.
+    pub(crate) fn run(&self, req: &Req, now: u64) -> Outcome {
+        match self.gateway.decide(req, now) {
+            Decision::Health => Outcome::Health,
+            Decision::Status => Outcome::Status,
+            Decision::Forward(forward) => Outcome::Forwarded {
+                forward,
+                verified: false,
+            },
+            Decision::Reject(error) => Outcome::Refused(error),
+            Decision::Verify(pending) => {
+                match pollster::block_on(self.gateway.verify(&pending, now)) {
+                    Ok(forward) => Outcome::Forwarded {
+                        forward,
+                        verified: true,
+                    },
+                    Err(error) => Outcome::Refused(error),
+                }
+            }
+        }
+    }
+}
