@@ -102,9 +102,10 @@ fn decodes(byte: u8) -> bool {
 }
 
 /// What a URL path may carry unescaped: RFC 3986 `pchar` and `/`, without `;` (refused) and
-/// `%` (handled as an escape).
+/// `%` (handled as an escape), plus `[`, `]`, `|`, `^`, `{` and `}`, which the WHATWG URL parser
+/// (the Workers runtime's) leaves unescaped in paths and no origin reads as a delimiter.
 fn is_path_char(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,=:@/".contains(&byte)
+    byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,=:@/[]|^{}".contains(&byte)
 }
 
 /// The canonical form of `raw`, a request path as received (without query), or why it has none.
