@@ -346,6 +346,7 @@ impl fmt::Display for ConfigError {
         write!(f, "{}: expected {}", self.variable, self.expected)?;
         match (&self.found_type, &self.found) {
             (None, Some(found)) => write!(f, ", found {found:?}")?,
+            (Some(ValueType::Null), _) => write!(f, ", found null")?,
             (Some(kind), Some(found)) => write!(f, ", found {kind} ({found})")?,
             (Some(kind), None) => write!(f, ", found {kind} (the value is not shown)")?,
             (None, None) => {}

@@ -440,7 +440,7 @@ fn type_errors_say_what_was_found() {
     assert_eq!(
         err("FORWARD_PREFLIGHT", Value::Null).to_string(),
         "FORWARD_PREFLIGHT: expected true or false, or 1 or 0 (as a boolean, a number or a \
-         string), found null (null)"
+         string), found null"
     );
     let long = err("JWT_AUTHORITY", json!({ "url": "x".repeat(500) }));
     assert!(long.found.unwrap().chars().count() <= 65);
