@@ -50,12 +50,7 @@ pub(crate) fn current() -> Option<Rc<Result<Isolate, ConfigError>>> {
 }
 
 fn build(env: &Env) -> Result<Isolate, ConfigError> {
-    let config = Config::from_env(|name| {
-        env.var(name)
-            .ok()
-            .map(|v| v.to_string())
-            .or_else(|| env.secret(name).ok().map(|v| v.to_string()))
-    });
+    let config = Config::from_env(|name| crate::vars::read(env, name));
     let config = match config {
         Ok(config) => config,
         Err(err) => {

@@ -12,6 +12,7 @@ mod kv;
 mod logging;
 mod proxy;
 mod response;
+mod vars;
 
 use edge_jwt_core::answer::GatewayError;
 use edge_jwt_core::heartbeat::ScheduledRun;

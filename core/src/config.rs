@@ -8,11 +8,17 @@
 //!
 //! Common rules:
 //!
-//! - Values are trimmed. A variable that is unset or blank takes its default; the required ones
-//!   (`JWT_AUTHORITY`, `JWT_AUDIENCE`, `ORIGIN_URL`) have none and are an error then.
-//! - Numbers are decimal digits only (no sign, no unit) within a range per variable.
+//! - Values are typed ([`VarValue`]): Workers vars can be strings, numbers, booleans or JSON.
+//!   Strings are accepted everywhere; a number, a boolean or a JSON array only where the
+//!   variable means one (see [`value`]), and any other type is an error, never the default.
+//! - Values are trimmed. A variable that is unset or blank (or an empty array) takes its
+//!   default; the required ones (`JWT_AUTHORITY`, `JWT_AUDIENCE`, `ORIGIN_URL`) have none and
+//!   are an error then.
+//! - Numbers are decimal digits only (no sign, no unit), or whole JSON numbers, within a range
+//!   per variable.
 //! - Booleans are `true`/`false` (any case) or `1`/`0`.
-//! - Lists are comma-separated; entries are trimmed, empty ones dropped, duplicates removed.
+//! - Lists are comma-separated (`ROUTE_SCOPES`: `;`-separated) or JSON arrays of strings, one
+//!   entry per element; entries are trimmed, empty ones dropped, duplicates removed.
 //! - `STATUS_TOKEN` is a secret: neither a [`ConfigError`] nor `Config`'s `Debug` output ever
 //!   contains its value.
 
@@ -27,6 +33,11 @@ use crate::error::truncated;
 pub use crate::fetch::JwksLocation;
 use crate::log::Level;
 use crate::verify::VerificationPolicy;
+
+pub mod value;
+
+use value::{ListShape, Var};
+pub use value::{ValueType, VarValue};
 
 /// Every variable as `(name, default, meaning)`, in the order [`Config::from_env`] checks them.
 /// An empty default means "unset": no value, or an error for the required variables.
@@ -313,7 +324,9 @@ pub struct ClaimHeader {
 }
 
 /// A variable with a bad value. `Display` reads
-/// `JWT_AUDIENCE: expected a comma-separated list of at least one audience, found ""`.
+/// `JWT_AUDIENCE: expected a comma-separated list of at least one audience, found ""`, or, for
+/// a value that is not a string, `ROUTE_SCOPES: expected ..., found a number (1) at index 0 of
+/// the array`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     /// The variable.
@@ -321,15 +334,28 @@ pub struct ConfigError {
     /// What a valid value looks like.
     pub expected: String,
     /// The offending value or entry, shortened; `""` when unset, `None` for secrets, whose value
-    /// is never shown.
+    /// is never shown. A value that is not a string is shown as JSON (a number as JavaScript
+    /// writes it, `NaN` included), a binding of another kind by its description.
     pub found: Option<String>,
+    /// The offending value's type when it is not a string; `None` for a string.
+    pub found_type: Option<ValueType>,
+    /// The offending element's index when the variable is a JSON array and one element is
+    /// wrong by itself (not a string, or a string with the list's separator).
+    pub element: Option<usize>,
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: expected {}", self.variable, self.expected)?;
-        if let Some(found) = &self.found {
-            write!(f, ", found {found:?}")?;
+        match (&self.found_type, &self.found) {
+            (None, Some(found)) => write!(f, ", found {found:?}")?,
+            (Some(ValueType::Null), _) => write!(f, ", found null")?,
+            (Some(kind), Some(found)) => write!(f, ", found {kind} ({found})")?,
+            (Some(kind), None) => write!(f, ", found {kind} (the value is not shown)")?,
+            (None, None) => {}
+        }
+        if let Some(index) = self.element {
+            write!(f, " at index {index} of the array")?;
         }
         Ok(())
     }
@@ -362,31 +388,25 @@ impl fmt::Debug for Config {
 
 impl Config {
     /// Reads and validates every variable through `get` (the Worker's `env`, or a map in tests),
-    /// in the order of [`variables()`]; the first invalid one is the error.
-    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let value = |name: &'static str| -> String {
-            match get(name) {
-                Some(text) if !text.trim().is_empty() => text.trim().to_owned(),
-                _ => default_of(name).to_owned(),
-            }
-        };
+    /// in the order of [`variables()`]; the first invalid one is the error. `get` returns a
+    /// variable's typed value ([`VarValue`], or a `String`), `None` when it is unset.
+    pub fn from_env<V: Into<VarValue>>(
+        get: impl Fn(&str) -> Option<V>,
+    ) -> Result<Config, ConfigError> {
+        let var = |name: &'static str| Var::new(name, get(name).map(Into::into));
         let int = |name: &'static str, min: u64, max: u64, unit: &str| {
-            number(name, &value(name), (min, max), unit, "")
+            var(name).number((min, max), unit, "")
         };
 
         // Token verification.
-        let authority = value("JWT_AUTHORITY");
+        let authority = var("JWT_AUTHORITY").text()?;
         check_url("JWT_AUTHORITY", &authority, UrlRule::Issuer)?;
-        let audience = value("JWT_AUDIENCE");
-        let audiences = list(&audience);
+        let audience = var("JWT_AUDIENCE").entries(ListShape::Comma)?;
+        let audiences = list(&audience.items);
         if audiences.is_empty() {
-            return Err(error(
-                "JWT_AUDIENCE",
-                "a comma-separated list of at least one audience",
-                &audience,
-            ));
+            return Err(audience.error("a comma-separated list of at least one audience"));
         }
-        let jwks_url = value("JWT_JWKS_URL");
+        let jwks_url = var("JWT_JWKS_URL").text()?;
         let location = if jwks_url.is_empty() {
             // OIDC discovery at `{JWT_AUTHORITY}/.well-known/openid-configuration` (the authority
             // without its trailing `/`); its `issuer` must equal the authority exactly.
@@ -401,24 +421,16 @@ impl Config {
             check_url("JWT_JWKS_URL", &jwks_url, UrlRule::Jwks)?;
             JwksLocation::Direct(jwks_url)
         };
-        let algorithms = algorithms(&value("JWT_ALGORITHMS"))?;
+        let algorithms = algorithms(&var("JWT_ALGORITHMS").entries(ListShape::Comma)?)?;
         let clock_skew = int("JWT_CLOCK_SKEW_SECONDS", 0, 600, "seconds")?;
         let max_token_bytes = int("JWT_MAX_TOKEN_BYTES", 512, 65_536, "bytes")?;
-        let required = list(&value("JWT_REQUIRED_CLAIMS"));
-        let types = list(&value("JWT_TYP"));
-        let max_age = match value("JWT_MAX_TOKEN_AGE_SECONDS") {
-            text if text.is_empty() => None,
-            text => Some(number(
-                "JWT_MAX_TOKEN_AGE_SECONDS",
-                &text,
-                (1, 31_536_000),
-                "seconds",
-                "",
-            )?),
-        };
+        let required = list(&var("JWT_REQUIRED_CLAIMS").entries(ListShape::Comma)?.items);
+        let types = list(&var("JWT_TYP").entries(ListShape::Comma)?.items);
+        let max_age =
+            var("JWT_MAX_TOKEN_AGE_SECONDS").optional_number((1, 31_536_000), "seconds")?;
 
         // Key cache.
-        let cache_type = value("JWKS_CACHE_TYPE");
+        let cache_type = var("JWKS_CACHE_TYPE").text()?;
         let cache_kind = match cache_type.to_ascii_lowercase().as_str() {
             "kv" => CacheKind::Kv,
             "in_memory" => CacheKind::InMemory,
@@ -432,16 +444,12 @@ impl Config {
         };
         const MAX_TTL: u64 = 604_800;
         let ttl = int("JWKS_CACHE_TTL_SECONDS", 1, MAX_TTL, "seconds")?;
-        let min_ttl = number(
-            "JWKS_MIN_TTL_SECONDS",
-            &value("JWKS_MIN_TTL_SECONDS"),
+        let min_ttl = var("JWKS_MIN_TTL_SECONDS").number(
             (1, ttl),
             "seconds",
             " (at most JWKS_CACHE_TTL_SECONDS)",
         )?;
-        let max_ttl = number(
-            "JWKS_MAX_TTL_SECONDS",
-            &value("JWKS_MAX_TTL_SECONDS"),
+        let max_ttl = var("JWKS_MAX_TTL_SECONDS").number(
             (ttl, MAX_TTL),
             "seconds",
             " (at least JWKS_CACHE_TTL_SECONDS)",
@@ -449,19 +457,19 @@ impl Config {
         let max_stale = int("JWKS_MAX_STALE_SECONDS", 0, 2_592_000, "seconds")?;
         let unknown_kid_cooldown = int("JWKS_UNKNOWN_KID_COOLDOWN_SECONDS", 1, 3_600, "seconds")?;
         let interval_minutes = int("JWKS_REFRESH_INTERVAL_MINUTES", 1, 1_440, "minutes")?;
-        let refresh_enabled = boolean("JWKS_ENABLE_BACKGROUND_REFRESH", &value)?;
+        let refresh_enabled = var("JWKS_ENABLE_BACKGROUND_REFRESH").boolean()?;
         let fetch_timeout_ms = int("JWKS_FETCH_TIMEOUT_MS", 100, 60_000, "milliseconds")?;
 
         // Gateway.
-        let origin_url = value("ORIGIN_URL");
+        let origin_url = var("ORIGIN_URL").text()?;
         let origin_url = check_url("ORIGIN_URL", &origin_url, UrlRule::Origin)?;
         let origin_url = origin_url.as_str().trim_end_matches('/').to_owned();
         let origin_timeout_ms = int("ORIGIN_TIMEOUT_MS", 100, 300_000, "milliseconds")?;
-        let public_paths = public_paths(&value("PUBLIC_PATHS"))?;
-        let route_scopes = route_scopes(&value("ROUTE_SCOPES"))?;
-        let claim_headers = claim_headers(&value("CLAIM_HEADERS"))?;
-        let forward_preflight = boolean("FORWARD_PREFLIGHT", &value)?;
-        let realm = value("AUTH_REALM");
+        let public_paths = public_paths(&var("PUBLIC_PATHS").entries(ListShape::Comma)?.items)?;
+        let route_scopes = route_scopes(&var("ROUTE_SCOPES").entries(ListShape::Semicolon)?.items)?;
+        let claim_headers = claim_headers(&var("CLAIM_HEADERS").entries(ListShape::Comma)?.items)?;
+        let forward_preflight = var("FORWARD_PREFLIGHT").boolean()?;
+        let realm = var("AUTH_REALM").text()?;
         if !realm
             .chars()
             .all(|c| (' '..='~').contains(&c) && c != '"' && c != '\\')
@@ -472,7 +480,7 @@ impl Config {
                 &realm,
             ));
         }
-        let log_level = value("LOG_LEVEL");
+        let log_level = var("LOG_LEVEL").text()?;
         let log_level = Level::parse(&log_level).ok_or_else(|| {
             error(
                 "LOG_LEVEL",
@@ -480,7 +488,7 @@ impl Config {
                 &log_level,
             )
         })?;
-        let status_token = match value(STATUS_TOKEN) {
+        let status_token = match var(STATUS_TOKEN).text()? {
             token if token.is_empty() => None,
             token if token.chars().count() < MIN_STATUS_TOKEN_CHARS => {
                 return Err(ConfigError {
@@ -491,6 +499,8 @@ impl Config {
                         token.chars().count()
                     ),
                     found: None,
+                    found_type: None,
+                    element: None,
                 })
             }
             token => Some(token),
@@ -566,59 +576,20 @@ fn error(variable: &'static str, expected: impl Into<String>, found: &str) -> Co
         variable,
         expected: expected.into(),
         found: Some(truncated(found)),
+        found_type: None,
+        element: None,
     }
 }
 
-/// Comma-separated entries, trimmed, without empty ones and duplicates, in order.
-fn list(text: &str) -> Vec<String> {
+/// The entries (already trimmed and non-empty) without duplicates, in order.
+fn list(items: &[String]) -> Vec<String> {
     let mut entries: Vec<String> = Vec::new();
-    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-        if !entries.iter().any(|e| e == entry) {
-            entries.push(entry.to_owned());
+    for entry in items {
+        if !entries.contains(entry) {
+            entries.push(entry.clone());
         }
     }
     entries
-}
-
-/// A whole number of `unit` in `range` (inclusive); `note` explains a range that depends on
-/// another variable.
-fn number(
-    name: &'static str,
-    text: &str,
-    (min, max): (u64, u64),
-    unit: &str,
-    note: &str,
-) -> Result<u64, ConfigError> {
-    let parsed = if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-        // Only digits: the sole failure left is overflow, which is out of range too.
-        text.parse::<u64>().ok()
-    } else {
-        None
-    };
-    match parsed {
-        Some(number) if (min..=max).contains(&number) => Ok(number),
-        _ => Err(error(
-            name,
-            format!("a whole number of {unit} from {min} to {max}{note}"),
-            text,
-        )),
-    }
-}
-
-fn boolean(
-    name: &'static str,
-    value: &impl Fn(&'static str) -> String,
-) -> Result<bool, ConfigError> {
-    let text = value(name);
-    match text.to_ascii_lowercase().as_str() {
-        "true" | "1" => Ok(true),
-        "false" | "0" => Ok(false),
-        _ => Err(error(
-            name,
-            "\"true\" or \"false\" (or \"1\" or \"0\")",
-            &text,
-        )),
-    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -686,11 +657,11 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
-fn algorithms(text: &str) -> Result<Vec<Algorithm>, ConfigError> {
+fn algorithms(entries: &value::Entries) -> Result<Vec<Algorithm>, ConfigError> {
     const NAME: &str = "JWT_ALGORITHMS";
     let known = Algorithm::ALL.map(Algorithm::name).join(", ");
     let mut algorithms = Vec::new();
-    for name in list(text) {
+    for name in list(&entries.items) {
         let Some(alg) = Algorithm::from_name(&name) else {
             let expected = if name.eq_ignore_ascii_case("none") {
                 "signed tokens only: \"none\" (unsigned tokens) is never accepted".to_owned()
@@ -714,11 +685,9 @@ fn algorithms(text: &str) -> Result<Vec<Algorithm>, ConfigError> {
         }
     }
     if algorithms.is_empty() {
-        return Err(error(
-            NAME,
-            format!("a comma-separated list of at least one algorithm among {known}"),
-            text,
-        ));
+        return Err(entries.error(format!(
+            "a comma-separated list of at least one algorithm among {known}"
+        )));
     }
     Ok(algorithms)
 }
@@ -737,9 +706,9 @@ fn normalize_path(path: &str) -> Option<String> {
 const PATH_RULE: &str = "starting with '/', in visible ASCII (percent-encode anything else), \
                          without ';', '?', '#', '.'/'..' segments or escaped '.', '/', '\\' or '%'";
 
-fn public_paths(text: &str) -> Result<Vec<String>, ConfigError> {
+fn public_paths(entries: &[String]) -> Result<Vec<String>, ConfigError> {
     let mut paths: Vec<String> = Vec::new();
-    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+    for entry in entries {
         let path = normalize_path(entry).ok_or_else(|| {
             error(
                 "PUBLIC_PATHS",
@@ -770,10 +739,10 @@ fn is_scope_token(text: &str) -> bool {
             .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
 }
 
-fn route_scopes(text: &str) -> Result<Vec<RouteScope>, ConfigError> {
+fn route_scopes(entries: &[String]) -> Result<Vec<RouteScope>, ConfigError> {
     const NAME: &str = "ROUTE_SCOPES";
     let mut rules: Vec<RouteScope> = Vec::new();
-    for rule in text.split(';').map(str::trim).filter(|r| !r.is_empty()) {
+    for rule in entries {
         let bad = |what: &str| {
             error(
                 NAME,
@@ -844,10 +813,10 @@ fn is_claim_header_allowed(name: &str) -> bool {
         && stripped(&name, &[]).is_none_or(|why| why == Stripped::Identity)
 }
 
-fn claim_headers(text: &str) -> Result<Vec<ClaimHeader>, ConfigError> {
+fn claim_headers(entries: &[String]) -> Result<Vec<ClaimHeader>, ConfigError> {
     const NAME: &str = "CLAIM_HEADERS";
     let mut headers: Vec<ClaimHeader> = Vec::new();
-    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+    for entry in entries {
         let bad = |what: &str| {
             error(
                 NAME,
