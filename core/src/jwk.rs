@@ -2,15 +2,17 @@
 //!
 //! [`import_jwk`] turns one JWK (RFC 7517) into a [`PublicKey`] or says exactly why it refused
 //! it; [`KeySet`] does the same for a whole JWKS document, skipping the keys that fail (with the
-//! reason, for the logs) and refusing the document only when it is not a JWKS at all, is too
-//! large, or leaves no usable key.
+//! reason, for the logs) and refusing the document only when it is not a JWKS at all or is too
+//! large. A JWKS with no usable key is a valid, empty set: the issuer's statement that no key is
+//! valid now.
 //!
 //! The checks are deliberately strict, because a key that gets in here decides which tokens
 //! pass:
 //!
 //! * only public signature keys: `RSA` (2048 to 8192 bits, odd exponent `1 < e < 2^32`), `EC`
-//!   on P-256 or P-384 (full-length coordinates of a point on the curve) and `OKP` Ed25519;
-//!   any private member, and every symmetric (`oct`) key, is refused;
+//!   on P-256 or P-384 (full-length coordinates of a point on the curve) and `OKP` Ed25519
+//!   (32 bytes, canonically encoded, not a point of small order); any private member, and every
+//!   symmetric (`oct`) key, is refused;
 //! * base64url is decoded strictly: no padding, no whitespace, no non-canonical trailing bits;
 //! * `alg`, `use`, `key_ops` and `kid`, when present, must have the right JSON type, and must
 //!   allow signature verification with this kind of key;
@@ -173,8 +175,6 @@ pub enum JwksError {
         /// The configured maximum.
         max: usize,
     },
-    /// Every key of the document was skipped (or `"keys"` is empty).
-    NoUsableKeys,
 }
 
 impl fmt::Display for JwksError {
@@ -189,7 +189,6 @@ impl fmt::Display for JwksError {
                     "JWKS document has {count} keys, more than the {max} allowed"
                 )
             }
-            JwksError::NoUsableKeys => f.write_str("JWKS document has no usable key"),
         }
     }
 }
@@ -510,8 +509,9 @@ impl KeySet {
     /// Validates a JWKS document: a JSON object with a `"keys"` array of at most `max_keys`
     /// entries (a longer array is refused before any key is looked at). Each entry that
     /// [`import_jwk`] refuses, and each entry whose `kid` an earlier imported key already has,
-    /// is skipped and reported in [`KeySet::skipped`]; the document is refused only when no key
-    /// is left.
+    /// is skipped and reported in [`KeySet::skipped`]. A document whose keys are all skipped, or
+    /// whose `"keys"` is empty, gives an empty set: it is the issuer saying that no key is valid,
+    /// not a failure.
     pub fn from_jwks_value(doc: &Value, max_keys: usize) -> Result<KeySet, JwksError> {
         let doc = doc.as_object().ok_or(JwksError::NotAnObject)?;
         let entries = doc
@@ -541,9 +541,6 @@ impl KeySet {
             }
         }
 
-        if set.keys.is_empty() {
-            return Err(JwksError::NoUsableKeys);
-        }
         Ok(set)
     }
 
@@ -588,8 +585,8 @@ impl KeySet {
 
     /// The JWKS JSON of the validated keys only (public members, `kid`, `alg` and
     /// `"use": "sig"`), for storing in KV. Parsing it again with [`KeySet::from_jwks_json`]
-    /// gives the same keys (and nothing skipped), provided the set is not empty, its `kid`s are
-    /// unique and it has no more than the `max_keys` passed there.
+    /// gives the same keys (and nothing skipped; an empty set stays empty), provided its `kid`s
+    /// are unique and it has no more than the `max_keys` passed there.
     pub fn to_jwks_json(&self) -> String {
         let keys = self.keys.iter().map(public_jwk).collect();
         let mut doc = Map::new();
@@ -1573,7 +1570,6 @@ mod tests {
                 count: 101,
                 max: 100,
             },
-            JwksError::NoUsableKeys,
         ];
         for error in &errors {
             assert!(!error.to_string().is_empty(), "{error:?}");
@@ -1651,20 +1647,40 @@ mod tests {
     }
 
     #[test]
-    fn key_set_with_no_usable_key_is_refused() {
+    fn key_set_with_no_usable_key_is_an_empty_set_with_the_reasons() {
         let keys = [
             parse(RS1024),
             parse(RS2048_PRIVATE),
             parse(RFC7517_EC),
             json!(null),
         ];
+        let set = KeySet::from_jwks_json(&doc(&keys), 10).unwrap();
+        assert!(set.is_empty());
+        let reasons: Vec<_> = set.skipped().iter().map(|k| (k.index, &k.reason)).collect();
         assert_eq!(
-            KeySet::from_jwks_json(&doc(&keys), 10),
-            Err(JwksError::NoUsableKeys)
+            reasons,
+            [
+                (0, &JwkError::RsaModulusTooSmall { bits: 1024 }),
+                (1, &JwkError::PrivateKeyMaterial),
+                (2, &JwkError::NotForSignatures),
+                (3, &JwkError::NotAnObject),
+            ]
+        );
+
+        let empty = KeySet::from_jwks_json(r#"{"keys":[]}"#, 10).unwrap();
+        assert!(empty.is_empty() && empty.skipped().is_empty());
+        // Still a JWKS or nothing: these remain errors.
+        assert_eq!(
+            KeySet::from_jwks_json("{}", 10),
+            Err(JwksError::MissingKeys)
         );
         assert_eq!(
-            KeySet::from_jwks_json(r#"{"keys":[]}"#, 10),
-            Err(JwksError::NoUsableKeys)
+            KeySet::from_jwks_json(r#"{"keys":{}}"#, 10),
+            Err(JwksError::MissingKeys)
+        );
+        assert_eq!(
+            KeySet::from_jwks_json("[]", 10),
+            Err(JwksError::NotAnObject)
         );
     }
 
@@ -1857,5 +1873,6 @@ mod tests {
         assert_eq!(empty.len(), 0);
         assert_eq!(empty.kids().count(), 0);
         assert_eq!(empty.to_jwks_json(), r#"{"keys":[]}"#);
+        assert_eq!(KeySet::from_jwks_json(&empty.to_jwks_json(), 10), Ok(empty));
     }
 }
