@@ -18,8 +18,12 @@ const KEY_OPTIONS = {
   EdDSA: { crv: "Ed25519" },
 };
 
-/** How the JWKS endpoint answers: normally, or in one of the provider-outage modes. */
-export const JWKS_MODES = ["ok", "error", "hang", "garbage"];
+/**
+ * How the JWKS endpoint answers: normally, in one of the provider-outage modes (`error`: 503,
+ * `hang`: never, `garbage`: not JSON), or `empty`: a well-formed JWKS with no key, the issuer
+ * revoking every key.
+ */
+export const JWKS_MODES = ["ok", "error", "hang", "garbage", "empty"];
 
 /**
  * Starts the issuer. `port` 0 picks a free port. Returns a handle with the issuer URL, request
@@ -27,6 +31,7 @@ export const JWKS_MODES = ["ok", "error", "hang", "garbage"];
  */
 export async function startIssuer({ port = 0, alg = "RS256", audience = "order-service" } = {}) {
   const keys = []; // newest first: { kid, alg, privateKey, publicJwk }
+  const published = []; // extra public JWKs served as they are, after the signing keys
   let serial = 0;
   let mode = "ok";
   const counts = { discovery: 0, jwks: 0, token: 0, other: 0 };
@@ -62,7 +67,8 @@ export async function startIssuer({ port = 0, alg = "RS256", audience = "order-s
         res.on("close", () => hanging.delete(res));
         return undefined;
       }
-      return send(200, { keys: keys.map((k) => k.publicJwk) });
+      if (mode === "empty") return send(200, { keys: [] });
+      return send(200, handle.jwks());
     }
     if (path === "/token" && req.method === "POST") {
       counts.token += 1;
@@ -92,9 +98,17 @@ export async function startIssuer({ port = 0, alg = "RS256", audience = "order-s
     get kids() {
       return keys.map((k) => k.kid);
     },
-    /** The current public key set, as served. */
+    /** The current public key set, as served (in mode "ok"). */
     jwks() {
-      return { keys: keys.map((k) => k.publicJwk) };
+      return { keys: [...keys.map((k) => k.publicJwk), ...published] };
+    },
+    /**
+     * Adds `jwk` to the served key set as it is, unchecked (a test's hostile or broken key); it
+     * signs nothing. Returns its kid.
+     */
+    publish(jwk) {
+      published.push(jwk);
+      return jwk.kid;
     },
     /**
      * Signs a token with the newest key (or the key `kid`). Standard claims default to a valid

@@ -75,7 +75,7 @@ fn build(env: &Env) -> Result<Isolate, ConfigError> {
     let max_keys = settings.max_keys;
     let shared = match config.cache_kind {
         CacheKind::Kv => Some(KvTier::new(
-            &config.verification.claims.issuer,
+            &config.jwks.url,
             config.refresh.interval_minutes,
             max_keys,
         )),

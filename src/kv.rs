@@ -1,12 +1,15 @@
 //! The Workers KV tier (`JWKS_CACHE`): the whole validated key set as one record, shared by every
-//! isolate and location, plus the unknown-`kid` refetch marker and the cron heartbeat.
+//! isolate and location, plus the unknown-`kid` refetch marker and the cron heartbeat. Both keys
+//! and the record are bound to the configured JWKS location ([`SourceBinding`]): a record written
+//! for another location is never read as this gateway's key set.
 
 use std::cell::RefCell;
 use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
-use edge_jwt_core::cache::{CachedKeySet, KeyCacheTier, TierError};
+use edge_jwt_core::cache::{CachedKeySet, KeyCacheTier, SourceBinding, TierError};
+use edge_jwt_core::fetch::JwksLocation;
 use edge_jwt_core::heartbeat::{ScheduledRun, LAST_SCHEDULED_RUN_KEY};
 use futures_util::future::{select, Either};
 use worker::kv::KvStore;
@@ -26,6 +29,7 @@ const KV_MIN_TTL: u64 = 60;
 /// bindings belong to the isolate, and looking one up costs several JS calls per request.
 pub(crate) struct KvTier {
     store: RefCell<Option<KvStore>>,
+    binding: SourceBinding,
     set_key: String,
     refetch_key: String,
     /// Edge cache time for reads (`cacheTtl`): short enough that a cron refresh reaches every
@@ -35,12 +39,18 @@ pub(crate) struct KvTier {
 }
 
 impl KvTier {
-    /// A tier for the key set of `issuer`.
-    pub(crate) fn new(issuer: &str, refresh_interval_minutes: u64, max_keys: usize) -> Self {
+    /// A tier for the key set fetched from `location` (the configured JWKS URL, or discovery).
+    pub(crate) fn new(
+        location: &JwksLocation,
+        refresh_interval_minutes: u64,
+        max_keys: usize,
+    ) -> Self {
+        let binding = SourceBinding::from(location);
         KvTier {
             store: RefCell::new(None),
-            set_key: format!("jwks:v1:{issuer}"),
-            refetch_key: format!("jwks:v1:refetch:{issuer}"),
+            set_key: binding.set_key(),
+            refetch_key: binding.refetch_key(),
+            binding,
             // KV's minimum cacheTtl is 60 s.
             read_cache_ttl: (refresh_interval_minutes * 60 / 2).max(60),
             max_keys,
@@ -101,7 +111,7 @@ impl KeyCacheTier for KvTier {
         )
         .await?;
         Ok(text
-            .and_then(|text| CachedKeySet::from_record(&text, self.max_keys))
+            .and_then(|text| CachedKeySet::from_record(&text, &self.binding, self.max_keys))
             .map(Rc::new))
     }
 
@@ -110,7 +120,8 @@ impl KeyCacheTier for KvTier {
         set: Rc<CachedKeySet>,
         ttl_seconds: u64,
     ) -> std::result::Result<(), TierError> {
-        self.put(&self.set_key, set.to_record(), ttl_seconds).await
+        self.put(&self.set_key, set.to_record(&self.binding), ttl_seconds)
+            .await
     }
 
     async fn remove(&self) -> std::result::Result<(), TierError> {

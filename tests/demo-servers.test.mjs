@@ -81,6 +81,19 @@ describe("demo issuer", () => {
     assert.ok(!old.includes(kid));
     assert.ok(served.keys.every((k) => !("d" in k)), "private members must never be served");
   });
+
+  test("publish() serves an extra raw JWK; mode empty serves a JWKS without keys", async () => {
+    const raw = { kty: "OKP", crv: "Ed25519", x: "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", kid: "raw-1" };
+    assert.equal(issuer.publish(raw), "raw-1");
+    const served = await (await fetch(`${issuer.url}/jwks.json`)).json();
+    assert.deepEqual(served.keys.at(-1), raw);
+    assert.deepEqual(served.keys.slice(0, -1).map((k) => k.kid), issuer.kids);
+    issuer.setMode("empty");
+    const empty = await fetch(`${issuer.url}/jwks.json`);
+    assert.equal(empty.status, 200);
+    assert.deepEqual(await empty.json(), { keys: [] });
+    issuer.setMode("ok");
+  });
 });
 
 describe("demo origin", () => {

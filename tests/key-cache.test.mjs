@@ -7,11 +7,21 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, beforeEach, describe, test } from "node:test";
+import { startIssuer } from "../demo/issuer.mjs";
 import { request, startStack, status } from "./support/stack.mjs";
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /** A short freshness so that tests can outlive it: 1 s, whatever max-age the issuer sends. */
 const SHORT_TTL = { JWKS_CACHE_TTL_SECONDS: "1", JWKS_MIN_TTL_SECONDS: "1", JWKS_MAX_TTL_SECONDS: "1" };
+/** JWKS_UNKNOWN_KID_COOLDOWN_SECONDS's default. */
+const COOLDOWN_SECONDS = 30;
+/** The Ed25519 identity point (01 00..00): a public key of small order. */
+const IDENTITY = Buffer.concat([Buffer.from([1]), Buffer.alloc(31)]);
+
+/** Unknown-kid refetches allowed over `seconds` of flood, the first one included. */
+function refetchBound(seconds) {
+  return 1 + Math.floor(seconds / COOLDOWN_SECONDS);
+}
 
 async function expectStatus(gateway, token, expected, label) {
   const res = await request(gateway, token);
@@ -75,7 +85,12 @@ describe("key cache in workerd", () => {
     await cron.scheduled();
     assert.equal(stack.issuer.counts.jwks, 1);
     const stored = [...(await (await cron.kv()).list()).keys].map((k) => k.name);
-    assert.ok(stored.some((name) => name.startsWith("jwks:v1:")), `KV keys: ${stored}`);
+    const record = stored.find((name) => name.startsWith("jwks:v2:set:"));
+    assert.ok(record, `KV keys: ${stored}`);
+    assert.match(record, /^jwks:v2:set:[0-9a-f]{64}$/);
+    const value = JSON.parse(await (await cron.kv()).get(record));
+    assert.equal(value.version, 2);
+    assert.deepEqual(value.binding, { jwks_url: `${stack.issuer.url}/jwks.json` });
 
     const server = await stack.addGateway();
     await expectStatus(server, await stack.issuer.mint(), 200, "after the cron");
@@ -150,11 +165,142 @@ describe("key cache in workerd", () => {
       assert.equal(res.status, 401);
     }
     const seconds = (Date.now() - started) / 1000;
-    const bound = 1 + Math.floor(seconds / 30);
-    console.log(`unknown-kid flood: ${stack.issuer.counts.jwks} JWKS fetches for 1000 requests in ${seconds.toFixed(1)} s (bound ${bound})`);
+    const bound = refetchBound(seconds);
+    const { counters } = (await status(gateway)).key_cache;
+    console.log(
+      `unknown-kid flood: ${stack.issuer.counts.jwks} JWKS fetches and ${counters.kv_reads} KV reads ` +
+        `(warm-up included) for 1000 requests in ${seconds.toFixed(1)} s (fetch bound ${bound})`,
+    );
     assert.ok(stack.issuer.counts.jwks <= bound, `${stack.issuer.counts.jwks} fetches > ${bound}`);
-    assert.ok((await status(gateway)).key_cache.counters.cooldown_rejections >= 1000 - bound);
+    assert.ok(counters.cooldown_rejections >= 1000 - bound);
+    // Inside the cooldown an unknown kid costs no KV read: the warm-up's read, then one read of
+    // the set and one of the refetch marker per cooldown window.
+    assert.ok(counters.kv_reads <= 1 + 2 * bound, `${counters.kv_reads} KV reads > ${1 + 2 * bound}`);
   });
+
+  test("300 random kids, 10 in flight at a time, stay within the cooldown bound", async () => {
+    // A 1 s cooldown and a pause between batches: many cooldown windows, each opened by a batch
+    // of ten requests in flight together (in workerd they interleave at every await in about
+    // half of the batches; before the refetch was claimed ahead of the first await, each such
+    // batch fetched the JWKS ten times).
+    stack = await startStack({ vars: { JWKS_UNKNOWN_KID_COOLDOWN_SECONDS: "1" } });
+    const gateway = await stack.addGateway();
+    await expectStatus(gateway, await stack.issuer.mint(), 200, "warm-up");
+    stack.issuer.resetCounts();
+    const before = (await status(gateway)).key_cache.counters;
+    const started = Date.now();
+    for (let batch = 0; batch < 30; batch += 1) {
+      const tokens = [];
+      for (let i = 0; i < 10; i += 1) tokens.push(await stack.issuer.mint({}, { header: { kid: `random-${randomUUID()}` } }));
+      const statuses = await Promise.all(
+        tokens.map(async (token) => {
+          const res = await request(gateway, token);
+          await res.arrayBuffer();
+          return res.status;
+        }),
+      );
+      assert.deepEqual(statuses, Array(10).fill(401), `batch ${batch}`);
+      await sleep(250);
+    }
+    const seconds = (Date.now() - started) / 1000;
+    // At most one refetch per second of the isolate's clock (whole seconds): the seconds the run
+    // touched.
+    const bound = 2 + Math.floor(seconds);
+    const { counters } = (await status(gateway)).key_cache;
+    const kvReads = counters.kv_reads - before.kv_reads;
+    const refetches = counters.unknown_kid_refetches - before.unknown_kid_refetches;
+    console.log(
+      `300 unknown kids, 10 at a time, 1 s cooldown: ${stack.issuer.counts.jwks} JWKS fetches and ${kvReads} KV reads ` +
+        `in ${seconds.toFixed(1)} s (fetch bound ${bound})`,
+    );
+    assert.ok(stack.issuer.counts.jwks <= bound, `${stack.issuer.counts.jwks} fetches > ${bound}`);
+    assert.equal(stack.issuer.counts.jwks, refetches);
+    // One read of the set and one of the refetch marker per refetch; none for the others.
+    assert.ok(kvReads <= 2 * refetches, `${kvReads} KV reads for ${refetches} refetches`);
+    assert.equal(counters.cooldown_rejections - before.cooldown_rejections, 300 - refetches);
+  });
+
+  test("a token for a published small-order Ed25519 key, signed R = identity and S = 0, gets 401", async () => {
+    stack = await startStack({ vars: { JWT_ALGORITHMS: "RS256,EdDSA" } });
+    const edKid = await stack.issuer.rotate({ alg: "EdDSA" });
+    const weakKid = stack.issuer.publish({ kty: "OKP", crv: "Ed25519", x: IDENTITY.toString("base64url"), kid: "small-order", alg: "EdDSA", use: "sig" });
+    const gateway = await stack.addGateway();
+    await expectStatus(gateway, await stack.issuer.mint({}, { kid: edKid }), 200, "a genuine EdDSA token");
+
+    // Header and claims from jose; the signature replaced by the forgery that any small-order
+    // key (here the identity) lets WebCrypto accept.
+    const [header, payload] = (await stack.issuer.mint({ sub: "admin" }, { kid: edKid, header: { kid: weakKid } })).split(".");
+    const forged = `${header}.${payload}.${Buffer.concat([IDENTITY, Buffer.alloc(32)]).toString("base64url")}`;
+    const { body } = await expectStatus(gateway, forged, 401, "the forged token");
+    assert.match(body.error_description, /^unknown_key/);
+    assert.equal(stack.origin.received.filter((r) => r.headers["x-auth-subject"] === "admin").length, 0);
+    // The key was skipped at import: the set holds the issuer's two real keys only.
+    assert.deepEqual((await status(gateway)).key_cache.key_set.kids, stack.issuer.kids);
+  });
+
+  test("gateways with different JWKS URLs sharing KV never use each other's record", async () => {
+    stack = await startStack({ kvPersist: dir });
+    // Another host publishing a different key under the same kid (a staging issuer, or the old,
+    // compromised host of a JWKS URL that has since been changed).
+    const other = await startIssuer();
+    try {
+      const token = await stack.issuer.mint();
+      assert.equal(other.kids[0], stack.issuer.kids[0], "same kid, different key");
+
+      const first = await stack.addGateway({ vars: { JWT_JWKS_URL: `${other.url}/jwks.json` } });
+      const { body: refused } = await expectStatus(first, token, 401, "the other host's key does not verify it");
+      assert.match(refused.error_description, /^bad_signature/);
+      assert.equal(other.counts.jwks, 1);
+
+      const second = await stack.addGateway();
+      await expectStatus(second, token, 200, "the issuer's own JWKS URL");
+      assert.equal(stack.issuer.counts.jwks, 1, "fetched, not read from the first gateway's record");
+      const { counters } = (await status(second)).key_cache;
+      assert.equal(counters.kv_hits, 0);
+      assert.equal(counters.kv_misses, 1);
+
+      const kv = await second.kv();
+      const records = [...(await kv.list({ prefix: "jwks:v2:set:" })).keys].map((k) => k.name);
+      assert.equal(records.length, 2, `KV keys: ${records}`);
+      const bindings = await Promise.all(records.map(async (name) => JSON.parse(await kv.get(name)).binding.jwks_url));
+      assert.deepEqual(bindings.sort(), [`${other.url}/jwks.json`, `${stack.issuer.url}/jwks.json`].sort());
+    } finally {
+      await other.close();
+    }
+  });
+
+  for (const [mode, expected] of [["empty", 401], ["error", 200]]) {
+    test(`after a refresh that finds the issuer's JWKS ${mode === "empty" ? "empty" : "failing"}, a known token gets ${expected}`, async () => {
+      stack = await startStack({ kvPersist: dir });
+      const gateway = await stack.addGateway();
+      const token = await stack.issuer.mint();
+      await expectStatus(gateway, token, 200, "before");
+      stack.issuer.setMode(mode);
+      await gateway.scheduled();
+      const { body } = await expectStatus(gateway, token, expected, `after the refresh (${mode})`);
+      const { key_cache: cache } = await status(gateway);
+      if (mode === "empty") {
+        // The issuer revoked every key: an empty set replaces the last one, in KV too.
+        assert.match(body.error_description, /^unknown_key/);
+        assert.deepEqual(cache.key_set.kids, []);
+        assert.equal(cache.key_set.generation, 2);
+        assert.equal(cache.counters.fetch_failures, 0);
+        // Another instance reads the empty set from KV (and the first one's unknown-kid refetch
+        // holds it off the issuer).
+        const fetches = stack.issuer.counts.jwks;
+        const fresh = await stack.addGateway();
+        await expectStatus(fresh, await stack.issuer.mint({ sub: "another" }), 401, "another instance, from KV");
+        const { key_set: set } = (await status(fresh)).key_cache;
+        assert.deepEqual(set.kids, []);
+        assert.equal(set.generation, 2);
+        assert.equal(stack.issuer.counts.jwks, fetches);
+      } else {
+        // A failed fetch keeps the last good set.
+        assert.deepEqual(cache.key_set.kids, stack.issuer.kids);
+        assert.ok(cache.counters.fetch_failures >= 1);
+      }
+    });
+  }
 
   test("KV failing (no binding) never fails a request", async () => {
     stack = await startStack({ kvNamespaces: [] });

@@ -22,6 +22,38 @@ const VECTOR_BATCH = 300;
 const MIN_VECTORS = { ecdsa: 500, rsa_pkcs1: 2000, rsa_pss: 900, ed25519: 140 };
 
 /**
+ * The y-coordinates (little-endian hex) of the eight Ed25519 points of small order: 0 (order 4),
+ * 1 (the identity), p - 1 (order 2) and two of order 8. The same table as `SMALL_ORDER_Y` in
+ * core/src/jwk.rs, which a native test derives from curve25519-dalek's EIGHT_TORSION.
+ */
+const SMALL_ORDER_Y = [
+  "0000000000000000000000000000000000000000000000000000000000000000",
+  "0100000000000000000000000000000000000000000000000000000000000000",
+  "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+  "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+  "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+];
+/** y + p for y = 0 and 1: the points 0 and 1 again, encoded non-canonically. */
+const NON_CANONICAL_Y = [
+  "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+  "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+];
+const IDENTITY = Buffer.from(SMALL_ORDER_Y[1], "hex");
+
+/** Every encoding of `ys`, with the sign bit of x clear and set. */
+function withBothSigns(ys) {
+  return ys.flatMap((hex) => {
+    const clear = Buffer.from(hex, "hex");
+    const set = Buffer.from(clear);
+    set[31] |= 0x80;
+    return [clear, set];
+  });
+}
+
+/** The forgery that works with the identity as the public key: R = the identity, S = 0. */
+const FORGED_SIGNATURE = Buffer.concat([IDENTITY, Buffer.alloc(32)]);
+
+/**
  * The Wycheproof vectors of core/tests/wycheproof.rs, each with the result the native backend
  * gives it through the same steps as the harness (core/examples/wycheproof_export.rs).
  */
@@ -93,6 +125,44 @@ describe("WebCrypto backend in workerd", () => {
     fixtures.tokens.forEach((t, i) => assert.equal(results[i].result, "accepted", t.name));
     fixtures.attacks.forEach((a, i) => assert.equal(results[fixtures.tokens.length + i].result, a.code, a.name));
     assert.ok(imported >= ALGORITHMS.length, `keys are kept once imported (${imported})`);
+  });
+
+  test("Ed25519 keys of small order: WebCrypto takes a forgery with a raw one; import refuses every one", async () => {
+    const weak = [...withBothSigns(SMALL_ORDER_Y), ...withBothSigns(NON_CANONICAL_Y)];
+    assert.equal(weak.length, 14);
+    const messages = ["e30.eyJzdWIiOiJhZG1pbiJ9", "any message at all"].map((m) => Buffer.from(m));
+
+    // (a) Why the check exists: with the identity as a raw key (no JWK import, no shared check)
+    // WebCrypto (BoringSSL) accepts R = identity, S = 0 on any message; RustCrypto does not.
+    const raw = weak.flatMap((x, i) =>
+      messages.map((msg, j) => ({ id: `${i}/${j}`, x: x.toString("base64url"), msg: msg.toString("base64url"), sig: FORGED_SIGNATURE.toString("base64url") })),
+    );
+    const { results: rawResults } = await post("/raw-ed25519", raw);
+    const byKey = new Map();
+    rawResults.forEach((r, n) => byKey.set(raw[n].x, [...(byKey.get(raw[n].x) ?? []), `${r.webcrypto}/${r.native}`]));
+    for (const [x, outcomes] of byKey) console.log(`raw Ed25519 key ${x}: webcrypto/native ${outcomes.join(", ")}`);
+    const identity = rawResults.filter((r, n) => raw[n].x === IDENTITY.toString("base64url"));
+    assert.equal(identity.length, messages.length);
+    for (const r of identity) {
+      assert.equal(r.webcrypto, "valid", "WebCrypto accepts the forged signature with the raw identity key");
+      assert.notEqual(r.native, "valid", "RustCrypto's verify_strict refuses it");
+    }
+    assert.ok(rawResults.every((r) => r.native !== "valid"), JSON.stringify(rawResults));
+
+    // (b) Through the gateway's own path (JWK import first) every such key is refused in workerd,
+    // before either backend sees it, so both answer alike.
+    const vectors = weak.map((x, i) => ({
+      id: `weak-${i}`,
+      alg: "EdDSA",
+      jwk: { kty: "OKP", crv: "Ed25519", x: x.toString("base64url") },
+      msg: messages[0].toString("base64url"),
+      sig: FORGED_SIGNATURE.toString("base64url"),
+    }));
+    const { results } = await post("/vectors", vectors);
+    results.forEach((r, i) => {
+      assert.equal(r.id, vectors[i].id);
+      assert.match(r.result, /^key_rejected: Ed25519 public key is a point of small order or is not canonically encoded$/, vectors[i].jwk.x);
+    });
   });
 
   test("every Wycheproof vector gets the same result in workerd as natively", { timeout: 900_000 }, async () => {

@@ -355,6 +355,11 @@ impl<C: HttpClient> KeySource for JwksFetcher<C> {
             }
         }
     }
+
+    /// [`FetchSettings::budget_ms`].
+    fn budget_ms(&self) -> u64 {
+        self.settings.budget_ms
+    }
 }
 
 /// The body of a `200` as JSON text: size re-checked, `Content-Type` (when present) mentioning
@@ -1097,16 +1102,31 @@ mod tests {
         let cases = [
             ("[]", "not a JSON object"),
             ("{}", "no \"keys\" array"),
-            ("{\"keys\": []}", "no usable key"),
-            (
-                "{\"keys\": [{\"kty\": \"oct\", \"k\": \"c2VjcmV0\"}]}",
-                "no usable key",
-            ),
+            ("{\"keys\": {}}", "no \"keys\" array"),
+            ("{\"keys\": [", "not valid JSON"),
         ];
         for (body, expected) in cases {
             let fetcher = direct(Fake::new(vec![ok_body(body, None)]));
             let why = invalid_document(run(&fetcher, None));
             assert!(why.contains(expected), "{body}: {why}");
+        }
+    }
+
+    #[test]
+    fn a_jwks_without_a_usable_key_is_an_empty_set_not_an_error() {
+        let cases = [
+            ("{\"keys\": []}", 0),
+            ("{\"keys\": [{\"kty\": \"oct\", \"k\": \"c2VjcmV0\"}]}", 1),
+            (
+                "{\"keys\": [{\"kty\": \"OKP\", \"crv\": \"Ed25519\", \"x\": \"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}, null]}",
+                2,
+            ),
+        ];
+        for (body, skipped) in cases {
+            let fetcher = direct(Fake::new(vec![ok_body(body, None)]));
+            let (keys, ..) = modified(run(&fetcher, None));
+            assert!(keys.is_empty(), "{body}");
+            assert_eq!(keys.skipped().len(), skipped, "{body}");
         }
     }
 

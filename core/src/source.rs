@@ -75,4 +75,9 @@ pub trait KeySource {
         etag: Option<&str>,
         now: u64,
     ) -> impl Future<Output = Result<Fetched, FetchError>>;
+
+    /// The longest one [`KeySource::fetch`] may take, in milliseconds, retries included. The
+    /// cache takes a fetch that has not settled by then as abandoned (workerd drops a request's
+    /// task without dropping its future when the client goes away).
+    fn budget_ms(&self) -> u64;
 }

@@ -1,15 +1,24 @@
 //! The tiered key cache (core/src/cache) against fakes: a scripted key source, a shared tier
-//! (the Workers KV stand-in, storing the serialized record text) that two caches ("isolates")
-//! can share, and a recording log sink. Time is the `now` argument; every test asserts exact
-//! fetch counts and staleness decisions.
+//! (the Workers KV stand-in, storing the serialized record text under its KV key) that two
+//! caches ("isolates") can share, and a recording log sink. Time is the `now` argument; every
+//! test asserts exact fetch counts and staleness decisions.
+//!
+//! Every fake tier operation and every fetch is a real suspension point (it returns `Pending`
+//! once), as KV and fetch are in workerd, so that lookups run together (`join_all`) interleave
+//! at each `await` like concurrent requests in one isolate.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
 
 use edge_jwt_core::cache::{
-    CachePolicy, CachedKeySet, KeyCache, KeyCacheTier, RefreshOutcome, ResolveError, TierError,
+    CachePolicy, CachedKeySet, KeyCache, KeyCacheTier, RefreshOutcome, ResolveError, SourceBinding,
+    TierError,
 };
+use edge_jwt_core::fetch::JwksLocation;
 use edge_jwt_core::jwk::KeySet;
 use edge_jwt_core::log::{EventSink, Level};
 use edge_jwt_core::source::{FetchError, Fetched, KeySource};
@@ -21,6 +30,8 @@ use serde_json::{json, Value};
 mod fixtures;
 
 const SOURCE_URL: &str = "https://issuer.example/.well-known/jwks.json";
+/// The fetch budget of the fake source unless a test sets another (`FetchSettings`' default).
+const BUDGET_MS: u64 = 10_000;
 const MAX_KEYS: usize = 100;
 /// The fake clock's origin (seconds since the epoch).
 const NOW: u64 = 1_700_000_000;
@@ -61,6 +72,73 @@ fn kids(set: &CachedKeySet) -> Vec<&str> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Suspension points: a future that is pending once, and a gate that holds fetches until opened.
+
+/// Pending on the first poll (waking itself at once), ready on the next: the other futures of a
+/// `join_all` run in between.
+#[derive(Default)]
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct GateState {
+    open: bool,
+    waiting: Vec<Waker>,
+}
+
+/// Holds every fetch until opened, so that a fetch stays in flight while other lookups run.
+#[derive(Debug, Clone, Default)]
+struct Gate(Rc<RefCell<GateState>>);
+
+impl Gate {
+    fn open(&self) {
+        let mut state = self.0.borrow_mut();
+        state.open = true;
+        for waker in state.waiting.drain(..) {
+            waker.wake();
+        }
+    }
+
+    fn close(&self) {
+        self.0.borrow_mut().open = false;
+    }
+
+    /// Opens the gate after `polls` suspensions of its own: by then every other future of the
+    /// pool has reached a point where it waits for the gate or is done.
+    async fn open_after(&self, polls: usize) {
+        for _ in 0..polls {
+            YieldOnce::default().await;
+        }
+        self.open();
+    }
+
+    fn passed(&self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(|cx| {
+            let mut state = self.0.borrow_mut();
+            if state.open {
+                Poll::Ready(())
+            } else {
+                state.waiting.push(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // FakeSource: scripted replies, counted calls, recorded ETags.
 
 #[derive(Debug, Clone)]
@@ -74,6 +152,8 @@ enum Reply {
         max_age: Option<u64>,
     },
     Fail(FetchError),
+    /// Never settles (a fetch whose request workerd abandoned).
+    Hang,
 }
 
 fn modified(keys: KeySet, etag: &'static str) -> Reply {
@@ -92,6 +172,10 @@ struct SourceState {
     mode: Option<Reply>,
     /// `(etag, now)` of every call.
     calls: Vec<(Option<String>, u64)>,
+    /// Fetches wait for this gate when there is one.
+    gate: Option<Gate>,
+    /// [`KeySource::budget_ms`]; [`BUDGET_MS`] when `None`.
+    budget_ms: Option<u64>,
 }
 
 /// The JWKS provider. Clones share state, so the test keeps a handle after giving one away.
@@ -120,6 +204,11 @@ impl FakeSource {
         self.0.borrow().calls.len()
     }
 
+    /// Makes every fetch wait for `gate`.
+    fn gated(&self, gate: &Gate) {
+        self.0.borrow_mut().gate = Some(gate.clone());
+    }
+
     fn last_etag(&self) -> Option<String> {
         self.0.borrow().calls.last().unwrap().0.clone()
     }
@@ -127,15 +216,22 @@ impl FakeSource {
 
 impl KeySource for FakeSource {
     async fn fetch(&self, etag: Option<&str>, now: u64) -> Result<Fetched, FetchError> {
-        let mut state = self.0.borrow_mut();
-        state.calls.push((etag.map(str::to_owned), now));
-        let reply = match state.queue.pop_front() {
-            Some(reply) => reply,
-            None => state
-                .mode
-                .clone()
-                .expect("FakeSource called with nothing scripted"),
+        let (reply, gate) = {
+            let mut state = self.0.borrow_mut();
+            state.calls.push((etag.map(str::to_owned), now));
+            let reply = match state.queue.pop_front() {
+                Some(reply) => reply,
+                None => state
+                    .mode
+                    .clone()
+                    .expect("FakeSource called with nothing scripted"),
+            };
+            (reply, state.gate.clone())
         };
+        YieldOnce::default().await;
+        if let Some(gate) = &gate {
+            gate.passed().await;
+        }
         match reply {
             Reply::Modified {
                 keys,
@@ -149,20 +245,25 @@ impl KeySource for FakeSource {
             }),
             Reply::NotModified { max_age } => Ok(Fetched::NotModified { max_age }),
             Reply::Fail(err) => Err(err),
+            Reply::Hang => std::future::pending().await,
         }
+    }
+
+    fn budget_ms(&self) -> u64 {
+        self.0.borrow().budget_ms.unwrap_or(BUDGET_MS)
     }
 }
 
 // ---------------------------------------------------------------------------------------------
-// FakeTier: the shared (KV) tier, storing the record text, shareable between isolates.
+// FakeTier: the shared (KV) tier, storing record text under the KV keys of its binding,
+// shareable between isolates and between configurations (bindings).
 
 #[derive(Debug, Default)]
 struct TierState {
-    /// The stored record text (`CachedKeySet::to_record`).
-    record: Option<String>,
+    /// Stored values by KV key: record text (`CachedKeySet::to_record`) and refetch markers.
+    values: HashMap<String, String>,
     /// TTL of the last `set`.
     record_ttl: Option<u64>,
-    refetch: Option<u64>,
     gets: usize,
     sets: usize,
     refetch_reads: usize,
@@ -171,26 +272,70 @@ struct TierState {
     failing: bool,
 }
 
-#[derive(Debug, Clone, Default)]
-struct FakeTier(Rc<RefCell<TierState>>);
+/// A view of one KV namespace as a gateway configured with `binding` uses it. Clones share the
+/// namespace, and so do views made with [`FakeTier::bound_to`].
+#[derive(Debug, Clone)]
+struct FakeTier {
+    namespace: Rc<RefCell<TierState>>,
+    binding: SourceBinding,
+}
+
+impl Default for FakeTier {
+    fn default() -> Self {
+        FakeTier {
+            namespace: Rc::default(),
+            binding: binding(SOURCE_URL),
+        }
+    }
+}
+
+/// The binding of a gateway configured with the JWKS URL `url`.
+fn binding(url: &str) -> SourceBinding {
+    SourceBinding::from(&JwksLocation::Direct(url.to_owned()))
+}
 
 impl FakeTier {
     fn state(&self) -> std::cell::Ref<'_, TierState> {
-        self.0.borrow()
+        self.namespace.borrow()
+    }
+
+    /// The same namespace, as a gateway configured with `binding` sees it.
+    fn bound_to(&self, binding: SourceBinding) -> FakeTier {
+        FakeTier {
+            namespace: self.namespace.clone(),
+            binding,
+        }
     }
 
     fn set_failing(&self, failing: bool) {
-        self.0.borrow_mut().failing = failing;
+        self.namespace.borrow_mut().failing = failing;
+    }
+
+    /// The record text under this binding's key.
+    fn record(&self) -> Option<String> {
+        self.state().values.get(&self.binding.set_key()).cloned()
     }
 
     fn put_raw(&self, text: &str) {
-        self.0.borrow_mut().record = Some(text.to_owned());
+        self.namespace
+            .borrow_mut()
+            .values
+            .insert(self.binding.set_key(), text.to_owned());
+    }
+
+    /// The refetch marker under this binding's key.
+    fn refetch(&self) -> Option<u64> {
+        let text = self
+            .state()
+            .values
+            .get(&self.binding.refetch_key())
+            .cloned();
+        text.map(|text| text.parse().unwrap())
     }
 
     /// The stored set, parsed (without counting a `get`).
     fn stored(&self) -> Option<CachedKeySet> {
-        let text = self.state().record.clone()?;
-        CachedKeySet::from_record(&text, MAX_KEYS)
+        CachedKeySet::from_record(&self.record()?, &self.binding, MAX_KEYS)
     }
 
     fn check(&self) -> Result<(), TierError> {
@@ -208,39 +353,52 @@ impl KeyCacheTier for FakeTier {
     }
 
     async fn get(&self) -> Result<Option<Rc<CachedKeySet>>, TierError> {
-        self.0.borrow_mut().gets += 1;
+        self.namespace.borrow_mut().gets += 1;
+        YieldOnce::default().await;
         self.check()?;
-        let text = self.state().record.clone();
-        Ok(text
-            .and_then(|text| CachedKeySet::from_record(&text, MAX_KEYS))
+        Ok(self
+            .record()
+            .and_then(|text| CachedKeySet::from_record(&text, &self.binding, MAX_KEYS))
             .map(Rc::new))
     }
 
     async fn set(&self, set: Rc<CachedKeySet>, ttl_seconds: u64) -> Result<(), TierError> {
-        self.0.borrow_mut().sets += 1;
+        self.namespace.borrow_mut().sets += 1;
+        YieldOnce::default().await;
         self.check()?;
-        let mut state = self.0.borrow_mut();
-        state.record = Some(set.to_record());
+        let mut state = self.namespace.borrow_mut();
+        state
+            .values
+            .insert(self.binding.set_key(), set.to_record(&self.binding));
         state.record_ttl = Some(ttl_seconds);
         Ok(())
     }
 
     async fn remove(&self) -> Result<(), TierError> {
+        YieldOnce::default().await;
         self.check()?;
-        self.0.borrow_mut().record = None;
+        self.namespace
+            .borrow_mut()
+            .values
+            .remove(&self.binding.set_key());
         Ok(())
     }
 
     async fn last_refetch(&self) -> Result<Option<u64>, TierError> {
-        self.0.borrow_mut().refetch_reads += 1;
+        self.namespace.borrow_mut().refetch_reads += 1;
+        YieldOnce::default().await;
         self.check()?;
-        Ok(self.state().refetch)
+        Ok(self.refetch())
     }
 
     async fn record_refetch(&self, at: u64, _ttl_seconds: u64) -> Result<(), TierError> {
-        self.0.borrow_mut().refetch_writes += 1;
+        self.namespace.borrow_mut().refetch_writes += 1;
+        YieldOnce::default().await;
         self.check()?;
-        self.0.borrow_mut().refetch = Some(at);
+        self.namespace
+            .borrow_mut()
+            .values
+            .insert(self.binding.refetch_key(), at.to_string());
         Ok(())
     }
 }
@@ -809,7 +967,7 @@ fn an_unknown_kid_refetch_in_one_isolate_holds_off_the_other() {
         Err(ResolveError::UnknownKey)
     );
     assert_eq!(provider.calls(), 2);
-    assert_eq!(tier.state().refetch, Some(NOW + 100));
+    assert_eq!(tier.refetch(), Some(NOW + 100));
     assert_eq!(one.stats().unknown_kid_refetches, 1);
 
     assert_eq!(
@@ -838,7 +996,7 @@ fn an_unknown_kid_refetch_in_one_isolate_holds_off_the_other() {
     );
     assert_eq!(provider.calls(), 3);
     assert_eq!(two.stats().unknown_kid_refetches, 1);
-    assert_eq!(tier.state().refetch, Some(cooled));
+    assert_eq!(tier.refetch(), Some(cooled));
     assert_eq!(
         lookup(&one, "unknown-5", cooled + 1),
         Err(ResolveError::UnknownKey)
@@ -909,7 +1067,7 @@ fn a_failing_shared_tier_is_a_miss_and_a_warning() {
     assert_eq!(set.meta.checked_at, NOW + 601);
     assert_eq!(provider.calls(), 3);
     assert_eq!(cache.stats().kv_errors, 8);
-    assert_eq!(tier.state().record, None);
+    assert_eq!(tier.record(), None);
 }
 
 // 12. Rotation by the scheduled refresh.
@@ -1097,6 +1255,7 @@ fn status_reports_counters_and_the_current_set() {
         status["counters"],
         json!({
             "memory_hits": 3,
+            "kv_reads": 3,
             "kv_hits": 0,
             "kv_misses": 1,
             "kv_errors": 0,
@@ -1143,19 +1302,37 @@ fn a_corrupt_shared_record_is_a_miss() {
         },
     };
     // The record round-trips.
-    let parsed = CachedKeySet::from_record(&good.to_record(), MAX_KEYS).unwrap();
+    let bound = binding(SOURCE_URL);
+    let parsed = CachedKeySet::from_record(&good.to_record(&bound), &bound, MAX_KEYS).unwrap();
     assert_eq!(parsed.meta, good.meta);
     assert!(parsed.same_keys(&good.keys));
 
-    let mut record: Value = serde_json::from_str(&good.to_record()).unwrap();
-    record["version"] = json!(2);
+    let mut record: Value = serde_json::from_str(&good.to_record(&bound)).unwrap();
+    assert_eq!(record["version"], 2);
+    record["version"] = json!(1);
     let foreign_version = record.to_string();
-    let mut record: Value = serde_json::from_str(&good.to_record()).unwrap();
+    let mut record: Value = serde_json::from_str(&good.to_record(&bound)).unwrap();
     record["jwks"]["keys"][0]["n"] = json!("AQAB");
     record["jwks"]["keys"][1]["x"] = json!("AA");
     let bad_keys = record.to_string();
+    let mut record: Value = serde_json::from_str(&good.to_record(&bound)).unwrap();
+    record["jwks"]["keys"][1]["x"] = json!("AA");
+    let one_bad_key = record.to_string();
 
-    for garbage in ["{not json", "", "null", &foreign_version, &bad_keys] {
+    let mut record: Value = serde_json::from_str(&good.to_record(&bound)).unwrap();
+    record.as_object_mut().unwrap().remove("binding");
+    let version_1 = record.to_string();
+
+    let cases = [
+        "{not json",
+        "",
+        "null",
+        &foreign_version,
+        &version_1,
+        &bad_keys,
+        &one_bad_key,
+    ];
+    for garbage in cases {
         let provider = FakeSource::serving(modified(set_a(), "\"a\""));
         let tier = FakeTier::default();
         tier.put_raw(garbage);
@@ -1175,4 +1352,463 @@ fn a_corrupt_shared_record_is_a_miss() {
         assert_eq!(other.stats().kv_hits, 1);
         assert_eq!(provider.calls(), 1);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key-set integrity (issue 10, section 6).
+
+/// Lookups of `kids` at `now`, run together as concurrent requests of one isolate: every one
+/// is polled in turn and suspends at each tier operation and fetch. Fetches wait for `gate`,
+/// which opens once every lookup has had the chance to pass its own checks.
+fn lookup_concurrently(
+    cache: &Cache,
+    gate: &Gate,
+    kids: &[String],
+    now: u64,
+) -> Vec<Result<Rc<CachedKeySet>, ResolveError>> {
+    use futures_util::future::{join, join_all};
+
+    gate.close();
+    let lookups = join_all(kids.iter().map(|kid| cache.keys_for(Some(kid), now)));
+    let (results, ()) = pollster::block_on(join(lookups, gate.open_after(50)));
+    results
+}
+
+// 17. Concurrent unknown kids: the refetch is claimed before the first await.
+
+#[test]
+fn concurrent_unknown_kids_in_one_isolate_cause_one_refetch() {
+    let policy = CachePolicy::default();
+    for shared in [true, false] {
+        let source = FakeSource::serving(modified(set_a(), "\"a\""));
+        let gate = Gate::default();
+        gate.open();
+        source.gated(&gate);
+        let tier = FakeTier::default();
+        let (cache, _) = isolate(&source, shared.then_some(&tier), policy);
+        lookup(&cache, "jose-rs256", NOW).unwrap();
+        assert_eq!(source.calls(), 1);
+
+        // Ten requests in flight, each with a new kid.
+        let kids = random_kids(10);
+        let results = lookup_concurrently(&cache, &gate, &kids, NOW + 1);
+        assert!(results.iter().all(|r| *r == Err(ResolveError::UnknownKey)));
+        assert_eq!(source.calls(), 2, "one refetch for ten kids in flight");
+        let stats = cache.stats();
+        assert_eq!(stats.unknown_kid_refetches, 1);
+        assert_eq!(stats.cooldown_rejections, 9);
+
+        // 300 kids, ten at a time, a batch every 2 s: one refetch per cooldown window.
+        let kids = random_kids(310);
+        for (batch, kids) in kids[10..].chunks(10).enumerate() {
+            let now = NOW + 2 + 2 * batch as u64;
+            let results = lookup_concurrently(&cache, &gate, kids, now);
+            assert!(results.iter().all(|r| *r == Err(ResolveError::UnknownKey)));
+        }
+        // The warm-up, then refetches at +1 (above) and +32 (the first batch 30 s later); the
+        // next would be at +62, after the last batch (+60).
+        let expected = 3;
+        assert_eq!(source.calls() as u64, expected, "shared tier: {shared}");
+        assert_eq!(cache.stats().unknown_kid_refetches, expected - 1);
+        if shared {
+            // One set read and one marker read per refetch, nothing else.
+            let state = tier.state();
+            assert_eq!(state.gets as u64, 1 + (expected - 1));
+            assert_eq!(state.refetch_reads as u64, expected - 1);
+            assert_eq!(state.refetch_writes as u64, expected - 1);
+        }
+    }
+}
+
+#[test]
+fn concurrent_requests_for_a_new_kid_fetch_once_and_the_claimant_gets_it() {
+    let source = FakeSource::default();
+    source.then(modified(set_a(), "\"a\""));
+    source.set_mode(modified(set_b(), "\"b\""));
+    let gate = Gate::default();
+    gate.open();
+    source.gated(&gate);
+    let tier = FakeTier::default();
+    let (cache, _) = isolate(&source, Some(&tier), CachePolicy::default());
+    lookup(&cache, "jose-rs256", NOW).unwrap();
+
+    let requests = vec!["jose-eddsa".to_owned(); 5];
+    let results = lookup_concurrently(&cache, &gate, &requests, NOW + 1);
+    assert_eq!(source.calls(), 2);
+    // The first request fetched and found it; the others were in flight and were refused (they
+    // cannot wait for another request's I/O in workerd).
+    assert_eq!(
+        kids(results[0].as_ref().unwrap()),
+        ["jose-es256", "jose-eddsa"]
+    );
+    for result in &results[1..] {
+        assert_eq!(*result, Err(ResolveError::UnknownKey));
+    }
+    // Later requests find it in memory.
+    lookup(&cache, "jose-eddsa", NOW + 2).unwrap();
+    assert_eq!(source.calls(), 2);
+}
+
+// 18. Unknown kids inside the cooldown cost no shared-tier read.
+
+#[test]
+fn unknown_kids_within_the_cooldown_read_nothing_from_the_shared_tier() {
+    let policy = CachePolicy::default();
+    let source = FakeSource::serving(modified(set_a(), "\"a\""));
+    let tier = FakeTier::default();
+    let (cache, _) = isolate(&source, Some(&tier), policy);
+    lookup(&cache, "jose-rs256", NOW).unwrap();
+    assert_eq!(cache.stats().kv_reads, 1);
+
+    for (i, kid) in random_kids(1000).iter().enumerate() {
+        let now = NOW + i as u64 / 10;
+        assert_eq!(lookup(&cache, kid, now), Err(ResolveError::UnknownKey));
+    }
+
+    // Windows at +0, +30, +60 and +90 s: each reads the set and the marker once.
+    let windows = allowed_refetches(&policy, 100);
+    assert_eq!(windows, 4);
+    let state = tier.state();
+    assert_eq!(state.gets as u64, 1 + windows, "set reads");
+    assert_eq!(state.refetch_reads as u64, windows, "marker reads");
+    let stats = cache.stats();
+    assert_eq!(stats.kv_reads, 1 + 2 * windows);
+    assert_eq!(stats.cooldown_rejections, 1000 - windows);
+    assert_eq!(
+        cache.status(NOW + 100)["counters"]["kv_reads"],
+        1 + 2 * windows
+    );
+}
+
+#[test]
+fn the_shared_cooldown_also_spares_the_shared_tier() {
+    let policy = CachePolicy::default();
+    let provider = FakeSource::serving(modified(set_a(), "\"a\""));
+    let tier = FakeTier::default();
+    let (one, _) = isolate(&provider, Some(&tier), policy);
+    let (two, _) = isolate(&provider, Some(&tier), policy);
+    lookup(&one, "jose-rs256", NOW).unwrap();
+    lookup(&two, "jose-rs256", NOW).unwrap();
+
+    for (i, kid) in random_kids(1000).iter().enumerate() {
+        let cache = if i % 2 == 0 { &one } else { &two };
+        assert_eq!(
+            lookup(cache, kid, NOW + i as u64 / 10),
+            Err(ResolveError::UnknownKey)
+        );
+    }
+    // Per window and isolate at most one set read and one marker read.
+    let windows = allowed_refetches(&policy, 100);
+    let reads = one.stats().kv_reads + two.stats().kv_reads;
+    assert!(reads <= 2 + 2 * 2 * windows, "{reads} shared-tier reads");
+    assert_eq!(provider.calls() as u64, 1 + windows);
+}
+
+// 19. A refresh that never settles stops counting as running after the fetch budget.
+
+/// Polls `future` until its fetch hangs (a bounded number of times: each tier operation and the
+/// fetch suspend once before) and abandons it without dropping it, as workerd does with the
+/// task of a request whose client went away.
+fn abandon<F: Future>(future: F) {
+    use futures_util::FutureExt;
+
+    let mut future = Box::pin(future);
+    for _ in 0..20 {
+        assert!((&mut future).now_or_never().is_none(), "expected to hang");
+    }
+    std::mem::forget(future);
+}
+
+#[test]
+fn an_abandoned_unknown_kid_refetch_blocks_refetches_for_the_fetch_budget_only() {
+    for budget_ms in [BUDGET_MS, 3_500] {
+        let budget = budget_ms.div_ceil(1000);
+        let policy = CachePolicy {
+            unknown_kid_cooldown: 1,
+            ..CachePolicy::default()
+        };
+        let source = FakeSource::default();
+        source.0.borrow_mut().budget_ms = Some(budget_ms);
+        source.then(modified(set_a(), "\"a\""));
+        source.then(Reply::Hang);
+        source.set_mode(modified(set_b(), "\"b\""));
+        let (cache, _) = isolate(&source, None, policy);
+        lookup(&cache, "jose-rs256", NOW).unwrap();
+
+        abandon(cache.keys_for(Some("jose-eddsa"), NOW + 100));
+        assert_eq!(source.calls(), 2);
+        assert_eq!(cache.status(NOW + 100)["refresh_running"], true);
+
+        // The cooldown (1 s) is over, the budget is not: the fetch counts as running.
+        for now in NOW + 101..NOW + 100 + budget {
+            assert_eq!(
+                lookup(&cache, "jose-eddsa", now),
+                Err(ResolveError::UnknownKey)
+            );
+        }
+        assert_eq!(source.calls(), 2, "no refetch within the budget");
+        // Known kids are served meanwhile.
+        lookup(&cache, "jose-rs256", NOW + 101).unwrap();
+
+        // The budget is over: the next unknown kid refetches.
+        assert_eq!(cache.status(NOW + 100 + budget)["refresh_running"], false);
+        let set = lookup(&cache, "jose-eddsa", NOW + 100 + budget).unwrap();
+        assert_eq!(kids(&set), ["jose-es256", "jose-eddsa"]);
+        assert_eq!(source.calls(), 3);
+        assert_eq!(cache.stats().unknown_kid_refetches, 2);
+    }
+}
+
+#[test]
+fn an_abandoned_refresh_of_a_stale_set_serves_stale_for_the_fetch_budget_only() {
+    let policy = CachePolicy::default();
+    let budget = BUDGET_MS / 1000;
+    let source = FakeSource::default();
+    source.then(modified(set_a(), "\"a\""));
+    source.then(Reply::Hang);
+    source.set_mode(Reply::NotModified { max_age: None });
+    let tier = FakeTier::default();
+    let (cache, _) = isolate(&source, Some(&tier), policy);
+    lookup(&cache, "jose-rs256", NOW).unwrap();
+
+    let stale_at = NOW + policy.ttl;
+    abandon(cache.keys_for(Some("jose-rs256"), stale_at));
+    assert_eq!(source.calls(), 2);
+
+    for now in stale_at..stale_at + budget {
+        let set = lookup(&cache, "jose-rs256", now).unwrap();
+        assert_eq!(set.meta.checked_at, NOW, "the stale set");
+    }
+    assert_eq!(source.calls(), 2, "no second refresh within the budget");
+    assert_eq!(cache.stats().stale_serves, budget);
+
+    let set = lookup(&cache, "jose-rs256", stale_at + budget).unwrap();
+    assert_eq!(source.calls(), 3);
+    assert_eq!(set.meta.checked_at, stale_at + budget, "revalidated");
+}
+
+// 20. An emptied key set revokes; a failed fetch does not.
+
+/// The set a well-formed JWKS without a usable key gives: `{"keys": []}`, or only keys that
+/// are skipped (an `oct` key and an Ed25519 key of small order).
+fn emptied(all_skipped: bool) -> KeySet {
+    let doc = if all_skipped {
+        json!({"keys": [
+            {"kty": "oct", "k": "c2VjcmV0", "kid": "hmac"},
+            {"kty": "OKP", "crv": "Ed25519", "kid": "small-order",
+             "x": "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"},
+        ]})
+    } else {
+        json!({"keys": []})
+    };
+    let set = KeySet::from_jwks_value(&doc, MAX_KEYS).expect("a JWKS without usable keys is a set");
+    assert!(set.is_empty());
+    set
+}
+
+#[test]
+fn an_emptied_key_set_replaces_the_set_and_every_kid_is_unknown() {
+    for all_skipped in [false, true] {
+        let source = FakeSource::default();
+        source.then(modified(set_a(), "\"a\""));
+        source.set_mode(modified(emptied(all_skipped), "\"empty\""));
+        let tier = FakeTier::default();
+        let (cache, log) = isolate(&source, Some(&tier), CachePolicy::default());
+        lookup(&cache, "jose-rs256", NOW).unwrap();
+
+        assert_eq!(
+            refresh(&cache, NOW + 60),
+            Ok(RefreshOutcome::Updated { generation: 2 })
+        );
+        let current = cache.current().unwrap();
+        assert!(current.keys.is_empty());
+        assert_eq!(cache.status(NOW + 60)["key_set"]["kids"], json!([]));
+        for kid in ["jose-rs256", "jose-es256"] {
+            assert_eq!(lookup(&cache, kid, NOW + 61), Err(ResolveError::UnknownKey));
+        }
+        assert_eq!(cache.stats().fetch_failures, 0);
+
+        // Logged as a warning once (not again for the unknown-kid refetch that found the set
+        // still empty), with the reasons the keys were skipped.
+        assert_eq!(source.calls(), 3);
+        assert_eq!(log.count(Level::Warn, "key_set_emptied"), 1);
+        let warning = log.fields("key_set_emptied").pop().unwrap();
+        assert_eq!(warning["generation"], 2);
+        let reasons: Vec<&str> = warning["skipped_keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["reason"].as_str().unwrap())
+            .collect();
+        if all_skipped {
+            assert_eq!(reasons.len(), 2);
+            assert!(reasons[0].contains("symmetric"), "{reasons:?}");
+            assert!(reasons[1].contains("small order"), "{reasons:?}");
+        } else {
+            assert!(reasons.is_empty());
+        }
+
+        // The empty set round-trips through the shared tier: another isolate gets it, not the
+        // old keys, and does not take it for a miss.
+        let stored = tier.stored().expect("the empty set is stored");
+        assert!(stored.keys.is_empty());
+        assert_eq!(stored.meta.generation, 2);
+        let (other, _) = isolate(&source, Some(&tier), CachePolicy::default());
+        let calls = source.calls();
+        assert_eq!(
+            lookup(&other, "jose-rs256", NOW + 62),
+            Err(ResolveError::UnknownKey)
+        );
+        assert_eq!(other.stats().kv_misses, 0);
+        assert!(other.current().unwrap().keys.is_empty());
+        // No fetch: the first isolate's unknown-kid refetch at +61 holds it off.
+        assert_eq!(source.calls(), calls);
+        assert_eq!(other.stats().cooldown_rejections, 1);
+    }
+}
+
+#[test]
+fn an_emptied_set_is_served_by_a_cold_cache_as_unknown_keys_not_unavailable() {
+    let source = FakeSource::serving(modified(emptied(false), "\"empty\""));
+    let (cache, log) = isolate(&source, None, CachePolicy::default());
+    assert_eq!(
+        lookup(&cache, "jose-rs256", NOW),
+        Err(ResolveError::UnknownKey)
+    );
+    assert_eq!(log.count(Level::Warn, "key_set_emptied"), 1);
+    // One unknown-kid refetch (still empty: no new warning), then the cooldown.
+    for kid in ["jose-es256", "jose-eddsa"] {
+        assert_eq!(lookup(&cache, kid, NOW + 1), Err(ResolveError::UnknownKey));
+    }
+    assert_eq!(source.calls(), 2);
+    assert_eq!(log.count(Level::Warn, "key_set_emptied"), 1);
+}
+
+#[test]
+fn a_failed_fetch_keeps_the_last_good_set_but_an_emptied_one_does_not() {
+    let failures = [
+        FetchError::Status(503),
+        FetchError::Transport("timed out after 5000 ms".to_owned()),
+        FetchError::InvalidDocument("JWKS document has no \"keys\" array".to_owned()),
+        FetchError::TooLarge { max: 262_144 },
+    ];
+    for failure in failures {
+        let source = FakeSource::default();
+        source.then(modified(set_a(), "\"a\""));
+        source.then(Reply::Fail(failure.clone()));
+        source.set_mode(modified(emptied(false), "\"empty\""));
+        let (cache, log) = isolate(&source, None, CachePolicy::default());
+        lookup(&cache, "jose-rs256", NOW).unwrap();
+
+        assert_eq!(refresh(&cache, NOW + 60), Err(failure.clone()));
+        lookup(&cache, "jose-rs256", NOW + 61).unwrap();
+        assert_eq!(log.count(Level::Warn, "key_set_emptied"), 0);
+
+        assert_eq!(
+            refresh(&cache, NOW + 120),
+            Ok(RefreshOutcome::Updated { generation: 2 })
+        );
+        assert_eq!(
+            lookup(&cache, "jose-rs256", NOW + 121),
+            Err(ResolveError::UnknownKey),
+            "{failure}"
+        );
+    }
+}
+
+#[test]
+fn keys_published_again_after_an_emptied_set_are_picked_up() {
+    let policy = CachePolicy::default();
+    let source = FakeSource::default();
+    source.then(modified(set_a(), "\"a\""));
+    source.then(modified(emptied(false), "\"empty\""));
+    source.set_mode(modified(set_b(), "\"b\""));
+    let (cache, _) = isolate(&source, None, policy);
+    lookup(&cache, "jose-rs256", NOW).unwrap();
+    refresh(&cache, NOW + 60).unwrap();
+    assert!(cache.current().unwrap().keys.is_empty());
+
+    let set = lookup(&cache, "jose-eddsa", NOW + 61).unwrap();
+    assert_eq!(set.meta.generation, 3);
+    assert_eq!(kids(&set), ["jose-es256", "jose-eddsa"]);
+}
+
+// 21. A shared record is bound to the JWKS location it came from.
+
+#[test]
+fn a_record_from_another_jwks_location_is_a_miss() {
+    let production = FakeTier::default();
+    let staging = production.bound_to(binding("https://staging.issuer.example/jwks.json"));
+    let discovery = production.bound_to(SourceBinding::from(&JwksLocation::Discovery {
+        discovery_url: "https://issuer.example/.well-known/openid-configuration".to_owned(),
+        issuer: "https://issuer.example".to_owned(),
+    }));
+    let provider = FakeSource::serving(modified(set_a(), "\"a\""));
+    let (one, _) = isolate(&provider, Some(&production), CachePolicy::default());
+    lookup(&one, "jose-rs256", NOW).unwrap();
+    assert_eq!(provider.calls(), 1);
+
+    // The record carries its binding in clear, under a key derived from it.
+    let text = production.record().unwrap();
+    let record: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(record["version"], 2);
+    assert_eq!(record["binding"], json!({ "jwks_url": SOURCE_URL }));
+    let keys: Vec<String> = production.state().values.keys().cloned().collect();
+    assert_eq!(keys, [binding(SOURCE_URL).set_key()]);
+    assert!(keys[0].starts_with("jwks:v2:set:"));
+
+    // Gateways configured with another location share the namespace but not the record.
+    for other in [&staging, &discovery] {
+        let (cache, _) = isolate(&provider, Some(other), CachePolicy::default());
+        let calls = provider.calls();
+        lookup(&cache, "jose-rs256", NOW + 1).unwrap();
+        assert_eq!(provider.calls(), calls + 1, "fetched for itself");
+        let stats = cache.stats();
+        assert_eq!((stats.kv_hits, stats.kv_misses), (0, 1));
+    }
+
+    // The production record copied under another binding's key (or a record that names
+    // another location for any reason) is not trusted either: a miss, counted.
+    let moved = production.bound_to(binding("https://new-host.example/jwks.json"));
+    moved.put_raw(&text);
+    assert!(CachedKeySet::from_record(&text, &moved.binding, MAX_KEYS).is_none());
+    assert!(CachedKeySet::from_record(&text, &production.binding, MAX_KEYS).is_some());
+    let (cache, _) = isolate(&provider, Some(&moved), CachePolicy::default());
+    let calls = provider.calls();
+    lookup(&cache, "jose-rs256", NOW + 2).unwrap();
+    assert_eq!(provider.calls(), calls + 1);
+    assert_eq!((cache.stats().kv_hits, cache.stats().kv_misses), (0, 1));
+    // ... and the fetched set replaced it, bound to the new location.
+    let record: Value = serde_json::from_str(&moved.record().unwrap()).unwrap();
+    assert_eq!(
+        record["binding"],
+        json!({ "jwks_url": "https://new-host.example/jwks.json" })
+    );
+}
+
+#[test]
+fn the_refetch_marker_is_bound_to_the_jwks_location_too() {
+    let policy = CachePolicy::default();
+    let production = FakeTier::default();
+    let staging = production.bound_to(binding("https://staging.issuer.example/jwks.json"));
+    let provider = FakeSource::serving(modified(set_a(), "\"a\""));
+    let (one, _) = isolate(&provider, Some(&production), policy);
+    let (two, _) = isolate(&provider, Some(&staging), policy);
+    lookup(&one, "jose-rs256", NOW).unwrap();
+    lookup(&two, "jose-rs256", NOW).unwrap();
+    assert_eq!(provider.calls(), 2);
+
+    assert_eq!(
+        lookup(&one, "unknown-1", NOW + 100),
+        Err(ResolveError::UnknownKey)
+    );
+    assert_eq!(production.refetch(), Some(NOW + 100));
+    assert_eq!(staging.refetch(), None);
+    // The other location's refetch does not hold this one off.
+    assert_eq!(
+        lookup(&two, "unknown-2", NOW + 101),
+        Err(ResolveError::UnknownKey)
+    );
+    assert_eq!(provider.calls(), 4);
+    assert_eq!(two.stats().unknown_kid_refetches, 1);
 }

@@ -2,17 +2,20 @@
 //!
 //! | module       | concern                                                          |
 //! |--------------|------------------------------------------------------------------|
+//! | [`binding`]  | the JWKS location a stored set belongs to, and its KV keys       |
 //! | [`policy`]   | freshness, staleness and cooldown numbers                        |
 //! | [`record`]   | a key set with its metadata, and its stored (KV) form            |
 //! | [`tier`]     | the tier trait (the original `IJwksKeyCache`) and the memory tier|
 //! | [`resolver`] | lookup order, stale serving, unknown-`kid` refetch, refresh      |
 //! | [`stats`]    | per-isolate counters                                             |
+pub mod binding;
 pub mod policy;
 pub mod record;
 pub mod resolver;
 pub mod stats;
 pub mod tier;
 
+pub use binding::SourceBinding;
 pub use policy::CachePolicy;
 pub use record::{CachedKeySet, KeySetMeta};
 pub use resolver::{KeyCache, RefreshOutcome, ResolveError};

@@ -1,14 +1,17 @@
 //! A key set as the cache holds it: the validated keys plus where and when they came from. One
 //! record holds the whole set, so one KV read serves every `kid` and a key removed upstream
-//! disappears everywhere when the set is replaced.
+//! disappears everywhere when the set is replaced. The record names the configured JWKS
+//! location it belongs to ([`SourceBinding`]); read under another binding it is a miss.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::binding::SourceBinding;
 use crate::jwk::KeySet;
 
 /// Version of the stored record format; a record of another version reads as absent.
-const RECORD_VERSION: u32 = 1;
+/// Version 2 added the source binding.
+const RECORD_VERSION: u32 = 2;
 
 /// Where and when a key set was fetched.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,6 +43,7 @@ pub struct CachedKeySet {
 #[serde(deny_unknown_fields)]
 struct Record {
     version: u32,
+    binding: SourceBinding,
     meta: KeySetMeta,
     jwks: Value,
 }
@@ -66,26 +70,39 @@ impl CachedKeySet {
             > (other.meta.generation, other.meta.checked_at)
     }
 
-    /// The stored form (JSON text).
-    pub fn to_record(&self) -> String {
+    /// The stored form (JSON text) of a set fetched from the location `binding` names. An empty
+    /// set is stored as such: it revokes every key.
+    pub fn to_record(&self, binding: &SourceBinding) -> String {
         let jwks: Value = serde_json::from_str(&self.keys.to_jwks_json())
             .expect("KeySet::to_jwks_json writes JSON");
         serde_json::to_string(&Record {
             version: RECORD_VERSION,
+            binding: binding.clone(),
             meta: self.meta.clone(),
             jwks,
         })
         .expect("a record always serializes")
     }
 
-    /// Reads a stored record; every key is validated again. `None` for anything else, so a
-    /// corrupt or foreign record is a miss, never an error that fails requests.
-    pub fn from_record(text: &str, max_keys: usize) -> Option<CachedKeySet> {
+    /// Reads a stored record, which must be bound to `binding`; every key is validated again,
+    /// and must pass. `None` for anything else, so a corrupt record, one of another version or
+    /// one from another JWKS location is a miss, never an error that fails requests nor a set
+    /// that is trusted.
+    pub fn from_record(
+        text: &str,
+        binding: &SourceBinding,
+        max_keys: usize,
+    ) -> Option<CachedKeySet> {
         let record: Record = serde_json::from_str(text).ok()?;
-        if record.version != RECORD_VERSION {
+        if record.version != RECORD_VERSION || record.binding != *binding {
             return None;
         }
         let keys = KeySet::from_jwks_value(&record.jwks, max_keys).ok()?;
+        // Only validated keys are stored: a key that fails now means a corrupt record, or one
+        // written under other rules. Never read it as a smaller (or empty) set.
+        if !keys.skipped().is_empty() {
+            return None;
+        }
         Some(CachedKeySet {
             keys,
             meta: record.meta,

@@ -6,6 +6,18 @@
 //! run) that started it: workerd forbids awaiting I/O across requests, so the memory tier holds
 //! finished values only and a concurrent request that finds a refresh running serves the stale
 //! set instead of waiting.
+//!
+//! Requests of one isolate interleave at every `await`, so each decision that starts I/O on
+//! behalf of the isolate (an unknown-`kid` refetch, a refresh) is recorded before its first
+//! `await`: the requests already in flight see it. An unknown `kid` inside the isolate's cooldown
+//! is refused before any shared-tier read, so a flood of them costs no I/O at all. A refresh
+//! that never settles (workerd abandons the task of a request whose client went away, without
+//! dropping it) stops counting as running after the source's time budget
+//! ([`KeySource::budget_ms`]).
+//!
+//! A well-formed JWKS without a usable key is the issuer saying that no key is valid: it
+//! replaces the set like any other (and is logged as `key_set_emptied`). Only a failed fetch
+//! (an error status, a timeout, a document that is not a JWKS) keeps the last good set.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -54,7 +66,11 @@ pub struct KeyCache<S, T, L> {
     policy: CachePolicy,
     log: L,
     stats: Cell<CacheStats>,
-    refreshing: Cell<bool>,
+    /// When the fetch this isolate is running for a stale set or an unknown `kid` started
+    /// (seconds), if one is; it counts as running for `fetch_budget` seconds at most.
+    refreshing: Cell<Option<u64>>,
+    /// The source's time budget for one fetch, in whole seconds (rounded up).
+    fetch_budget: u64,
     /// After a failed fetch, no new fetch before this time (seconds): an outage must not turn
     /// every request into a request to the provider.
     fetch_blocked_until: Cell<u64>,
@@ -63,8 +79,10 @@ pub struct KeyCache<S, T, L> {
 }
 
 impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
-    /// A cache over `source`, with `shared` as the second tier (`None` for memory only).
+    /// A cache over `source`, with `shared` as the second tier (`None` for memory only). A
+    /// fetch counts as running for the source's [`KeySource::budget_ms`] at most.
     pub fn new(source: S, shared: Option<T>, policy: CachePolicy, log: L) -> Self {
+        let fetch_budget = source.budget_ms().div_ceil(1000);
         KeyCache {
             memory: MemoryTier::default(),
             shared,
@@ -72,7 +90,8 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
             policy,
             log,
             stats: Cell::new(CacheStats::default()),
-            refreshing: Cell::new(false),
+            refreshing: Cell::new(None),
+            fetch_budget,
             fetch_blocked_until: Cell::new(0),
             stale_warned_until: Cell::new(0),
             last_error: RefCell::new(None),
@@ -110,12 +129,22 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
 
         // 1. Isolate memory: the steady-state path.
         let current = self.memory.current();
+        let mut claimed = false;
         if let Some(set) = &current {
-            if set.is_fresh(now) && knows(set) {
-                self.count(|s| s.memory_hits += 1);
-                self.log
-                    .event(Level::Debug, "key_cache_hit", json!({ "tier": "memory" }));
-                return Ok(set.clone());
+            if set.is_fresh(now) {
+                if knows(set) {
+                    self.count(|s| s.memory_hits += 1);
+                    self.log
+                        .event(Level::Debug, "key_cache_hit", json!({ "tier": "memory" }));
+                    return Ok(set.clone());
+                }
+                // An unknown kid: within the isolate's cooldown it is refused here, before any
+                // shared-tier read; otherwise this request claims the refetch now, before its
+                // first await, so the requests in flight are refused too.
+                if !self.claim_refetch(now) {
+                    return self.reject_unknown(kid);
+                }
+                claimed = true;
             }
         }
 
@@ -150,7 +179,13 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
                     Err(ResolveError::UnknownKey)
                 }
             }
-            Some(set) => self.refetch_for_unknown_kid(set, kid, now).await,
+            Some(set) => {
+                // A fresh set from the shared tier that lacks the kid, or the memory set.
+                if !claimed && !self.claim_refetch(now) {
+                    return self.reject_unknown(kid);
+                }
+                self.refetch_for_unknown_kid(set, kid, now).await
+            }
         }
     }
 
@@ -186,6 +221,7 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
         json!({
             "counters": stats,
             "hit_rate": stats.hit_rate(),
+            "refresh_running": self.refresh_running(now),
             "key_set": set,
             "shared_tier": self.shared.as_ref().map(|t| t.name()),
             "last_fetch_error": *self.last_error.borrow(),
@@ -214,6 +250,7 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
 
     async fn read_shared(&self) -> Option<Rc<CachedKeySet>> {
         let shared = self.shared.as_ref()?;
+        self.count(|s| s.kv_reads += 1);
         match shared.get().await {
             Ok(Some(set)) => Some(set),
             Ok(None) => {
@@ -260,7 +297,7 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
     ) -> Result<Rc<CachedKeySet>, ResolveError> {
         let usable_until = stale.fresh_until().saturating_add(self.policy.max_stale);
         if now < usable_until {
-            if self.refreshing.get() {
+            if self.refresh_running(now) {
                 return Ok(self.serve_stale(stale, now, "refresh already running"));
             }
             if now < self.fetch_blocked_until.get() {
@@ -273,11 +310,7 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
                 cause: self.last_failure(),
             });
         }
-        self.refreshing.set(true);
-        let result = self
-            .fetch_and_store(Some(stale.clone()), now, "expired")
-            .await;
-        self.refreshing.set(false);
+        let result = self.fetch_marked(Some(stale.clone()), now, "expired").await;
         match result {
             Ok(set) => Ok(set),
             Err(_) if now < usable_until => Ok(self.serve_stale(stale, now, "refresh failed")),
@@ -307,6 +340,25 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
         stale
     }
 
+    /// Whether an unknown `kid` may cause a refetch now, by what this isolate knows: no refetch
+    /// within the cooldown, no fetch running, no failure backoff. When it may, the refetch is
+    /// recorded as started at `now` at once (no `await` in between), so every request in flight
+    /// in this isolate is refused from here on.
+    fn claim_refetch(&self, now: u64) -> bool {
+        let cooldown = self.policy.unknown_kid_cooldown;
+        let recent = self
+            .memory
+            .refetched_at()
+            .is_some_and(|at| now < at.saturating_add(cooldown));
+        if recent || self.refresh_running(now) || now < self.fetch_blocked_until.get() {
+            return false;
+        }
+        self.memory.mark_refetch(now);
+        true
+    }
+
+    /// The refetch for an unknown `kid`, once [`KeyCache::claim_refetch`] allowed it: unless
+    /// another isolate refetched within the cooldown (the marker in the shared tier), fetch.
     async fn refetch_for_unknown_kid(
         &self,
         set: Rc<CachedKeySet>,
@@ -315,13 +367,8 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
     ) -> Result<Rc<CachedKeySet>, ResolveError> {
         let cooldown = self.policy.unknown_kid_cooldown;
         let recent = |at: Option<u64>| at.is_some_and(|at| now < at.saturating_add(cooldown));
-        if recent(self.memory.refetched_at())
-            || self.refreshing.get()
-            || now < self.fetch_blocked_until.get()
-        {
-            return self.reject_unknown(kid);
-        }
         if let Some(shared) = &self.shared {
+            self.count(|s| s.kv_reads += 1);
             match shared.last_refetch().await {
                 Ok(at) if recent(at) => {
                     // Another isolate refetched moments ago: share its cooldown.
@@ -333,9 +380,6 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
                 Ok(_) => {}
                 Err(err) => self.tier_error(shared.name(), "last_refetch", &err.0),
             }
-        }
-        self.memory.mark_refetch(now);
-        if let Some(shared) = &self.shared {
             // KV keeps entries at least 60 s; the timestamp inside decides.
             if let Err(err) = shared.record_refetch(now, cooldown.max(60)).await {
                 self.tier_error(shared.name(), "record_refetch", &err.0);
@@ -347,17 +391,41 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
             "unknown_kid_refetch",
             json!({ "kid": kid.map(crate::error::truncated) }),
         );
-        self.refreshing.set(true);
         let result = self
-            .fetch_and_store(Some(set.clone()), now, "unknown_kid")
+            .fetch_marked(Some(set.clone()), now, "unknown_kid")
             .await;
-        self.refreshing.set(false);
         let updated = result.unwrap_or(set);
         if kid.is_none_or(|kid| updated.keys.get(kid).is_some()) {
             Ok(updated)
         } else {
             Err(ResolveError::UnknownKey)
         }
+    }
+
+    /// Whether a fetch this isolate started is still running at `now`: started, not settled,
+    /// and not older than the source's time budget (after which it is taken as abandoned).
+    fn refresh_running(&self, now: u64) -> bool {
+        self.refreshing
+            .get()
+            .is_some_and(|started| now < started.saturating_add(self.fetch_budget))
+    }
+
+    /// [`KeyCache::fetch_and_store`], marked as running for the other requests of the isolate
+    /// from before its first `await` until it settles.
+    async fn fetch_marked(
+        &self,
+        current: Option<Rc<CachedKeySet>>,
+        now: u64,
+        reason: &'static str,
+    ) -> Result<Rc<CachedKeySet>, FetchError> {
+        self.refreshing.set(Some(now));
+        let result = self.fetch_and_store(current, now, reason).await;
+        // A later fetch may have taken over from this one (if it ran past its budget): leave
+        // that one's mark.
+        if self.refreshing.get() == Some(now) {
+            self.refreshing.set(None);
+        }
+        result
     }
 
     fn reject_unknown(&self, kid: Option<&str>) -> Result<Rc<CachedKeySet>, ResolveError> {
@@ -430,6 +498,19 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
                 self.tier_error(shared.name(), "set", &err.0);
             }
         }
+        if next.keys.is_empty() && current.as_ref().is_none_or(|old| !old.keys.is_empty()) {
+            // Not a failure: the issuer publishes no usable key, so none is trusted any more.
+            self.log.event(
+                Level::Warn,
+                "key_set_emptied",
+                json!({
+                    "reason": reason,
+                    "generation": next.meta.generation,
+                    "skipped_keys": skipped(&next.keys),
+                    "source": next.meta.source,
+                }),
+            );
+        }
         self.log.event(
             Level::Info,
             "key_set_refreshed",
@@ -437,9 +518,7 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
                 "reason": reason,
                 "generation": next.meta.generation,
                 "kids": next.keys.kids().collect::<Vec<_>>(),
-                "skipped_keys": next.keys.skipped().iter().map(|k| json!({
-                    "index": k.index, "kid": k.kid, "reason": k.reason.to_string()
-                })).collect::<Vec<_>>(),
+                "skipped_keys": skipped(&next.keys),
                 "ttl": next.meta.ttl,
                 "source": next.meta.source,
             }),
@@ -506,4 +585,12 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
         );
         err
     }
+}
+
+/// The skipped keys of `keys`, for a log line.
+fn skipped(keys: &KeySet) -> Vec<serde_json::Value> {
+    keys.skipped()
+        .iter()
+        .map(|k| json!({ "index": k.index, "kid": k.kid, "reason": k.reason.to_string() }))
+        .collect()
 }

@@ -7,6 +7,9 @@ use serde::Serialize;
 pub struct CacheStats {
     /// Lookups answered from isolate memory.
     pub memory_hits: u64,
+    /// Reads of the shared tier (KV): the key set or the unknown-`kid` refetch marker, each
+    /// read counted once whatever its outcome.
+    pub kv_reads: u64,
     /// Lookups that read a usable set from the shared tier (KV).
     pub kv_hits: u64,
     /// Shared-tier reads that found nothing usable.

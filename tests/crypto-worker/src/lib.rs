@@ -7,6 +7,7 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use edge_jwt_core::backend::SignatureBackend;
 use edge_jwt_core::claims::ClaimsPolicy;
 use edge_jwt_core::jwk::{import_jwk, KeySet};
+use edge_jwt_core::key::{KeyMaterial, PublicKey};
 use edge_jwt_core::native::NativeBackend;
 use edge_jwt_core::{signature, Algorithm, VerificationPolicy, Verifier};
 use edge_jwt_webcrypto::WebCryptoBackend;
@@ -23,6 +24,10 @@ thread_local! {
 /// `POST /bench`: `{backend: "webcrypto"|"rustcrypto", alg, jwk, msg, sig, iterations}` runs that
 /// many verifications (the caller times the request: workerd's clock stands still while a
 /// request computes) and answers how many were valid.
+/// `POST /raw-ed25519`: `[{id, x, msg, sig}]` (base64url) → `[{id, webcrypto, native}]`: the
+/// signature verified with the 32 bytes `x` as an Ed25519 key *without* JWK import or any shared
+/// check, by each backend ("valid", "invalid" or "backend_error: ..."). It shows what the
+/// import checks protect the backends from.
 #[event(fetch)]
 async fn fetch(mut req: Request, _env: Env, _ctx: Context) -> Result<Response> {
     let backend = BACKEND.with(|b| b.clone());
@@ -31,6 +36,7 @@ async fn fetch(mut req: Request, _env: Env, _ctx: Context) -> Result<Response> {
         "/vectors" => vectors(&backend, &body).await,
         "/tokens" => tokens(&backend, &body).await,
         "/bench" => bench(&backend, &body).await,
+        "/raw-ed25519" => raw_ed25519(&backend, &body).await,
         _ => return Response::error("not found", 404),
     };
     Response::from_json(&json!({ "results": results, "imported_keys": backend.imported_keys() }))
@@ -54,6 +60,29 @@ async fn bench(webcrypto: &WebCryptoBackend, body: &Value) -> Vec<Value> {
         valid += u64::from(ok == Ok(true));
     }
     vec![json!({ "iterations": iterations, "valid": valid })]
+}
+
+async fn raw_ed25519(webcrypto: &WebCryptoBackend, body: &Value) -> Vec<Value> {
+    let mut results = Vec::new();
+    for vector in body.as_array().into_iter().flatten() {
+        let Ok(x) = <[u8; 32]>::try_from(bytes(&vector["x"])) else {
+            results.push(json!({ "id": vector["id"], "error": "x is not 32 bytes" }));
+            continue;
+        };
+        let key = PublicKey::from_material(KeyMaterial::Ed25519 { x });
+        let (msg, sig) = (bytes(&vector["msg"]), bytes(&vector["sig"]));
+        let name = |result: std::result::Result<bool, _>| match result {
+            Ok(true) => "valid".to_owned(),
+            Ok(false) => "invalid".to_owned(),
+            Err(err) => format!("backend_error: {err}"),
+        };
+        results.push(json!({
+            "id": vector["id"],
+            "webcrypto": name(webcrypto.verify(Algorithm::EdDsa, &key, &msg, &sig).await),
+            "native": name(NativeBackend.verify(Algorithm::EdDsa, &key, &msg, &sig).await),
+        }));
+    }
+    results
 }
 
 fn bytes(value: &Value) -> Vec<u8> {
