@@ -106,6 +106,10 @@ impl KeySource for Source {
             max_age: None,
         })
     }
+
+    fn budget_ms(&self) -> u64 {
+        10_000
+    }
 }
 
 /// Discards events.
