@@ -92,21 +92,21 @@ fn build(env: &Env) -> Result<Isolate, ConfigError> {
         "gateway_started",
         json!({ "issuer": config.verification.claims.issuer, "cache": format!("{:?}", config.cache_kind) }),
     );
-    let core = Gateway::new(
-        config.gateway_policy(),
-        Verifier::new(config.verification.clone()),
+    let core = Gateway {
+        policy: config.gateway.clone(),
+        verifier: Verifier::new(config.verification.clone()),
         keys,
-        WebCryptoBackend::new(),
-        TokenCache::new(token_cache::DEFAULT_CAPACITY),
+        backend: WebCryptoBackend::new(),
+        tokens: TokenCache::new(token_cache::DEFAULT_CAPACITY),
         log,
-    );
+    };
     Ok(Isolate { config, core, log })
 }
 
 impl Isolate {
     /// Makes the KV binding available to the key cache (once per isolate).
     pub(crate) fn attach(&self, env: &Env) {
-        if let Some(kv) = self.core.keys().shared() {
+        if let Some(kv) = self.core.keys.shared() {
             kv.attach(env);
         }
     }

@@ -109,11 +109,11 @@ async fn status(gateway: &Isolate, env: &Env) -> Result<Response> {
     response::json(&json!({
         "service": "edge-jwt",
         "version": env!("CARGO_PKG_VERSION"),
-        "key_cache": core.keys().status(now()),
-        "imported_crypto_keys": core.backend().imported_keys(),
+        "key_cache": core.keys.status(now()),
+        "imported_crypto_keys": core.backend.imported_keys(),
         "token_cache": {
-            "entries": core.tokens().len(),
-            "counters": core.tokens().stats(),
+            "entries": core.tokens.len(),
+            "counters": core.tokens.stats(),
         },
         "last_scheduled_run": last_run,
     }))
@@ -130,7 +130,7 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     if let Ok(gateway) = gateway::isolate(&env).as_ref() {
         gateway.attach(&env);
         if gateway.config.refresh.enabled {
-            match gateway.core.keys().refresh(now()).await {
+            match gateway.core.keys.refresh(now()).await {
                 Ok(outcome) => gateway.log.event(
                     Level::Info,
                     "scheduled_refresh",

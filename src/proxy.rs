@@ -225,7 +225,7 @@ fn edits_for(
         connection.as_deref(),
         forwarded_for.as_deref(),
         &client,
-        &config.claim_headers,
+        &config.gateway.claim_headers,
         identity,
     )
 }

@@ -32,6 +32,7 @@ use crate::claims::ClaimsPolicy;
 use crate::error::truncated;
 pub use crate::fetch::JwksLocation;
 use crate::log::Level;
+use crate::pipeline::GatewayPolicy;
 use crate::verify::VerificationPolicy;
 
 pub mod value;
@@ -236,22 +237,13 @@ pub struct Config {
     pub refresh: RefreshSettings,
     /// The protected API (`ORIGIN_URL`, `ORIGIN_TIMEOUT_MS`).
     pub origin: OriginSettings,
-    /// Path prefixes forwarded without a token (`PUBLIC_PATHS`): each starts with `/` and has no
-    /// trailing `/` (except `/` itself).
-    pub public_paths: Vec<String>,
-    /// Scopes required per method and path (`ROUTE_SCOPES`), in the order given.
-    pub route_scopes: Vec<RouteScope>,
-    /// Claims copied into request headers for the origin (`CLAIM_HEADERS`).
-    pub claim_headers: Vec<ClaimHeader>,
-    /// Whether CORS preflight requests pass without a token (`FORWARD_PREFLIGHT`).
-    pub forward_preflight: bool,
+    /// What the request pipeline lets through (`PUBLIC_PATHS`, `ROUTE_SCOPES`, `CLAIM_HEADERS`,
+    /// `FORWARD_PREFLIGHT`, `STATUS_TOKEN`); its `Debug` output never shows the secret.
+    pub gateway: GatewayPolicy,
     /// `realm` of `WWW-Authenticate` answers (`AUTH_REALM`); safe inside a quoted string.
     pub realm: String,
     /// The least severe level that is logged (`LOG_LEVEL`).
     pub log_level: Level,
-    /// Bearer token of the status endpoint (`STATUS_TOKEN`, a secret); `None` when unset.
-    /// `Debug` output never shows it.
-    pub status_token: Option<String>,
 }
 
 /// Where the JWKS is fetched from.
@@ -372,16 +364,9 @@ impl fmt::Debug for Config {
             .field("cache_kind", &self.cache_kind)
             .field("refresh", &self.refresh)
             .field("origin", &self.origin)
-            .field("public_paths", &self.public_paths)
-            .field("route_scopes", &self.route_scopes)
-            .field("claim_headers", &self.claim_headers)
-            .field("forward_preflight", &self.forward_preflight)
+            .field("gateway", &self.gateway)
             .field("realm", &self.realm)
             .field("log_level", &self.log_level)
-            .field(
-                "status_token",
-                &self.status_token.as_ref().map(|_| "<redacted>"),
-            )
             .finish()
     }
 }
@@ -539,27 +524,16 @@ impl Config {
                 url: origin_url,
                 timeout_ms: origin_timeout_ms,
             },
-            public_paths,
-            route_scopes,
-            claim_headers,
-            forward_preflight,
+            gateway: GatewayPolicy {
+                public_paths,
+                route_scopes,
+                claim_headers,
+                forward_preflight,
+                status_token,
+            },
             realm,
             log_level,
-            status_token,
         })
-    }
-}
-
-impl Config {
-    /// The routing policy the [request pipeline](crate::pipeline) applies.
-    pub fn gateway_policy(&self) -> crate::pipeline::GatewayPolicy {
-        crate::pipeline::GatewayPolicy {
-            public_paths: self.public_paths.clone(),
-            route_scopes: self.route_scopes.clone(),
-            claim_headers: self.claim_headers.clone(),
-            forward_preflight: self.forward_preflight,
-            status_token: self.status_token.clone(),
-        }
     }
 }
 
@@ -956,13 +930,13 @@ mod tests {
                 timeout_ms: 30_000,
             }
         );
-        assert!(config.public_paths.is_empty());
-        assert!(config.route_scopes.is_empty());
-        assert!(config.claim_headers.is_empty());
-        assert!(config.forward_preflight);
+        assert!(config.gateway.public_paths.is_empty());
+        assert!(config.gateway.route_scopes.is_empty());
+        assert!(config.gateway.claim_headers.is_empty());
+        assert!(config.gateway.forward_preflight);
         assert_eq!(config.realm, "edge-jwt");
         assert_eq!(config.log_level, Level::Info);
-        assert_eq!(config.status_token, None);
+        assert_eq!(config.gateway.status_token, None);
     }
 
     #[test]
@@ -1407,7 +1381,7 @@ mod tests {
             let read = |value: &str| {
                 let config = ok(name, value);
                 match name {
-                    "FORWARD_PREFLIGHT" => config.forward_preflight,
+                    "FORWARD_PREFLIGHT" => config.gateway.forward_preflight,
                     _ => config.refresh.enabled,
                 }
             };
@@ -1471,7 +1445,10 @@ mod tests {
     #[test]
     fn public_paths_are_normalised() {
         let config = ok("PUBLIC_PATHS", " /health/, ,/docs//,/,/health,/v1/status");
-        assert_eq!(config.public_paths, ["/health", "/docs", "/", "/v1/status"]);
+        assert_eq!(
+            config.gateway.public_paths,
+            ["/health", "/docs", "/", "/v1/status"]
+        );
         for bad in [
             "health", "/a b", "/a?x=1", "/a#b", "/a/../b", "/./a", "/café", "*", "/a;b", "/a%2fb",
             "/%2e%2e", "/a%252e", "/a\\b",
@@ -1485,10 +1462,10 @@ mod tests {
     fn configured_paths_take_the_canonical_form_of_request_paths() {
         // Unreserved escapes decoded, slashes merged; public paths keep their case.
         let config = ok("PUBLIC_PATHS", "/H%65alth,//docs//v1");
-        assert_eq!(config.public_paths, ["/Health", "/docs/v1"]);
+        assert_eq!(config.gateway.public_paths, ["/Health", "/docs/v1"]);
         // Rule paths are stored in lowercase: rules match case-insensitively.
         let config = ok("ROUTE_SCOPES", "POST /%4Frders//Open=orders:write");
-        assert_eq!(config.route_scopes[0].path, "/orders/open");
+        assert_eq!(config.gateway.route_scopes[0].path, "/orders/open");
         let duplicate = err("ROUTE_SCOPES", "POST /orders=a; post /ORDERS/=b");
         assert_eq!(duplicate.found.as_deref(), Some("post /ORDERS/=b"));
     }
@@ -1515,7 +1492,7 @@ mod tests {
              /admin=admin; DELETE /=root",
         );
         assert_eq!(
-            config.route_scopes,
+            config.gateway.route_scopes,
             [
                 RouteScope {
                     method: Some("POST".to_owned()),
@@ -1540,7 +1517,13 @@ mod tests {
             ]
         );
         // A rule for any method and one for a single method may share a path.
-        assert_eq!(ok("ROUTE_SCOPES", "/a=x; GET /a=y").route_scopes.len(), 2);
+        assert_eq!(
+            ok("ROUTE_SCOPES", "/a=x; GET /a=y")
+                .gateway
+                .route_scopes
+                .len(),
+            2
+        );
     }
 
     #[test]
@@ -1570,7 +1553,7 @@ mod tests {
             "sub=X-Auth-Subject, realm_access.roles = X-Auth-Roles,,email=X-User-Email",
         );
         assert_eq!(
-            config.claim_headers,
+            config.gateway.claim_headers,
             [
                 ClaimHeader {
                     claim: vec!["sub".to_owned()],
@@ -1651,12 +1634,13 @@ mod tests {
     fn the_status_token_is_a_secret() {
         let token = "s3cr3t-status-token-0123456789";
         let config = ok("STATUS_TOKEN", token);
-        assert_eq!(config.status_token.as_deref(), Some(token));
+        assert_eq!(config.gateway.status_token.as_deref(), Some(token));
         assert!(!format!("{config:?}").contains(token));
         assert!(format!("{config:?}").contains("<redacted>"));
-        assert_eq!(ok("STATUS_TOKEN", "   ").status_token, None);
+        assert_eq!(ok("STATUS_TOKEN", "   ").gateway.status_token, None);
         assert_eq!(
             ok("STATUS_TOKEN", "0123456789abcdef")
+                .gateway
                 .status_token
                 .as_deref(),
             Some("0123456789abcdef")

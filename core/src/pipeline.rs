@@ -59,7 +59,7 @@ pub trait RequestView {
     fn header(&self, name: &str) -> Option<String>;
 }
 
-/// The routing policy of the gateway (from `Config::gateway_policy`).
+/// The routing policy of the gateway (`Config::gateway`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct GatewayPolicy {
     /// `PUBLIC_PATHS`, canonical.
@@ -129,12 +129,18 @@ pub struct Pending {
 /// The gateway of one isolate: its policy, the verifier, the key cache, the signature backend
 /// and the verified-token cache.
 pub struct Gateway<S, T, L, B> {
-    policy: GatewayPolicy,
-    verifier: Verifier,
-    keys: KeyCache<S, T, L>,
-    backend: B,
-    tokens: TokenCache,
-    log: L,
+    /// What passes without a token, the scope rules, the identity headers.
+    pub policy: GatewayPolicy,
+    /// Token verification (`JWT_*`).
+    pub verifier: Verifier,
+    /// The tiered key cache.
+    pub keys: KeyCache<S, T, L>,
+    /// The signature backend (WebCrypto in the Worker).
+    pub backend: B,
+    /// The verified-token cache.
+    pub tokens: TokenCache,
+    /// Where events go.
+    pub log: L,
 }
 
 impl<S, T, L, B> Gateway<S, T, L, B>
@@ -144,40 +150,6 @@ where
     L: EventSink + Clone,
     B: SignatureBackend,
 {
-    /// A gateway over these parts.
-    pub fn new(
-        policy: GatewayPolicy,
-        verifier: Verifier,
-        keys: KeyCache<S, T, L>,
-        backend: B,
-        tokens: TokenCache,
-        log: L,
-    ) -> Self {
-        Gateway {
-            policy,
-            verifier,
-            keys,
-            backend,
-            tokens,
-            log,
-        }
-    }
-
-    /// The key cache.
-    pub fn keys(&self) -> &KeyCache<S, T, L> {
-        &self.keys
-    }
-
-    /// The verified-token cache.
-    pub fn tokens(&self) -> &TokenCache {
-        &self.tokens
-    }
-
-    /// The signature backend.
-    pub fn backend(&self) -> &B {
-        &self.backend
-    }
-
     /// Everything that can be decided without waiting, at `now` (seconds since the epoch). See
     /// the [module documentation](self) for the order of the checks.
     pub fn decide(&self, req: &impl RequestView, now: u64) -> Decision {

@@ -322,7 +322,7 @@ fn a_repeated_token_is_answered_without_the_key_cache_while_its_key_set_is_fresh
         ),
         "{again:?}"
     );
-    assert_eq!(gateway.gateway.tokens().stats().hits, 1);
+    assert_eq!(gateway.gateway.tokens.stats().hits, 1);
     // The cached token is held to the route's scopes like any other.
     assert_eq!(
         status_of(&gateway, Req::new("POST", "/orders").bearer(&reader)),

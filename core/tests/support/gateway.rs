@@ -238,14 +238,14 @@ impl TestGateway {
             calls: Rc::new(RefCell::new(0)),
         };
         let keys = KeyCache::new(source.clone(), None::<MemoryTier>, config.cache, Quiet);
-        let gateway = Gateway::new(
-            config.gateway_policy(),
-            Verifier::new(config.verification.clone()),
+        let gateway = Gateway {
+            policy: config.gateway.clone(),
+            verifier: Verifier::new(config.verification.clone()),
             keys,
-            NativeBackend,
-            TokenCache::new(64),
-            Quiet,
-        );
+            backend: NativeBackend,
+            tokens: TokenCache::new(64),
+            log: Quiet,
+        };
         TestGateway { gateway, source }
     }
 

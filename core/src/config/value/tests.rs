@@ -320,9 +320,9 @@ fn booleans_take_one_and_zero_but_no_other_number() {
         }
     }
     let preflight = |value: VarValue| with("FORWARD_PREFLIGHT", value).unwrap();
-    assert!(!preflight(VarValue::Bool(false)).forward_preflight);
-    assert!(!preflight(VarValue::Number(0.0)).forward_preflight);
-    assert!(preflight(VarValue::Bool(true)).forward_preflight);
+    assert!(!preflight(VarValue::Bool(false)).gateway.forward_preflight);
+    assert!(!preflight(VarValue::Number(0.0)).gateway.forward_preflight);
+    assert!(preflight(VarValue::Bool(true)).gateway.forward_preflight);
     let refresh = |value: VarValue| with("JWKS_ENABLE_BACKGROUND_REFRESH", value).unwrap();
     assert!(!refresh(VarValue::Bool(false)).refresh.enabled);
     assert!(refresh(VarValue::Number(1.0)).refresh.enabled);
