@@ -1,15 +1,15 @@
 //! The gateway of one isolate: the configuration validated once and the core
-//! [pipeline](edge_jwt_core::pipeline) built over the Workers ports (outbound fetch, KV,
+//! [pipeline](edge_jwt_core::gateway::pipeline) built over the Workers ports (outbound fetch, KV,
 //! WebCrypto, console logs), plus the runtime's request as the pipeline's [`RequestView`].
 
 use std::rc::Rc;
 
-use edge_jwt_core::cache::KeyCache;
 use edge_jwt_core::config::{CacheKind, Config, ConfigError};
-use edge_jwt_core::fetch::{FetchSettings, JwksFetcher};
+use edge_jwt_core::gateway::pipeline::{Gateway, RequestView};
+use edge_jwt_core::gateway::token_cache::{self, TokenCache};
+use edge_jwt_core::keys::fetch::{FetchSettings, JwksFetcher};
+use edge_jwt_core::keys::KeyCache;
 use edge_jwt_core::log::{EventSink, Level};
-use edge_jwt_core::pipeline::{Gateway, RequestView};
-use edge_jwt_core::token_cache::{self, TokenCache};
 use edge_jwt_core::Verifier;
 use edge_jwt_webcrypto::WebCryptoBackend;
 use serde_json::json;

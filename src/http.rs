@@ -1,7 +1,7 @@
 //! Outbound HTTP for the JWKS fetcher: the Workers `fetch`, with a timeout, no redirects and a
 //! response size cap.
 
-use edge_jwt_core::fetch::{HttpClient, HttpResponse, TransportError};
+use edge_jwt_core::keys::fetch::{HttpClient, HttpResponse, TransportError};
 use futures_util::future::{select, Either};
 use futures_util::StreamExt;
 use std::time::Duration;

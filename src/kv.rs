@@ -8,9 +8,9 @@ use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
-use edge_jwt_core::cache::{CachedKeySet, KeyCacheTier, SourceBinding, TierError};
-use edge_jwt_core::fetch::JwksLocation;
-use edge_jwt_core::heartbeat::{ScheduledRun, LAST_SCHEDULED_RUN_KEY};
+use edge_jwt_core::keys::fetch::JwksLocation;
+use edge_jwt_core::keys::heartbeat::{ScheduledRun, LAST_SCHEDULED_RUN_KEY};
+use edge_jwt_core::keys::{CachedKeySet, KeyCacheTier, SourceBinding, TierError};
 use futures_util::future::{select, Either};
 use worker::kv::KvStore;
 use worker::{Delay, Env, Result};

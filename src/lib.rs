@@ -14,10 +14,10 @@ mod proxy;
 mod response;
 mod vars;
 
-use edge_jwt_core::answer::GatewayError;
-use edge_jwt_core::heartbeat::ScheduledRun;
+use edge_jwt_core::gateway::answer::GatewayError;
+use edge_jwt_core::gateway::pipeline::{Decision, Forward};
+use edge_jwt_core::keys::heartbeat::ScheduledRun;
 use edge_jwt_core::log::{EventSink, Level};
-use edge_jwt_core::pipeline::{Decision, Forward};
 use gateway::{now, Isolate, WorkerRequest};
 use js_sys::Promise;
 use serde_json::json;

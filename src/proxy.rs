@@ -6,11 +6,11 @@
 //! and then applies only the core's [`HeaderEdits`]: every header crossing between JS and wasm
 //! costs time on the hot path.
 
-use edge_jwt_core::answer::GatewayError;
 use edge_jwt_core::config::Config;
-use edge_jwt_core::forward::{header_edits, origin_url, ClientInfo, HeaderEdits};
+use edge_jwt_core::gateway::answer::GatewayError;
+use edge_jwt_core::gateway::forward::{header_edits, origin_url, ClientInfo, HeaderEdits};
+use edge_jwt_core::gateway::pipeline::Forward;
 use edge_jwt_core::log::{EventSink, Level};
-use edge_jwt_core::pipeline::Forward;
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::{wasm_bindgen, Closure};
 use wasm_bindgen::{JsCast, JsValue};

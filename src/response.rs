@@ -1,6 +1,6 @@
 //! Responses the gateway itself writes: the one place a [`GatewayError`] becomes a `Response`.
 
-use edge_jwt_core::answer::GatewayError;
+use edge_jwt_core::gateway::answer::GatewayError;
 use wasm_bindgen::JsValue;
 use worker::{Response, Result};
 

@@ -7,9 +7,9 @@
 use std::time::{Duration, Instant};
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use edge_jwt_core::backend::SignatureBackend;
-use edge_jwt_core::jwk::KeySet;
-use edge_jwt_core::native::NativeBackend;
+use edge_jwt_core::jws::backend::SignatureBackend;
+use edge_jwt_core::jws::jwk::KeySet;
+use edge_jwt_core::jws::native::NativeBackend;
 use edge_jwt_core::Algorithm;
 use serde_json::{json, Value};
 

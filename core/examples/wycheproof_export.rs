@@ -44,11 +44,11 @@ fn main() -> std::io::Result<()> {
 #[cfg(feature = "native")]
 mod export {
     use base64ct::{Base64UrlUnpadded, Encoding};
-    use edge_jwt_core::backend::SignatureBackend;
-    use edge_jwt_core::jwk::import_jwk;
-    use edge_jwt_core::key::KeyMaterial;
-    use edge_jwt_core::native::NativeBackend;
-    use edge_jwt_core::signature;
+    use edge_jwt_core::jws::backend::SignatureBackend;
+    use edge_jwt_core::jws::jwk::import_jwk;
+    use edge_jwt_core::jws::key::KeyMaterial;
+    use edge_jwt_core::jws::native::NativeBackend;
+    use edge_jwt_core::jws::signature;
     use serde_json::{json, Value};
 
     use crate::wycheproof_cases::Case;

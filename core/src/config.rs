@@ -26,14 +26,14 @@ use std::fmt;
 
 use url::{Host, Url};
 
-use crate::alg::Algorithm;
-use crate::cache::CachePolicy;
-use crate::claims::ClaimsPolicy;
-use crate::error::truncated;
-pub use crate::fetch::JwksLocation;
+use crate::gateway::pipeline::GatewayPolicy;
+use crate::jws::alg::Algorithm;
+use crate::jws::claims::ClaimsPolicy;
+use crate::jws::error::truncated;
+use crate::jws::verify::VerificationPolicy;
+pub use crate::keys::fetch::JwksLocation;
+use crate::keys::CachePolicy;
 use crate::log::Level;
-use crate::pipeline::GatewayPolicy;
-use crate::verify::VerificationPolicy;
 
 pub mod value;
 
@@ -298,7 +298,7 @@ pub struct OriginSettings {
 pub struct RouteScope {
     /// The HTTP method, uppercase; `None` means any method. Never `HEAD`, which follows `GET`.
     pub method: Option<String>,
-    /// The path in [canonical form](crate::path) and lowercase, starting with `/` and without a
+    /// The path in [canonical form](crate::gateway::path) and lowercase, starting with `/` and without a
     /// trailing `/` (except `/` itself): rules match case-insensitively.
     pub path: String,
     /// The scopes a token must carry, in the order given, at least one.
@@ -666,11 +666,11 @@ fn algorithms(entries: &value::Entries) -> Result<Vec<Algorithm>, ConfigError> {
     Ok(algorithms)
 }
 
-/// A configured path in [canonical form](crate::path) (unreserved escapes decoded, repeated
+/// A configured path in [canonical form](crate::gateway::path) (unreserved escapes decoded, repeated
 /// slashes merged), without trailing `/` (except `/` itself); `None` when the path has no
 /// canonical form (`;`, dot segments, escaped delimiters...) or is not plain visible ASCII.
 fn normalize_path(path: &str) -> Option<String> {
-    let canonical = crate::path::canonicalize(path).ok()?;
+    let canonical = crate::gateway::path::canonicalize(path).ok()?;
     match canonical.as_sent().trim_end_matches('/') {
         "" => Some("/".to_owned()),
         trimmed => Some(trimmed.to_owned()),
@@ -774,13 +774,13 @@ fn route_scopes(entries: &[String]) -> Result<Vec<RouteScope>, ConfigError> {
 }
 
 /// Headers a claim may not be sent in, besides those the gateway
-/// [strips](crate::client_headers) for another reason than identity (hop-by-hop, `Host`,
+/// [strips](crate::gateway::client_headers) for another reason than identity (hop-by-hop, `Host`,
 /// client address, method override, path rewrite) and `CF-*`: credentials and framing.
 const RESERVED_HEADERS: &[&str] = &["authorization", "content-length", "cookie"];
 
 /// Whether a claim may be sent to the origin in header `name`.
 fn is_claim_header_allowed(name: &str) -> bool {
-    use crate::client_headers::{normalized, stripped, Stripped};
+    use crate::gateway::client_headers::{normalized, stripped, Stripped};
     let name = normalized(name);
     !RESERVED_HEADERS.contains(&name.as_str())
         && !name.starts_with("cf-")
@@ -816,10 +816,10 @@ fn claim_headers(entries: &[String]) -> Result<Vec<ClaimHeader>, ConfigError> {
                  header, or CF-*)",
             ));
         }
-        let name = crate::client_headers::normalized(header);
+        let name = crate::gateway::client_headers::normalized(header);
         if headers
             .iter()
-            .any(|other| crate::client_headers::normalized(&other.header) == name)
+            .any(|other| crate::gateway::client_headers::normalized(&other.header) == name)
         {
             return Err(bad("each header name once"));
         }
@@ -837,8 +837,8 @@ mod tests {
     use std::cell::RefCell;
     use std::collections::{BTreeMap, BTreeSet};
 
-    use crate::claims::DEFAULT_CLOCK_SKEW_SECONDS;
-    use crate::token::DEFAULT_MAX_TOKEN_BYTES;
+    use crate::jws::claims::DEFAULT_CLOCK_SKEW_SECONDS;
+    use crate::jws::token::DEFAULT_MAX_TOKEN_BYTES;
 
     const AUTHORITY: &str = "https://login.example.com/realms/orders";
     const ORIGIN: &str = "https://orders.internal.example.com";

@@ -14,14 +14,14 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use edge_jwt_core::cache::{
+use edge_jwt_core::jws::jwk::KeySet;
+use edge_jwt_core::keys::fetch::JwksLocation;
+use edge_jwt_core::keys::source::{FetchError, Fetched, KeySource};
+use edge_jwt_core::keys::{
     CachePolicy, CachedKeySet, KeyCache, KeyCacheTier, RefreshOutcome, ResolveError, SourceBinding,
     TierError,
 };
-use edge_jwt_core::fetch::JwksLocation;
-use edge_jwt_core::jwk::KeySet;
 use edge_jwt_core::log::{EventSink, Level};
-use edge_jwt_core::source::{FetchError, Fetched, KeySource};
 use serde_json::{json, Value};
 
 // The verifier and the tokens serve only the checks on the native backend.
@@ -1118,7 +1118,7 @@ fn a_rotation_removes_the_old_key_and_adds_the_new_one() {
 /// The jose-minted EdDSA token verifies with the rotated set; the RS256 one no longer does.
 #[cfg(feature = "native")]
 fn verify_with(keys: &KeySet) {
-    use edge_jwt_core::native::NativeBackend;
+    use edge_jwt_core::jws::native::NativeBackend;
 
     let doc = fixtures::document();
     let verifier = fixtures::verifier(&doc);
@@ -1297,7 +1297,7 @@ fn status_reports_counters_and_the_current_set() {
 fn a_corrupt_shared_record_is_a_miss() {
     let good = CachedKeySet {
         keys: set_a(),
-        meta: edge_jwt_core::cache::KeySetMeta {
+        meta: edge_jwt_core::keys::KeySetMeta {
             fetched_at: NOW,
             checked_at: NOW,
             ttl: 600,

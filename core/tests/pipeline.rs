@@ -5,11 +5,11 @@
 #[allow(dead_code)]
 mod harness;
 
-use edge_jwt_core::answer::GatewayError;
-use edge_jwt_core::cache::CachePolicy;
-use edge_jwt_core::error::Rejection;
-use edge_jwt_core::jwk::KeySet;
-use edge_jwt_core::source::FetchError;
+use edge_jwt_core::gateway::answer::GatewayError;
+use edge_jwt_core::jws::error::Rejection;
+use edge_jwt_core::jws::jwk::KeySet;
+use edge_jwt_core::keys::source::FetchError;
+use edge_jwt_core::keys::CachePolicy;
 use harness::{issued_at, token_with, Outcome, Req, TestGateway};
 
 const STATUS_TOKEN: &str = "status-token-0123456789abcdef";

@@ -7,11 +7,11 @@
 #![cfg(feature = "native")]
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use edge_jwt_core::alg::Algorithm;
-use edge_jwt_core::backend::SignatureBackend;
-use edge_jwt_core::key::{Curve, KeyMaterial, PublicKey};
-use edge_jwt_core::native::NativeBackend;
-use edge_jwt_core::signature;
+use edge_jwt_core::jws::alg::Algorithm;
+use edge_jwt_core::jws::backend::SignatureBackend;
+use edge_jwt_core::jws::key::{Curve, KeyMaterial, PublicKey};
+use edge_jwt_core::jws::native::NativeBackend;
+use edge_jwt_core::jws::signature;
 
 fn b64(text: &str) -> Vec<u8> {
     Base64UrlUnpadded::decode_vec(text)

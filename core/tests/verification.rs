@@ -3,8 +3,8 @@
 //! the right stable code.
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use edge_jwt_core::jwk::KeySet;
-use edge_jwt_core::native::NativeBackend;
+use edge_jwt_core::jws::jwk::KeySet;
+use edge_jwt_core::jws::native::NativeBackend;
 use edge_jwt_core::{Algorithm, Rejection, VerifiedToken, Verifier};
 use serde_json::Value;
 

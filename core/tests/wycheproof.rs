@@ -18,11 +18,11 @@ use std::fmt;
 #[path = "support/wycheproof_cases.rs"]
 mod wycheproof_cases;
 
-use edge_jwt_core::alg::Algorithm;
-use edge_jwt_core::backend::SignatureBackend;
-use edge_jwt_core::key::PublicKey;
-use edge_jwt_core::native::NativeBackend;
-use edge_jwt_core::signature;
+use edge_jwt_core::jws::alg::Algorithm;
+use edge_jwt_core::jws::backend::SignatureBackend;
+use edge_jwt_core::jws::key::PublicKey;
+use edge_jwt_core::jws::native::NativeBackend;
+use edge_jwt_core::jws::signature;
 use wycheproof_cases::{cases, Case, Expected, Family, Skipped};
 
 fn accepts(alg: Algorithm, key: &PublicKey, message: &[u8], sig: &[u8]) -> bool {

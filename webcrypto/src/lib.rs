@@ -11,9 +11,9 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use edge_jwt_core::alg::Hash;
-use edge_jwt_core::backend::{BackendError, SignatureBackend};
-use edge_jwt_core::key::{KeyMaterial, PublicKey};
+use edge_jwt_core::jws::alg::Hash;
+use edge_jwt_core::jws::backend::{BackendError, SignatureBackend};
+use edge_jwt_core::jws::key::{KeyMaterial, PublicKey};
 use edge_jwt_core::Algorithm;
 use js_sys::{Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};

@@ -18,7 +18,7 @@ use std::fmt;
 use serde_json::Value;
 
 use super::{default_of, error, is_secret, ConfigError};
-use crate::error::truncated;
+use crate::jws::error::truncated;
 
 /// A variable's value as the platform hands it over. On Workers, `[vars]` strings and secrets
 /// are strings, while `[vars]` numbers, booleans, arrays and tables (and non-string Miniflare

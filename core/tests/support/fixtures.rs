@@ -3,7 +3,7 @@
 //! and a moment at which they are all valid. Shared by the native tests (`tests/verification.rs`,
 //! `tests/key_cache.rs`) and the benchmark (`examples/verify_bench.rs`).
 
-use edge_jwt_core::claims::ClaimsPolicy;
+use edge_jwt_core::jws::claims::ClaimsPolicy;
 use edge_jwt_core::{Algorithm, VerificationPolicy, Verifier};
 use serde_json::Value;
 

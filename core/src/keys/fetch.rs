@@ -29,9 +29,9 @@ use std::future::Future;
 use serde_json::Value;
 use url::{Host, Url};
 
-use crate::error::truncated;
-use crate::jwk::KeySet;
-use crate::source::{FetchError, Fetched, KeySource};
+use crate::jws::error::truncated;
+use crate::jws::jwk::KeySet;
+use crate::keys::source::{FetchError, Fetched, KeySource};
 
 /// The least time worth starting a retry with: a retry whose backoff sleep would leave less
 /// than this much of the budget is not attempted (the fetch ends with
@@ -588,7 +588,7 @@ mod tests {
     }
 
     fn fixtures() -> Value {
-        serde_json::from_str(include_str!("../tests/data/jose-fixtures.json")).unwrap()
+        serde_json::from_str(include_str!("../../tests/data/jose-fixtures.json")).unwrap()
     }
 
     /// A real JWKS document with the first `n` keys of the JOSE fixtures.

@@ -3,8 +3,8 @@
 
 use serde_json::{json, Value};
 
-use crate::cache::ResolveError;
-use crate::error::Rejection;
+use crate::jws::error::Rejection;
+use crate::keys::ResolveError;
 
 /// Why the gateway refuses a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -310,7 +310,9 @@ mod tests {
         for path in [
             "/a;b", "/a%2f", "/a%00", "/a%zz", "/./a", "/a\\b", "a", "/a b",
         ] {
-            let why = crate::path::canonicalize(path).unwrap_err().description();
+            let why = crate::gateway::path::canonicalize(path)
+                .unwrap_err()
+                .description();
             errors.push(GatewayError::InvalidRequest(why));
         }
         for error in errors {

@@ -10,7 +10,7 @@
 //!
 //! followed by one header per `CLAIM_HEADERS` entry. The origin can trust these headers only
 //! because the gateway strips every header of the same names from the client's request
-//! ([`crate::client_headers::stripped`]) before adding them.
+//! ([`crate::gateway::client_headers::stripped`]) before adding them.
 //!
 //! Header values are safe by construction: a value with a control character (CR, LF, NUL, tab,
 //! DEL...) or a character outside visible ASCII and space is dropped rather than forwarded or

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::fetch::JwksLocation;
+use crate::keys::fetch::JwksLocation;
 
 /// Prefix of every KV key of the key cache; the version is that of the record format.
 const KEY_PREFIX: &str = "jwks:v2:";

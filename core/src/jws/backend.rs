@@ -6,10 +6,10 @@
 
 use std::future::Future;
 
-use crate::alg::Algorithm;
-use crate::key::PublicKey;
+use crate::jws::alg::Algorithm;
+use crate::jws::key::PublicKey;
 
-/// Verifies one signature. Implementations: [`crate::native::NativeBackend`] (RustCrypto, for
+/// Verifies one signature. Implementations: [`crate::jws::native::NativeBackend`] (RustCrypto, for
 /// tests and benchmarks) and the Worker's WebCrypto backend.
 pub trait SignatureBackend {
     /// Checks `signature` over `message` with `key` under `alg`. `Ok(false)` is an invalid

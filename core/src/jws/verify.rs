@@ -4,14 +4,14 @@
 
 use serde_json::{Map, Value};
 
-use crate::alg::Algorithm;
-use crate::backend::SignatureBackend;
-use crate::claims::{self, ClaimsPolicy};
-use crate::error::Rejection;
-use crate::jwk::KeySet;
-use crate::key::PublicKey;
-use crate::signature;
-use crate::token::UntrustedToken;
+use crate::jws::alg::Algorithm;
+use crate::jws::backend::SignatureBackend;
+use crate::jws::claims::{self, ClaimsPolicy};
+use crate::jws::error::Rejection;
+use crate::jws::jwk::KeySet;
+use crate::jws::key::PublicKey;
+use crate::jws::signature;
+use crate::jws::token::UntrustedToken;
 
 /// Everything a token must satisfy, besides a valid signature from the key set.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +83,7 @@ impl Verifier {
         let alg = Algorithm::from_name(&header.alg)
             .filter(|alg| self.policy.algorithms.contains(alg))
             .ok_or_else(|| Rejection::AlgorithmNotAllowed {
-                alg: crate::error::truncated(&header.alg),
+                alg: crate::jws::error::truncated(&header.alg),
             })?;
         if !self.policy.types.is_empty() {
             let typ = header.typ.as_deref().ok_or(Rejection::InvalidType)?;

@@ -1,6 +1,6 @@
 //! Validated public keys: what a JWK becomes once it has passed every import check.
 
-use crate::alg::Algorithm;
+use crate::jws::alg::Algorithm;
 
 /// The elliptic curves used by ECDSA keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -104,9 +104,9 @@ pub struct PublicKey {
 impl PublicKey {
     /// A key for `material` alone, as a JWK with no `kid` and no `alg` would import: usable with
     /// every algorithm the material supports, and identified by its RFC 7638 thumbprint
-    /// ([`crate::jwk::thumbprint`]).
+    /// ([`crate::jws::jwk::thumbprint`]).
     pub fn from_material(material: KeyMaterial) -> PublicKey {
-        let thumbprint = crate::jwk::thumbprint(&material);
+        let thumbprint = crate::jws::jwk::thumbprint(&material);
         PublicKey {
             kid: None,
             alg: None,

@@ -28,9 +28,9 @@ use super::policy::CachePolicy;
 use super::record::{CachedKeySet, KeySetMeta};
 use super::stats::CacheStats;
 use super::tier::{KeyCacheTier, MemoryTier};
-use crate::jwk::KeySet;
+use crate::jws::jwk::KeySet;
+use crate::keys::source::{FetchError, Fetched, KeySource};
 use crate::log::{EventSink, Level};
-use crate::source::{FetchError, Fetched, KeySource};
 
 /// Why a lookup produced no key set to verify with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -389,7 +389,7 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
         self.log.event(
             Level::Info,
             "unknown_kid_refetch",
-            json!({ "kid": kid.map(crate::error::truncated) }),
+            json!({ "kid": kid.map(crate::jws::error::truncated) }),
         );
         let result = self
             .fetch_marked(Some(set.clone()), now, "unknown_kid")
@@ -433,7 +433,7 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
         self.log.event(
             Level::Debug,
             "unknown_kid_cooldown",
-            json!({ "kid": kid.map(crate::error::truncated) }),
+            json!({ "kid": kid.map(crate::jws::error::truncated) }),
         );
         Err(ResolveError::UnknownKey)
     }

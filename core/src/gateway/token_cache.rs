@@ -13,7 +13,7 @@
 //! An entry that fails either check is removed and the lookup is a miss; the caller then verifies
 //! the token fully and gets the precise rejection. What cannot change within an isolate (the
 //! verification policy: algorithms, `typ`, issuer, audiences, required claims) is not checked
-//! again: one cache must serve one [`Verifier`](crate::verify::Verifier) configuration.
+//! again: one cache must serve one [`Verifier`](crate::jws::verify::Verifier) configuration.
 //!
 //! Tokens are keyed by their SHA-256 digest; the token text itself is never stored. Lookups,
 //! insertions and evictions are O(1): a hash map from digest to slot, and a doubly linked
@@ -28,9 +28,9 @@ use std::rc::Rc;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::claims::{self, ClaimsPolicy};
-use crate::jwk::KeySet;
-use crate::verify::VerifiedToken;
+use crate::jws::claims::{self, ClaimsPolicy};
+use crate::jws::jwk::KeySet;
+use crate::jws::verify::VerifiedToken;
 
 /// Default number of tokens kept per isolate.
 pub const DEFAULT_CAPACITY: usize = 1024;
@@ -294,7 +294,7 @@ fn still_valid(verified: &VerifiedToken, keys: &KeySet, policy: &ClaimsPolicy, n
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alg::Algorithm;
+    use crate::jws::alg::Algorithm;
     use serde_json::{json, Map, Value};
 
     const NOW: u64 = 1_700_000_000;
@@ -302,7 +302,7 @@ mod tests {
 
     fn fixture_keys() -> Vec<Value> {
         let doc: Value =
-            serde_json::from_str(include_str!("../tests/data/jose-fixtures.json")).unwrap();
+            serde_json::from_str(include_str!("../../tests/data/jose-fixtures.json")).unwrap();
         doc["jwks"]["keys"].as_array().unwrap().clone()
     }
 

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::future::Future;
 
-use crate::jwk::KeySet;
+use crate::jws::jwk::KeySet;
 
 /// What one fetch of the key set produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,7 +65,7 @@ impl fmt::Display for FetchError {
 
 impl std::error::Error for FetchError {}
 
-/// Produces key sets on demand. The production implementation is [`crate::fetch::JwksFetcher`]
+/// Produces key sets on demand. The production implementation is [`crate::keys::fetch::JwksFetcher`]
 /// (hardened HTTP fetch, discovery, retries); tests use fakes.
 pub trait KeySource {
     /// Fetches the key set, revalidating with `etag` when one is given. `now` is seconds since

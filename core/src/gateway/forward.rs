@@ -2,10 +2,10 @@
 //!
 //! The method and the body pass through unchanged; the headers are the client's, minus what is
 //! per-connection or could forge an identity, plus the `X-Forwarded-*` headers and the verified
-//! identity ([`crate::identity`]).
+//! identity ([`crate::gateway::identity`]).
 
-use crate::client_headers::{normalized, stripped};
 use crate::config::ClaimHeader;
+use crate::gateway::client_headers::{normalized, stripped};
 
 /// The headers the gateway rebuilds from what it knows of the client's connection.
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
@@ -14,7 +14,7 @@ const X_FORWARDED_HOST: &str = "x-forwarded-host";
 const X_REAL_IP: &str = "x-real-ip";
 
 /// The origin URL for a request: `origin` (`ORIGIN_URL`, normalised without a trailing `/`)
-/// followed by `path_and_query` as given: the request's [canonical path](crate::path) (the one
+/// followed by `path_and_query` as given: the request's [canonical path](crate::gateway::path) (the one
 /// its rules were checked against) and its query as received. A `path_and_query` that does not
 /// start with `/` (it always should) gets one.
 pub fn origin_url(origin: &str, path_and_query: &str) -> String {
@@ -40,7 +40,7 @@ pub struct ClientInfo {
 /// headers (names in any case).
 ///
 /// Every incoming header is kept, in order, except those on the
-/// [one list](crate::client_headers) of headers origins act on (compared by normalised name,
+/// [one list](crate::gateway::client_headers) of headers origins act on (compared by normalised name,
 /// so `X_Auth_Subject` is `X-Auth-Subject`): hop-by-hop headers and every header the incoming
 /// `Connection` header(s) name, `Host`, client-address headers (`Forwarded`, `X-Forwarded-*`,
 /// `X-Real-IP`, `True-Client-IP`...), method overrides, path rewrites, and the identity headers
@@ -54,7 +54,7 @@ pub struct ClientInfo {
 /// altogether, since origins trust the last entry as the one their proxy added. `x-real-ip` is
 /// `client.ip` (omitted without one). Then `x-forwarded-proto` (`client.proto`) and
 /// `x-forwarded-host` (`client.host`), and finally `identity`
-/// ([`crate::identity::identity_headers`]) as given, with names lowercased.
+/// ([`crate::gateway::identity::identity_headers`]) as given, with names lowercased.
 pub fn forwarded_headers(
     incoming: &[(String, String)],
     client: &ClientInfo,
@@ -162,8 +162,8 @@ pub fn header_edits(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client_headers::{Stripped, STRIPPED_HEADERS};
-    use crate::identity::identity_headers;
+    use crate::gateway::client_headers::{Stripped, STRIPPED_HEADERS};
+    use crate::gateway::identity::identity_headers;
     use serde_json::{json, Map, Value};
 
     fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -4,8 +4,8 @@
 use base64ct::{Base64UrlUnpadded, Encoding};
 use serde_json::{Map, Value};
 
-use crate::error::Rejection;
-use crate::json::parse_object;
+use crate::jws::error::Rejection;
+use crate::jws::json::parse_object;
 
 /// Default maximum token length in bytes (`JWT_MAX_TOKEN_BYTES`).
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;

@@ -1,4 +1,4 @@
-//! JWK and JWKS import: untrusted JSON in, validated [`crate::key::PublicKey`]s out.
+//! JWK and JWKS import: untrusted JSON in, validated [`crate::jws::key::PublicKey`]s out.
 //!
 //! [`import_jwk`] turns one JWK (RFC 7517) into a [`PublicKey`] or says exactly why it refused
 //! it; [`KeySet`] does the same for a whole JWKS document, skipping the keys that fail (with the
@@ -24,9 +24,9 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::alg::Algorithm;
-use crate::error::truncated;
-use crate::key::{Curve, KeyMaterial, PublicKey};
+use crate::jws::alg::Algorithm;
+use crate::jws::error::truncated;
+use crate::jws::key::{Curve, KeyMaterial, PublicKey};
 
 /// The smallest accepted RSA modulus, in bits.
 pub const MIN_RSA_MODULUS_BITS: usize = 2048;
@@ -1253,7 +1253,7 @@ mod tests {
     fn every_known_good_ed25519_key_still_imports() {
         let mut keys: Vec<Value> = Vec::new();
         // The jose fixtures.
-        let fixtures = parse(include_str!("../tests/data/jose-fixtures.json"));
+        let fixtures = parse(include_str!("../../tests/data/jose-fixtures.json"));
         keys.extend(
             fixtures["jwks"]["keys"]
                 .as_array()

@@ -6,10 +6,10 @@
 //!
 //! 1. the gateway's own endpoints, on the raw path: `/_gateway/health`, and `/_gateway/status`
 //!    for the holder of `STATUS_TOKEN` (compared in constant time; anyone else gets 404);
-//! 2. the [canonical path](crate::path): a path that has none is refused (400), whatever the
+//! 2. the [canonical path](crate::gateway::path): a path that has none is refused (400), whatever the
 //!    route, preflights and public paths included;
 //! 3. a CORS preflight (`FORWARD_PREFLIGHT`) is forwarded without a token and without a body;
-//! 4. a [public path](crate::routing::is_public) is forwarded without a token;
+//! 4. a [public path](crate::gateway::routing::is_public) is forwarded without a token;
 //! 5. a token in the query is refused (400); the `Authorization` header must hold exactly one
 //!    bearer token;
 //! 6. a token verified before passes on a hash lookup, but only while the key set it was
@@ -28,17 +28,17 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::answer::{bearer_token, GatewayError};
-use crate::backend::SignatureBackend;
-use crate::cache::{KeyCache, KeyCacheTier};
 use crate::config::{ClaimHeader, RouteScope};
-use crate::identity::identity_headers;
+use crate::gateway::answer::{bearer_token, GatewayError};
+use crate::gateway::identity::identity_headers;
+use crate::gateway::path::{canonicalize, CanonicalPath};
+use crate::gateway::routing::{check_scopes, is_preflight, is_public, required_scopes};
+use crate::gateway::token_cache::TokenCache;
+use crate::jws::backend::SignatureBackend;
+use crate::jws::verify::{VerifiedToken, Verifier};
+use crate::keys::source::KeySource;
+use crate::keys::{KeyCache, KeyCacheTier};
 use crate::log::{EventSink, Level};
-use crate::path::{canonicalize, CanonicalPath};
-use crate::routing::{check_scopes, is_preflight, is_public, required_scopes};
-use crate::source::KeySource;
-use crate::token_cache::TokenCache;
-use crate::verify::{VerifiedToken, Verifier};
 
 /// The liveness endpoint.
 pub const HEALTH_PATH: &str = "/_gateway/health";

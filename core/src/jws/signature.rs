@@ -5,9 +5,9 @@
 //! ECDSA signature with `r = 0` or `s = 0` (CVE-2022-21449, "psychic signatures") never reaches a
 //! backend, and neither does a non-canonical Ed25519 `S` (a malleability vector).
 
-use crate::alg::Algorithm;
-use crate::error::Rejection;
-use crate::key::{Curve, KeyMaterial, PublicKey};
+use crate::jws::alg::Algorithm;
+use crate::jws::error::Rejection;
+use crate::jws::key::{Curve, KeyMaterial, PublicKey};
 
 /// Length in bytes of an Ed25519 signature (`R || S`, RFC 8032 section 5.1.6).
 const ED25519_SIGNATURE_LEN: usize = 64;

@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::error::Rejection;
+use crate::jws::error::Rejection;
 
 /// Default clock skew tolerated on `exp`, `nbf` and `iat` (`JWT_CLOCK_SKEW_SECONDS`).
 pub const DEFAULT_CLOCK_SKEW_SECONDS: u64 = 60;

@@ -1,7 +1,7 @@
 //! Which requests need a token, and which scopes a token needs: `PUBLIC_PATHS`, `ROUTE_SCOPES`
 //! and CORS preflight.
 //!
-//! Both are decided on the request's [canonical path](crate::path), never on the raw one, so a
+//! Both are decided on the request's [canonical path](crate::gateway::path), never on the raw one, so a
 //! rule cannot be bypassed by spelling a path differently:
 //!
 //! - scope rules match [`CanonicalPath::key`], case-insensitively (`/ORDERS` is `/orders`); their
@@ -16,9 +16,9 @@
 
 use serde_json::{Map, Value};
 
-use crate::answer::GatewayError;
 use crate::config::RouteScope;
-use crate::path::{covers, CanonicalPath};
+use crate::gateway::answer::GatewayError;
+use crate::gateway::path::{covers, CanonicalPath};
 
 /// Whether a request for `path` (received as `raw`) is forwarded without a token: `raw` is
 /// already canonical and one of `public_paths` covers it, case-sensitively.
@@ -144,7 +144,7 @@ mod tests {
     }
 
     fn canonical(raw: &str) -> CanonicalPath {
-        crate::path::canonicalize(raw).unwrap()
+        crate::gateway::path::canonicalize(raw).unwrap()
     }
 
     fn public(raw: &str, paths: &[String]) -> bool {

@@ -1,0 +1,21 @@
+//! The request pipeline: what the gateway decides for each request, on top of [`crate::jws`]
+//! and [`crate::keys`].
+//!
+//! | module             | concern                                                        |
+//! |--------------------|----------------------------------------------------------------|
+//! | [`pipeline`]       | the order of the checks: request in, decision out              |
+//! | [`path`]           | the canonical request path that rules match and the origin gets |
+//! | [`routing`]        | public paths, route scopes and CORS preflight                  |
+//! | [`client_headers`] | the client headers that never reach the origin                 |
+//! | [`identity`]       | the verified identity as headers for the origin                |
+//! | [`forward`]        | the origin request's URL and headers                           |
+//! | [`token_cache`]    | the per-isolate LRU cache of verified tokens                   |
+//! | [`answer`]         | gateway errors and their RFC 6750 answers (one place)          |
+pub mod answer;
+pub mod client_headers;
+pub mod forward;
+pub mod identity;
+pub mod path;
+pub mod pipeline;
+pub mod routing;
+pub mod token_cache;
