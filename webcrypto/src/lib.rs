@@ -10,7 +10,6 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use base64ct::{Base64UrlUnpadded, Encoding};
 use edge_jwt_core::jws::alg::Hash;
 use edge_jwt_core::jws::backend::{BackendError, SignatureBackend};
 use edge_jwt_core::jws::key::{KeyMaterial, PublicKey};
@@ -144,15 +143,7 @@ fn verify_params(alg: Algorithm) -> Result<Object, BackendError> {
 /// The public JWK WebCrypto imports: key material only (no `alg`/`use`/`key_ops`, which the
 /// shared code has already checked).
 fn import_jwk(material: &KeyMaterial) -> serde_json::Value {
-    use serde_json::json;
-    let b64 = |bytes: &[u8]| Base64UrlUnpadded::encode_string(bytes);
-    match material {
-        KeyMaterial::Rsa { n, e } => json!({ "kty": "RSA", "n": b64(n), "e": b64(e) }),
-        KeyMaterial::Ec { curve, x, y } => {
-            json!({ "kty": "EC", "crv": curve.name(), "x": b64(x), "y": b64(y) })
-        }
-        KeyMaterial::Ed25519 { x } => json!({ "kty": "OKP", "crv": "Ed25519", "x": b64(x) }),
-    }
+    serde_json::json!(material.public_members())
 }
 
 async fn import(alg: Algorithm, key: &PublicKey) -> Result<CryptoKey, BackendError> {

@@ -22,7 +22,6 @@ use std::fmt;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 use crate::jws::alg::Algorithm;
 use crate::jws::error::truncated;
@@ -247,37 +246,13 @@ pub fn import_jwk(jwk: &Value) -> Result<PublicKey, JwkError> {
         }
     };
 
-    let thumbprint = thumbprint(&material);
+    let thumbprint = material.thumbprint();
     Ok(PublicKey {
         kid,
         alg,
         material,
         thumbprint,
     })
-}
-
-/// The RFC 7638 JWK thumbprint of `material`: the unpadded base64url SHA-256 of the canonical
-/// JSON of the key's required public members (`e`, `kty`, `n` for RSA; `crv`, `kty`, `x`, `y`
-/// for EC; `crv`, `kty`, `x` for OKP), in that order and without whitespace.
-pub fn thumbprint(material: &KeyMaterial) -> String {
-    let canonical = match material {
-        KeyMaterial::Rsa { n, e } => format!(
-            r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
-            Base64UrlUnpadded::encode_string(e),
-            Base64UrlUnpadded::encode_string(n),
-        ),
-        KeyMaterial::Ec { curve, x, y } => format!(
-            r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
-            curve.name(),
-            Base64UrlUnpadded::encode_string(x),
-            Base64UrlUnpadded::encode_string(y),
-        ),
-        KeyMaterial::Ed25519 { x } => format!(
-            r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
-            Base64UrlUnpadded::encode_string(x),
-        ),
-    };
-    Base64UrlUnpadded::encode_string(&Sha256::digest(canonical.as_bytes()))
 }
 
 /// A member that must be a string when present.
@@ -445,28 +420,15 @@ fn key_kind(material: &KeyMaterial) -> &'static str {
 /// The public JWK of a validated key: its public members, `kid` and `alg` when it has them, and
 /// `"use": "sig"`.
 fn public_jwk(key: &PublicKey) -> Value {
-    let mut jwk = Map::new();
+    let mut jwk: Map<String, Value> = key
+        .material
+        .public_members()
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), Value::String(value)))
+        .collect();
     let mut put = |name: &str, value: String| {
         jwk.insert(name.to_owned(), Value::String(value));
     };
-    match &key.material {
-        KeyMaterial::Rsa { n, e } => {
-            put("kty", "RSA".to_owned());
-            put("n", Base64UrlUnpadded::encode_string(n));
-            put("e", Base64UrlUnpadded::encode_string(e));
-        }
-        KeyMaterial::Ec { curve, x, y } => {
-            put("kty", "EC".to_owned());
-            put("crv", curve.name().to_owned());
-            put("x", Base64UrlUnpadded::encode_string(x));
-            put("y", Base64UrlUnpadded::encode_string(y));
-        }
-        KeyMaterial::Ed25519 { x } => {
-            put("kty", "OKP".to_owned());
-            put("crv", "Ed25519".to_owned());
-            put("x", Base64UrlUnpadded::encode_string(x));
-        }
-    }
     put("use", "sig".to_owned());
     if let Some(kid) = &key.kid {
         put("kid", kid.clone());

@@ -1,5 +1,10 @@
 //! Validated public keys: what a JWK becomes once it has passed every import check.
 
+use std::collections::BTreeMap;
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use sha2::{Digest, Sha256};
+
 use crate::jws::alg::Algorithm;
 
 /// The elliptic curves used by ECDSA keys.
@@ -79,6 +84,40 @@ impl KeyMaterial {
         }
     }
 
+    /// The key's required public JWK members (`e`, `kty`, `n` for RSA; `crv`, `kty`, `x`, `y` for
+    /// EC; `crv`, `kty`, `x` for OKP), binary values in unpadded base64url. The map is sorted, so
+    /// its compact JSON is the RFC 7638 canonical form; it is also what a JWK of the key (for
+    /// KV, or for WebCrypto's `importKey`) is built from.
+    pub fn public_members(&self) -> BTreeMap<&'static str, String> {
+        let b64 = |bytes: &[u8]| Base64UrlUnpadded::encode_string(bytes);
+        match self {
+            KeyMaterial::Rsa { n, e } => BTreeMap::from([
+                ("kty", "RSA".to_owned()),
+                ("n", b64(n)),
+                ("e", b64(e)),
+            ]),
+            KeyMaterial::Ec { curve, x, y } => BTreeMap::from([
+                ("kty", "EC".to_owned()),
+                ("crv", curve.name().to_owned()),
+                ("x", b64(x)),
+                ("y", b64(y)),
+            ]),
+            KeyMaterial::Ed25519 { x } => BTreeMap::from([
+                ("kty", "OKP".to_owned()),
+                ("crv", "Ed25519".to_owned()),
+                ("x", b64(x)),
+            ]),
+        }
+    }
+
+    /// The RFC 7638 JWK thumbprint: the unpadded base64url SHA-256 of the canonical JSON of
+    /// [`KeyMaterial::public_members`].
+    pub fn thumbprint(&self) -> String {
+        // A map of strings always serialises.
+        let canonical = serde_json::to_string(&self.public_members()).unwrap_or_default();
+        Base64UrlUnpadded::encode_string(&Sha256::digest(canonical.as_bytes()))
+    }
+
     /// RSA modulus length in bytes (the exact length of every signature made with the key).
     pub fn rsa_modulus_len(&self) -> Option<usize> {
         match self {
@@ -104,9 +143,9 @@ pub struct PublicKey {
 impl PublicKey {
     /// A key for `material` alone, as a JWK with no `kid` and no `alg` would import: usable with
     /// every algorithm the material supports, and identified by its RFC 7638 thumbprint
-    /// ([`crate::jws::jwk::thumbprint`]).
+    /// ([`KeyMaterial::thumbprint`]).
     pub fn from_material(material: KeyMaterial) -> PublicKey {
-        let thumbprint = crate::jws::jwk::thumbprint(&material);
+        let thumbprint = material.thumbprint();
         PublicKey {
             kid: None,
             alg: None,
