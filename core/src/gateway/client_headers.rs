@@ -17,7 +17,7 @@
 //!
 //! The list is [`STRIPPED_HEADERS`]; [`stripped`] applies it together with the identity rule.
 
-use crate::config::ClaimHeader;
+use crate::gateway::identity::ClaimHeader;
 
 /// Why a client header is not forwarded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,8 +4,8 @@
 //! per-connection or could forge an identity, plus the `X-Forwarded-*` headers and the verified
 //! identity ([`crate::gateway::identity`]).
 
-use crate::config::ClaimHeader;
 use crate::gateway::client_headers::{normalized, stripped};
+use crate::gateway::identity::ClaimHeader;
 
 /// The headers the gateway rebuilds from what it knows of the client's connection.
 const X_FORWARDED_FOR: &str = "x-forwarded-for";

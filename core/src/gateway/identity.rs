@@ -17,10 +17,91 @@
 //! repaired, so a claim can never forge a line break or a header of its own. The complete
 //! claims, whatever they contain, are always in `x-auth-claims`.
 
+use std::fmt;
+use std::str::FromStr;
+
 use base64ct::{Base64UrlUnpadded, Encoding};
 use serde_json::{Map, Value};
 
-use crate::config::ClaimHeader;
+use crate::gateway::client_headers::{normalized, stripped, Stripped};
+use crate::gateway::is_token;
+
+/// One `CLAIM_HEADERS` entry: the claim at `claim` is sent to the origin in `header`. Parsed
+/// from `claim.path=Header-Name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimHeader {
+    /// The claim's path: member names from the top of the payload, none empty
+    /// (`realm_access.roles` is `["realm_access", "roles"]`).
+    pub claim: Vec<String>,
+    /// The header name as configured (a valid HTTP field name; compare by
+    /// [normalised](crate::gateway::client_headers::normalized) name).
+    pub header: String,
+}
+
+/// Why a `CLAIM_HEADERS` entry was refused; `Display` says what a valid entry needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClaimHeaderError {
+    /// No `=` between the claim and the header.
+    MissingEquals,
+    /// An empty member name in the claim path.
+    ClaimPath,
+    /// A header name that is not an HTTP token.
+    HeaderName,
+    /// A header the gateway or the platform owns.
+    Reserved,
+}
+
+impl fmt::Display for ClaimHeaderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ClaimHeaderError::MissingEquals => "'=' between the claim and the header",
+            ClaimHeaderError::ClaimPath => "a claim path of non-empty names separated by '.'",
+            ClaimHeaderError::HeaderName => "a header name made of HTTP token characters",
+            ClaimHeaderError::Reserved => {
+                "a header the gateway does not own (not Authorization, Cookie, Host, \
+                 Content-Length, a hop-by-hop, client-address, method-override or path-rewrite \
+                 header, or CF-*)"
+            }
+        })
+    }
+}
+
+impl std::error::Error for ClaimHeaderError {}
+
+/// Headers a claim may not be sent in, besides those the gateway
+/// [strips](crate::gateway::client_headers) for another reason than identity (hop-by-hop, `Host`,
+/// client address, method override, path rewrite) and `CF-*`: credentials and framing.
+const RESERVED_HEADERS: &[&str] = &["authorization", "content-length", "cookie"];
+
+impl FromStr for ClaimHeader {
+    type Err = ClaimHeaderError;
+
+    fn from_str(entry: &str) -> Result<ClaimHeader, ClaimHeaderError> {
+        let (claim, header) = entry
+            .split_once('=')
+            .ok_or(ClaimHeaderError::MissingEquals)?;
+        let (claim, header) = (claim.trim(), header.trim());
+        let segments: Vec<String> = claim.split('.').map(str::to_owned).collect();
+        if segments.iter().any(String::is_empty) {
+            return Err(ClaimHeaderError::ClaimPath);
+        }
+        if !is_token(header) {
+            return Err(ClaimHeaderError::HeaderName);
+        }
+        let name = normalized(header);
+        if RESERVED_HEADERS.contains(&name.as_str())
+            || name.starts_with("cf-")
+            || stripped(&name, &[]).is_some_and(|why| why != Stripped::Identity)
+        {
+            return Err(ClaimHeaderError::Reserved);
+        }
+        Ok(ClaimHeader {
+            claim: segments,
+            header: header.to_owned(),
+        })
+    }
+}
 
 /// The token's `sub`.
 pub const SUBJECT_HEADER: &str = "x-auth-subject";

@@ -19,3 +19,11 @@ pub mod path;
 pub mod pipeline;
 pub mod routing;
 pub mod token_cache;
+
+/// RFC 9110 `tchar`s, at least one: what a method or a header name is made of.
+pub(crate) fn is_token(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}

@@ -156,6 +156,22 @@ pub fn canonicalize(raw: &str) -> Result<CanonicalPath, PathError> {
     Ok(CanonicalPath { sent, key })
 }
 
+/// What a configured path (`PUBLIC_PATHS`, `ROUTE_SCOPES`) must look like, for error messages.
+pub const CONFIGURED_PATH_RULE: &str = "starting with '/', in visible ASCII (percent-encode \
+                                        anything else), without ';', '?', '#', '.'/'..' segments \
+                                        or escaped '.', '/', '\\' or '%'";
+
+/// A configured path in canonical form (unreserved escapes decoded, repeated slashes merged),
+/// without trailing `/` (except `/` itself); `None` when the path has no canonical form (`;`,
+/// dot segments, escaped delimiters...) or is not plain visible ASCII.
+pub fn configured(path: &str) -> Option<String> {
+    let canonical = canonicalize(path).ok()?;
+    match canonical.as_sent().trim_end_matches('/') {
+        "" => Some("/".to_owned()),
+        trimmed => Some(trimmed.to_owned()),
+    }
+}
+
 /// Whether the configured path `prefix` covers `path` segment by segment: `path` equals it or
 /// continues it with `/` (`/health` covers `/health`, `/health/` and `/health/live`, never
 /// `/healthz`); `/` covers every path. A trailing `/` on `prefix` is ignored. Both are compared

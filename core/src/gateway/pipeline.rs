@@ -28,11 +28,10 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::config::{ClaimHeader, RouteScope};
 use crate::gateway::answer::{bearer_token, GatewayError};
-use crate::gateway::identity::identity_headers;
+use crate::gateway::identity::{identity_headers, ClaimHeader};
 use crate::gateway::path::{canonicalize, CanonicalPath};
-use crate::gateway::routing::{check_scopes, is_preflight, is_public, required_scopes};
+use crate::gateway::routing::{check_scopes, is_preflight, is_public, required_scopes, RouteScope};
 use crate::gateway::token_cache::TokenCache;
 use crate::jws::backend::SignatureBackend;
 use crate::jws::verify::{VerifiedToken, Verifier};

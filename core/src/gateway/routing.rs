@@ -14,11 +14,119 @@
 //! ([`covers`]); `/` covers every path. `HEAD` follows the `GET` rules, as frameworks route `HEAD`
 //! to `GET` handlers.
 
+use std::fmt;
+use std::str::FromStr;
+
 use serde_json::{Map, Value};
 
-use crate::config::RouteScope;
 use crate::gateway::answer::GatewayError;
-use crate::gateway::path::{covers, CanonicalPath};
+use crate::gateway::is_token;
+use crate::gateway::path::{configured, covers, CanonicalPath, CONFIGURED_PATH_RULE};
+
+/// One `ROUTE_SCOPES` rule: requests for `path` (with `method`, if given) need every scope.
+/// Parsed from `[METHOD] /path=scope ...`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteScope {
+    /// The HTTP method, uppercase; `None` means any method. Never `HEAD`, which follows `GET`.
+    pub method: Option<String>,
+    /// The path in [canonical form](crate::gateway::path) and lowercase, starting with `/` and
+    /// without a trailing `/` (except `/` itself): rules match case-insensitively.
+    pub path: String,
+    /// The scopes a token must carry, in the order given, at least one.
+    pub scopes: Vec<String>,
+}
+
+/// Why a `ROUTE_SCOPES` rule was refused; `Display` says what a valid rule needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RouteScopeError {
+    /// No `=` between the path and the scopes.
+    MissingEquals,
+    /// Not an optional method and one path before `=`.
+    MethodAndPath,
+    /// A `HEAD` rule: `HEAD` follows the `GET` rules.
+    HeadRule,
+    /// A method that is not an HTTP token.
+    Method,
+    /// A path without a canonical form.
+    Path,
+    /// A scope that is not an RFC 6749 `scope-token`.
+    Scope,
+    /// No scope after `=`.
+    NoScope,
+}
+
+impl fmt::Display for RouteScopeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RouteScopeError::MissingEquals => f.write_str("'=' between the path and the scopes"),
+            RouteScopeError::MethodAndPath => {
+                f.write_str("an optional method and a path before '='")
+            }
+            RouteScopeError::HeadRule => {
+                f.write_str("no HEAD rule: HEAD requests follow the GET rules")
+            }
+            RouteScopeError::Method => f.write_str("a method made of HTTP token characters"),
+            RouteScopeError::Path => write!(f, "a path {CONFIGURED_PATH_RULE}"),
+            RouteScopeError::Scope => f.write_str("scopes of visible ASCII without '\"' or '\\'"),
+            RouteScopeError::NoScope => f.write_str("at least one scope after '='"),
+        }
+    }
+}
+
+impl std::error::Error for RouteScopeError {}
+
+/// RFC 6749 `scope-token`: visible ASCII except `"` and `\`.
+fn is_scope_token(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+}
+
+impl FromStr for RouteScope {
+    type Err = RouteScopeError;
+
+    /// `[METHOD] /path=scope ...`: the method is uppercased, the path made canonical and
+    /// lowercase (so `/Orders` and `/orders` are the same rule), duplicate scopes dropped.
+    fn from_str(rule: &str) -> Result<RouteScope, RouteScopeError> {
+        let (target, scopes) = rule.split_once('=').ok_or(RouteScopeError::MissingEquals)?;
+        let words: Vec<&str> = target.split_whitespace().collect();
+        let (method, path) = match words[..] {
+            [path] => (None, path),
+            [method, path] => (Some(method), path),
+            _ => return Err(RouteScopeError::MethodAndPath),
+        };
+        let method = match method {
+            Some(method) if method.eq_ignore_ascii_case("HEAD") => {
+                return Err(RouteScopeError::HeadRule)
+            }
+            Some(method) if is_token(method) => Some(method.to_ascii_uppercase()),
+            Some(_) => return Err(RouteScopeError::Method),
+            None => None,
+        };
+        let path = configured(path)
+            .ok_or(RouteScopeError::Path)?
+            .to_ascii_lowercase();
+        let mut scope_list: Vec<String> = Vec::new();
+        for scope in scopes.split_whitespace() {
+            if !is_scope_token(scope) {
+                return Err(RouteScopeError::Scope);
+            }
+            if !scope_list.iter().any(|s| s == scope) {
+                scope_list.push(scope.to_owned());
+            }
+        }
+        if scope_list.is_empty() {
+            return Err(RouteScopeError::NoScope);
+        }
+        Ok(RouteScope {
+            method,
+            path,
+            scopes: scope_list,
+        })
+    }
+}
 
 /// Whether a request for `path` (received as `raw`) is forwarded without a token: `raw` is
 /// already canonical and one of `public_paths` covers it, case-sensitively.

@@ -91,11 +91,9 @@ impl KeyMaterial {
     pub fn public_members(&self) -> BTreeMap<&'static str, String> {
         let b64 = |bytes: &[u8]| Base64UrlUnpadded::encode_string(bytes);
         match self {
-            KeyMaterial::Rsa { n, e } => BTreeMap::from([
-                ("kty", "RSA".to_owned()),
-                ("n", b64(n)),
-                ("e", b64(e)),
-            ]),
+            KeyMaterial::Rsa { n, e } => {
+                BTreeMap::from([("kty", "RSA".to_owned()), ("n", b64(n)), ("e", b64(e))])
+            }
             KeyMaterial::Ec { curve, x, y } => BTreeMap::from([
                 ("kty", "EC".to_owned()),
                 ("crv", curve.name().to_owned()),

@@ -1,5 +1,6 @@
-// The plumbing, end to end in workerd: configuration checked once, the gateway's own endpoints,
-// the scheduled handler writing KV, and persisted KV shared between two instances.
+// The gateway's own surface, end to end in workerd: configuration checked once (500 when it is
+// missing), the health and status endpoints, the scheduled handler's heartbeat in KV, and
+// persisted KV shared between two instances.
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";

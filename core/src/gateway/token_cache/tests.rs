@@ -1,0 +1,576 @@
+use super::*;
+use crate::jws::alg::Algorithm;
+use serde_json::{json, Map, Value};
+
+const NOW: u64 = 1_700_000_000;
+const SKEW: u64 = 60;
+
+fn fixture_keys() -> Vec<Value> {
+    let doc: Value =
+        serde_json::from_str(include_str!("../../../tests/data/jose-fixtures.json")).unwrap();
+    doc["jwks"]["keys"].as_array().unwrap().clone()
+}
+
+fn fixture_key(kid: &str) -> Value {
+    fixture_keys()
+        .into_iter()
+        .find(|key| key["kid"] == kid)
+        .unwrap_or_else(|| panic!("no fixture key {kid}"))
+}
+
+fn key_set(jwks: Vec<Value>) -> KeySet {
+    KeySet::from_jwks_value(&json!({ "keys": jwks }), KeySet::DEFAULT_MAX_KEYS).unwrap()
+}
+
+/// The RS256 and ES256 fixture keys.
+fn keys() -> KeySet {
+    key_set(vec![fixture_key("jose-rs256"), fixture_key("jose-es256")])
+}
+
+fn policy() -> ClaimsPolicy {
+    ClaimsPolicy {
+        issuer: "https://issuer.example".to_owned(),
+        audiences: vec!["order-service".to_owned()],
+        clock_skew: SKEW,
+        required: Vec::new(),
+        max_age: None,
+    }
+}
+
+fn claims_of(value: Value) -> Map<String, Value> {
+    let Value::Object(map) = value else {
+        panic!("claims must be an object")
+    };
+    map
+}
+
+/// A token verified at `NOW` by `kid` (from `keys`), valid for an hour, with extra `claims`.
+fn verified_by(keys: &KeySet, kid: &str, alg: Algorithm, extra: Value) -> VerifiedToken {
+    let key = keys.get(kid).unwrap();
+    let mut claims = claims_of(json!({
+        "iss": "https://issuer.example",
+        "aud": "order-service",
+        "sub": "user-1",
+        "iat": NOW,
+        "exp": NOW + 3600,
+    }));
+    claims.extend(claims_of(extra));
+    VerifiedToken {
+        alg,
+        kid: key.kid.clone(),
+        key_thumbprint: key.thumbprint.clone(),
+        claims,
+    }
+}
+
+fn verified(extra: Value) -> VerifiedToken {
+    verified_by(&keys(), "jose-rs256", Algorithm::Rs256, extra)
+}
+
+fn token(n: usize) -> String {
+    format!("header{n}.payload{n}.signature{n}")
+}
+
+/// Walks the recency list both ways and checks it against the map and the slots.
+fn assert_consistent(cache: &TokenCache) {
+    let lru = cache.inner.borrow();
+    assert_eq!(lru.map.len(), lru.nodes.len());
+    assert!(lru.nodes.len() <= lru.capacity);
+    let mut forward = Vec::new();
+    let (mut at, mut prev) = (lru.head, NIL);
+    while at != NIL {
+        assert_eq!(lru.nodes[at].prev, prev);
+        assert_eq!(lru.map[&lru.nodes[at].key], at);
+        forward.push(at);
+        assert!(forward.len() <= lru.nodes.len(), "cycle in the list");
+        prev = at;
+        at = lru.nodes[at].next;
+    }
+    assert_eq!(lru.tail, prev);
+    assert_eq!(forward.len(), lru.nodes.len());
+}
+
+/// Which of `tokens` are cached, most recently used first (by walking the list).
+fn order(cache: &TokenCache, tokens: &[String]) -> Vec<usize> {
+    let lru = cache.inner.borrow();
+    let mut result = Vec::new();
+    let mut at = lru.head;
+    while at != NIL {
+        let key = lru.nodes[at].key;
+        let n = tokens.iter().position(|t| token_key(t) == key).unwrap();
+        result.push(n);
+        at = lru.nodes[at].next;
+    }
+    result
+}
+
+#[test]
+fn hit_after_insert() {
+    let cache = TokenCache::new(8);
+    let stored = cache.insert(&token(1), verified(json!({})));
+    let found = cache.get(&token(1), &keys(), &policy(), NOW).unwrap();
+    assert!(Rc::ptr_eq(&stored, &found));
+    assert_eq!(*found, verified(json!({})));
+    assert_eq!(cache.len(), 1);
+    assert!(!cache.is_empty());
+}
+
+#[test]
+fn miss_for_another_token() {
+    let cache = TokenCache::new(8);
+    cache.insert(&token(1), verified(json!({})));
+    assert!(cache.get(&token(2), &keys(), &policy(), NOW).is_none());
+    assert!(cache.get("", &keys(), &policy(), NOW).is_none());
+    // A token differing in one character is another token.
+    let mut altered = token(1);
+    altered.push('x');
+    assert!(cache.get(&altered, &keys(), &policy(), NOW).is_none());
+    assert_eq!(cache.len(), 1, "a miss on an absent token removes nothing");
+}
+
+#[test]
+fn keys_are_sha256_and_token_text_is_not_stored() {
+    // FIPS 180-2 test vector.
+    let expected: [u8; 32] = [
+        0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40, 0xde, 0x5d, 0xae, 0x22,
+        0x23, 0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00,
+        0x15, 0xad,
+    ];
+    assert_eq!(token_key("abc"), expected);
+
+    let cache = TokenCache::new(4);
+    cache.insert("abc", verified(json!({})));
+    let lru = cache.inner.borrow();
+    assert_eq!(lru.nodes[0].key, expected);
+    assert!(lru.map.contains_key(&expected));
+    drop(lru);
+    assert!(
+        !format!("{cache:?}").contains("user-1"),
+        "Debug prints no claims"
+    );
+}
+
+#[test]
+fn evicts_least_recently_inserted_without_lookups() {
+    let tokens: Vec<String> = (0..5).map(token).collect();
+    let cache = TokenCache::new(3);
+    for t in &tokens {
+        cache.insert(t, verified(json!({})));
+        assert_consistent(&cache);
+    }
+    assert_eq!(cache.len(), 3);
+    assert_eq!(order(&cache, &tokens), vec![4, 3, 2]);
+    assert_eq!(cache.stats().evictions, 2);
+    for evicted in &tokens[..2] {
+        assert!(cache.get(evicted, &keys(), &policy(), NOW).is_none());
+    }
+    for kept in &tokens[2..] {
+        assert!(cache.get(kept, &keys(), &policy(), NOW).is_some());
+    }
+}
+
+#[test]
+fn get_marks_entry_recently_used() {
+    let tokens: Vec<String> = (0..4).map(token).collect();
+    let cache = TokenCache::new(3);
+    for t in &tokens[..3] {
+        cache.insert(t, verified(json!({})));
+    }
+    // Touch the oldest: the next insertion evicts token 1 instead.
+    assert!(cache.get(&tokens[0], &keys(), &policy(), NOW).is_some());
+    assert_eq!(order(&cache, &tokens), vec![0, 2, 1]);
+    cache.insert(&tokens[3], verified(json!({})));
+    assert_consistent(&cache);
+    assert_eq!(order(&cache, &tokens), vec![3, 0, 2]);
+    assert!(cache.get(&tokens[1], &keys(), &policy(), NOW).is_none());
+    assert!(cache.get(&tokens[0], &keys(), &policy(), NOW).is_some());
+    assert!(cache.get(&tokens[2], &keys(), &policy(), NOW).is_some());
+    assert!(cache.get(&tokens[3], &keys(), &policy(), NOW).is_some());
+}
+
+#[test]
+fn touching_the_head_and_tail_keeps_the_list_intact() {
+    let tokens: Vec<String> = (0..3).map(token).collect();
+    let cache = TokenCache::new(3);
+    for t in &tokens {
+        cache.insert(t, verified(json!({})));
+    }
+    for n in [2, 2, 0, 1, 1, 0, 2] {
+        assert!(cache.get(&tokens[n], &keys(), &policy(), NOW).is_some());
+        assert_consistent(&cache);
+        assert_eq!(order(&cache, &tokens)[0], n);
+    }
+    assert_eq!(order(&cache, &tokens), vec![2, 0, 1]);
+}
+
+#[test]
+fn reinsert_replaces_value_and_marks_recent() {
+    let tokens: Vec<String> = (0..4).map(token).collect();
+    let cache = TokenCache::new(3);
+    for t in &tokens[..3] {
+        cache.insert(t, verified(json!({})));
+    }
+    let replaced = cache.insert(&tokens[0], verified(json!({ "sub": "user-2" })));
+    assert_eq!(cache.len(), 3);
+    assert_eq!(cache.stats().evictions, 0);
+    assert_eq!(order(&cache, &tokens), vec![0, 2, 1]);
+    let found = cache.get(&tokens[0], &keys(), &policy(), NOW).unwrap();
+    assert!(Rc::ptr_eq(&replaced, &found));
+    assert_eq!(found.claims["sub"], "user-2");
+    cache.insert(&tokens[3], verified(json!({})));
+    assert!(cache.get(&tokens[1], &keys(), &policy(), NOW).is_none());
+    assert_consistent(&cache);
+}
+
+#[test]
+fn expired_entry_is_a_miss_and_removed() {
+    let cache = TokenCache::new(8);
+    cache.insert(&token(1), verified(json!({})));
+    let exp = NOW + 3600;
+    assert!(cache
+        .get(&token(1), &keys(), &policy(), exp + SKEW)
+        .is_none());
+    assert_eq!(cache.len(), 0);
+    assert_eq!(cache.stats().invalidated, 1);
+    // Removed, not merely hidden: an earlier time does not bring it back.
+    assert!(cache.get(&token(1), &keys(), &policy(), NOW).is_none());
+    assert_eq!(cache.stats().invalidated, 1);
+}
+
+#[test]
+fn expiry_boundary_matches_full_verification() {
+    // The same skew as check_times, no more: the cache never extends validity.
+    let exp = NOW + 3600;
+    let last_valid = exp + SKEW - 1;
+    assert!(claims::check_times(&verified(json!({})).claims, &policy(), last_valid).is_ok());
+    assert!(claims::check_times(&verified(json!({})).claims, &policy(), last_valid + 1).is_err());
+
+    let cache = TokenCache::new(8);
+    cache.insert(&token(1), verified(json!({})));
+    assert!(cache
+        .get(&token(1), &keys(), &policy(), last_valid)
+        .is_some());
+    assert!(cache
+        .get(&token(1), &keys(), &policy(), last_valid + 1)
+        .is_none());
+
+    let strict = ClaimsPolicy {
+        clock_skew: 0,
+        ..policy()
+    };
+    cache.insert(&token(1), verified(json!({})));
+    assert!(cache.get(&token(1), &keys(), &strict, exp - 1).is_some());
+    assert!(cache.get(&token(1), &keys(), &strict, exp).is_none());
+}
+
+#[test]
+fn fractional_exp_is_honoured() {
+    let cache = TokenCache::new(8);
+    let strict = ClaimsPolicy {
+        clock_skew: 0,
+        ..policy()
+    };
+    cache.insert(&token(1), verified(json!({ "exp": NOW as f64 + 0.5 })));
+    assert!(cache.get(&token(1), &keys(), &strict, NOW).is_some());
+    assert!(cache.get(&token(1), &keys(), &strict, NOW + 1).is_none());
+}
+
+#[test]
+fn not_yet_valid_is_a_miss_and_removed() {
+    let cache = TokenCache::new(8);
+    cache.insert(&token(1), verified(json!({ "nbf": NOW + 600 })));
+    assert!(cache.get(&token(1), &keys(), &policy(), NOW).is_none());
+    assert!(cache.is_empty());
+    assert_eq!(cache.stats().invalidated, 1);
+
+    // Within the skew it is valid, as in full verification.
+    cache.insert(&token(2), verified(json!({ "nbf": NOW + SKEW })));
+    assert!(cache.get(&token(2), &keys(), &policy(), NOW).is_some());
+}
+
+#[test]
+fn issued_in_future_is_a_miss() {
+    let cache = TokenCache::new(8);
+    cache.insert(&token(1), verified(json!({ "iat": NOW + 600 })));
+    assert!(cache.get(&token(1), &keys(), &policy(), NOW).is_none());
+    assert!(cache.is_empty());
+}
+
+#[test]
+fn max_age_is_rechecked() {
+    let cache = TokenCache::new(8);
+    cache.insert(&token(1), verified(json!({})));
+    let aged = ClaimsPolicy {
+        max_age: Some(300),
+        ..policy()
+    };
+    assert!(cache
+        .get(&token(1), &keys(), &aged, NOW + 300 + SKEW)
+        .is_some());
+    assert!(cache
+        .get(&token(1), &keys(), &aged, NOW + 301 + SKEW)
+        .is_none());
+    assert!(cache.is_empty());
+
+    // A max age makes `iat` required, for cached tokens too.
+    let mut no_iat = verified(json!({}));
+    no_iat.claims.remove("iat");
+    cache.insert(&token(2), no_iat);
+    assert!(cache.get(&token(2), &keys(), &policy(), NOW).is_some());
+    assert!(cache.get(&token(2), &keys(), &aged, NOW).is_none());
+}
+
+#[test]
+fn claims_that_fail_time_checks_never_hit() {
+    let cache = TokenCache::new(8);
+    let mut no_exp = verified(json!({}));
+    no_exp.claims.remove("exp");
+    cache.insert(&token(1), no_exp);
+    cache.insert(&token(2), verified(json!({ "exp": "never" })));
+    cache.insert(&token(3), verified(json!({ "nbf": -1 })));
+    for n in 1..=3 {
+        assert!(cache.get(&token(n), &keys(), &policy(), NOW).is_none());
+    }
+    assert!(cache.is_empty());
+    assert_eq!(cache.stats().invalidated, 3);
+}
+
+#[test]
+fn removed_key_invalidates_entry() {
+    let cache = TokenCache::new(8);
+    cache.insert(&token(1), verified(json!({})));
+    cache.insert(
+        &token(2),
+        verified_by(&keys(), "jose-es256", Algorithm::Es256, json!({})),
+    );
+    let rotated = key_set(vec![fixture_key("jose-es256"), fixture_key("jose-ps256")]);
+    assert!(cache.get(&token(1), &rotated, &policy(), NOW).is_none());
+    assert_eq!(cache.stats().invalidated, 1);
+    assert_eq!(cache.len(), 1);
+    // Tokens of keys still in the set keep hitting.
+    assert!(cache.get(&token(2), &rotated, &policy(), NOW).is_some());
+    // The entry is gone, even if the key comes back.
+    assert!(cache.get(&token(1), &keys(), &policy(), NOW).is_none());
+    assert_eq!(cache.stats().invalidated, 1);
+    assert_consistent(&cache);
+}
+
+#[test]
+fn kid_reused_for_another_key_invalidates_entry() {
+    let cache = TokenCache::new(8);
+    cache.insert(&token(1), verified(json!({})));
+    // Same kid, different key material (hence thumbprint).
+    let mut impostor = fixture_key("jose-rs384");
+    impostor["kid"] = json!("jose-rs256");
+    impostor["alg"] = json!("RS256");
+    let reused = key_set(vec![impostor]);
+    assert_ne!(
+        reused.get("jose-rs256").unwrap().thumbprint,
+        keys().get("jose-rs256").unwrap().thumbprint
+    );
+    assert!(cache.get(&token(1), &reused, &policy(), NOW).is_none());
+    assert_eq!(cache.stats().invalidated, 1);
+}
+
+#[test]
+fn same_key_under_another_kid_invalidates_entry() {
+    let cache = TokenCache::new(8);
+    cache.insert(&token(1), verified(json!({})));
+    let mut renamed = fixture_key("jose-rs256");
+    renamed["kid"] = json!("renamed");
+    assert!(cache
+        .get(&token(1), &key_set(vec![renamed]), &policy(), NOW)
+        .is_none());
+    assert_eq!(cache.stats().invalidated, 1);
+}
+
+#[test]
+fn key_no_longer_permitting_alg_invalidates_entry() {
+    let cache = TokenCache::new(8);
+    cache.insert(&token(1), verified(json!({})));
+    // Same material and kid (the thumbprint ignores `alg`), now restricted to PS256.
+    let mut restricted = fixture_key("jose-rs256");
+    restricted["alg"] = json!("PS256");
+    let restricted = key_set(vec![restricted]);
+    assert_eq!(
+        restricted.keys()[0].thumbprint,
+        keys().get("jose-rs256").unwrap().thumbprint
+    );
+    assert!(cache.get(&token(1), &restricted, &policy(), NOW).is_none());
+    assert_eq!(cache.stats().invalidated, 1);
+}
+
+#[test]
+fn key_without_kid_matches_by_thumbprint() {
+    let set = key_set(vec![fixture_key("jose-rsa-no-alg")]);
+    let key = &set.keys()[0];
+    let mut no_kid = fixture_key("jose-rsa-no-alg");
+    no_kid.as_object_mut().unwrap().remove("kid");
+    let anonymous = key_set(vec![no_kid]);
+    let token_verified = VerifiedToken {
+        alg: Algorithm::Ps384,
+        kid: None,
+        key_thumbprint: key.thumbprint.clone(),
+        claims: verified(json!({})).claims,
+    };
+    let cache = TokenCache::new(8);
+    cache.insert(&token(1), token_verified);
+    assert!(cache.get(&token(1), &anonymous, &policy(), NOW).is_some());
+    // The key gaining a kid is a change of key: re-verify.
+    assert!(cache.get(&token(1), &set, &policy(), NOW).is_none());
+}
+
+#[test]
+fn stats_count_hits_misses_evictions_and_invalidations() {
+    let cache = TokenCache::new(2);
+    assert_eq!(cache.stats(), TokenCacheStats::default());
+    cache.insert(&token(1), verified(json!({})));
+    cache.insert(&token(2), verified(json!({ "nbf": NOW + 600 })));
+    assert!(cache.get(&token(1), &keys(), &policy(), NOW).is_some()); // hit
+    assert!(cache.get(&token(1), &keys(), &policy(), NOW).is_some()); // hit
+    assert!(cache.get(&token(9), &keys(), &policy(), NOW).is_none()); // miss
+    assert!(cache.get(&token(2), &keys(), &policy(), NOW).is_none()); // miss, invalidated
+    cache.insert(&token(3), verified(json!({}))); // fills the slot freed above
+    cache.insert(&token(4), verified(json!({}))); // evicts token 1
+    cache.insert(&token(4), verified(json!({}))); // replaces, no eviction
+    assert!(cache.get(&token(1), &keys(), &policy(), NOW).is_none()); // miss
+    assert_eq!(
+        cache.stats(),
+        TokenCacheStats {
+            hits: 2,
+            misses: 3,
+            evictions: 1,
+            invalidated: 1,
+        }
+    );
+    cache.clear();
+    assert!(cache.is_empty());
+    assert_eq!(cache.stats().hits, 2, "clear keeps the counters");
+}
+
+#[test]
+fn stats_serialize_for_the_status_endpoint() {
+    let stats = TokenCacheStats {
+        hits: 1,
+        misses: 2,
+        evictions: 3,
+        invalidated: 4,
+    };
+    assert_eq!(
+        serde_json::to_value(stats).unwrap(),
+        json!({ "hits": 1, "misses": 2, "evictions": 3, "invalidated": 4 })
+    );
+}
+
+#[test]
+fn capacity_zero_stores_nothing() {
+    let cache = TokenCache::new(0);
+    let stored = cache.insert(&token(1), verified(json!({})));
+    assert_eq!(*stored, verified(json!({})));
+    assert!(cache.is_empty());
+    assert_eq!(cache.capacity(), 0);
+    assert!(cache.get(&token(1), &keys(), &policy(), NOW).is_none());
+    assert_eq!(
+        cache.stats(),
+        TokenCacheStats {
+            misses: 1,
+            ..TokenCacheStats::default()
+        }
+    );
+}
+
+#[test]
+fn capacity_one_keeps_the_latest() {
+    let cache = TokenCache::new(1);
+    cache.insert(&token(1), verified(json!({})));
+    assert!(cache.get(&token(1), &keys(), &policy(), NOW).is_some());
+    cache.insert(&token(2), verified(json!({})));
+    assert_consistent(&cache);
+    assert_eq!(cache.len(), 1);
+    assert!(cache.get(&token(1), &keys(), &policy(), NOW).is_none());
+    assert!(cache.get(&token(2), &keys(), &policy(), NOW).is_some());
+    cache.insert(&token(2), verified(json!({})));
+    assert_eq!(cache.stats().evictions, 1);
+    // Invalidating the only entry empties the list; it fills again.
+    assert!(cache
+        .get(&token(2), &keys(), &policy(), NOW + 7200)
+        .is_none());
+    assert!(cache.is_empty());
+    assert_consistent(&cache);
+    cache.insert(&token(3), verified(json!({})));
+    assert!(cache.get(&token(3), &keys(), &policy(), NOW).is_some());
+    assert_consistent(&cache);
+}
+
+#[test]
+fn removing_from_the_middle_keeps_order() {
+    let tokens: Vec<String> = (0..6).map(token).collect();
+    let cache = TokenCache::new(5);
+    for (n, t) in tokens[..5].iter().enumerate() {
+        // Token 1 expires early; the others do not.
+        let extra = if n == 1 {
+            json!({ "exp": NOW + 10 })
+        } else {
+            json!({})
+        };
+        cache.insert(t, verified(extra));
+    }
+    assert!(cache
+        .get(&tokens[1], &keys(), &policy(), NOW + 100)
+        .is_none());
+    assert_consistent(&cache);
+    assert_eq!(order(&cache, &tokens), vec![4, 3, 2, 0]);
+    cache.insert(&tokens[5], verified(json!({})));
+    assert_eq!(order(&cache, &tokens), vec![5, 4, 3, 2, 0]);
+    assert_eq!(cache.stats().evictions, 0);
+    cache.insert(&tokens[1], verified(json!({})));
+    assert_eq!(order(&cache, &tokens), vec![1, 5, 4, 3, 2]);
+    assert_eq!(cache.stats().evictions, 1);
+    assert_consistent(&cache);
+}
+
+#[test]
+fn default_capacity() {
+    let cache = TokenCache::default();
+    assert_eq!(cache.capacity(), DEFAULT_CAPACITY);
+    assert!(cache.is_empty());
+    assert!(format!("{cache:?}").contains("capacity: 1024"));
+}
+
+#[test]
+fn ten_thousand_entries_fill_and_look_up() {
+    const CAPACITY: usize = 10_000;
+    let keys = keys();
+    let policy = policy();
+    let value = verified(json!({}));
+    let cache = TokenCache::new(CAPACITY);
+    for n in 0..CAPACITY {
+        cache.insert(&token(n), value.clone());
+    }
+    assert_eq!(cache.len(), CAPACITY);
+    for n in 0..CAPACITY {
+        assert!(cache.get(&token(n), &keys, &policy, NOW).is_some());
+    }
+    // Half again: evicts the least recently used, which after the lookups are the oldest.
+    for n in CAPACITY..CAPACITY + CAPACITY / 2 {
+        cache.insert(&token(n), value.clone());
+    }
+    assert_eq!(cache.len(), CAPACITY);
+    assert_eq!(cache.stats().evictions, (CAPACITY / 2) as u64);
+    for n in 0..CAPACITY / 2 {
+        assert!(cache.get(&token(n), &keys, &policy, NOW).is_none());
+    }
+    for n in CAPACITY / 2..CAPACITY + CAPACITY / 2 {
+        assert!(cache.get(&token(n), &keys, &policy, NOW).is_some());
+    }
+    assert_eq!(
+        cache.stats(),
+        TokenCacheStats {
+            hits: (2 * CAPACITY) as u64,
+            misses: (CAPACITY / 2) as u64,
+            evictions: (CAPACITY / 2) as u64,
+            invalidated: 0,
+        }
+    );
+    assert_consistent(&cache);
+}
