@@ -24,7 +24,7 @@
 
 use std::fmt;
 
-use url::{Host, Url};
+use url::Url;
 
 use crate::gateway::client_headers::normalized;
 use crate::gateway::identity::ClaimHeader;
@@ -36,6 +36,7 @@ use crate::jws::claims::ClaimsPolicy;
 use crate::jws::error::truncated;
 use crate::jws::verify::VerificationPolicy;
 pub use crate::keys::fetch::JwksLocation;
+use crate::keys::fetch::{absolute_url, check_url as check_fetch_url};
 use crate::keys::CachePolicy;
 use crate::log::Level;
 
@@ -584,33 +585,20 @@ fn check_url(name: &'static str, text: &str, rule: UrlRule) -> Result<Url, Confi
     {
         return Err(bad());
     }
-    let url = Url::parse(text).map_err(|_| bad())?;
-    let scheme_ok = match (url.scheme(), rule) {
-        ("https", _) | ("http", UrlRule::Origin) => true,
-        ("http", _) => is_loopback(&url),
-        _ => false,
+    // The fetcher's own URL policy for the issuer and the JWKS; any absolute http(s) URL for
+    // the origin.
+    let url = match rule {
+        UrlRule::Issuer | UrlRule::Jwks => check_fetch_url(text).map_err(|_| bad())?,
+        UrlRule::Origin => absolute_url(text)
+            .ok()
+            .filter(|url| matches!(url.scheme(), "http" | "https"))
+            .ok_or_else(bad)?,
     };
     let query_ok = rule == UrlRule::Jwks || url.query().is_none();
-    if !scheme_ok
-        || !query_ok
-        || url.host().is_none()
-        || url.fragment().is_some()
-        || !url.username().is_empty()
-        || url.password().is_some()
-    {
+    if !query_ok || url.fragment().is_some() {
         return Err(bad());
     }
     Ok(url)
-}
-
-/// Whether the URL's host is `localhost` or a loopback address (127.0.0.0/8, `::1`).
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
 }
 
 fn algorithms(entries: &value::Entries) -> Result<Vec<Algorithm>, ConfigError> {

@@ -382,11 +382,10 @@ fn json_text(response: &HttpResponse, max_bytes: usize) -> Result<&str, FetchErr
     Ok(text.strip_prefix('\u{feff}').unwrap_or(text))
 }
 
-/// Checks a JWKS or discovery URL against the policy: an absolute URL, scheme `https`, or `http`
-/// only when the host is loopback (`127.0.0.0/8`, `[::1]` or `localhost`, for local
-/// development), and no user name or password. Returns the parsed URL; anything else is
-/// [`FetchError::InvalidUrl`] (whose message never repeats credentials).
-pub fn check_url(url: &str) -> Result<Url, FetchError> {
+/// An absolute URL with a host and without user name or password: what every configured URL
+/// must be (the fetcher's and the origin's). Anything else is [`FetchError::InvalidUrl`] (whose
+/// message never repeats credentials).
+pub fn absolute_url(url: &str) -> Result<Url, FetchError> {
     let parsed = Url::parse(url)
         .map_err(|error| FetchError::InvalidUrl(format!("not an absolute URL ({error})")))?;
     if !parsed.username().is_empty() || parsed.password().is_some() {
@@ -394,15 +393,24 @@ pub fn check_url(url: &str) -> Result<Url, FetchError> {
             "URL must not contain credentials".to_owned(),
         ));
     }
-    let host = parsed
-        .host()
-        .ok_or_else(|| FetchError::InvalidUrl("URL has no host".to_owned()))?;
+    if parsed.host().is_none() {
+        return Err(FetchError::InvalidUrl("URL has no host".to_owned()));
+    }
+    Ok(parsed)
+}
+
+/// Checks a JWKS or discovery URL (or the issuer they derive from) against the policy: an
+/// [absolute URL](absolute_url), scheme `https`, or `http` only when the host is loopback
+/// (`127.0.0.0/8`, `[::1]` or `localhost`, for local development). The one definition of that
+/// policy: the configuration checks `JWT_AUTHORITY` and `JWT_JWKS_URL` with it too.
+pub fn check_url(url: &str) -> Result<Url, FetchError> {
+    let parsed = absolute_url(url)?;
     match parsed.scheme() {
         "https" => Ok(parsed),
-        "http" if is_loopback(&host) => Ok(parsed),
+        "http" if parsed.host().is_some_and(|host| is_loopback(&host)) => Ok(parsed),
         "http" => Err(FetchError::InvalidUrl(format!(
             "http is allowed only to loopback hosts, not {:?}",
-            truncated(&host.to_string())
+            truncated(parsed.host_str().unwrap_or_default())
         ))),
         scheme => Err(FetchError::InvalidUrl(format!(
             "scheme {:?} is not allowed",
