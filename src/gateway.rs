@@ -16,7 +16,7 @@ use serde_json::json;
 use worker::Env;
 
 use crate::http::WorkerHttp;
-use crate::kv::KvTier;
+use crate::kv::{KvTier, BINDING};
 use crate::logging::ConsoleLog;
 
 /// The core pipeline over the Workers ports.
@@ -75,6 +75,7 @@ fn build(env: &Env) -> Result<Isolate, ConfigError> {
     let max_keys = settings.max_keys;
     let shared = match config.cache_kind {
         CacheKind::Kv => Some(KvTier::new(
+            env.kv(BINDING).ok(),
             &config.jwks.url,
             config.refresh.interval_minutes,
             max_keys,
@@ -101,15 +102,6 @@ fn build(env: &Env) -> Result<Isolate, ConfigError> {
         log,
     };
     Ok(Isolate { config, core, log })
-}
-
-impl Isolate {
-    /// Makes the KV binding available to the key cache (once per isolate).
-    pub(crate) fn attach(&self, env: &Env) {
-        if let Some(kv) = self.core.keys.shared() {
-            kv.attach(env);
-        }
-    }
 }
 
 /// The runtime's request as the pipeline reads it: its method and URL read once.

@@ -3,7 +3,6 @@
 //! and the record are bound to the configured JWKS location ([`SourceBinding`]): a record written
 //! for another location is never read as this gateway's key set.
 
-use std::cell::RefCell;
 use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
@@ -25,10 +24,12 @@ const KV_TIMEOUT: Duration = Duration::from_millis(1_000);
 /// KV holds values at least this long (a platform minimum for `expirationTtl`).
 const KV_MIN_TTL: u64 = 60;
 
-/// [`KeyCacheTier`] over Workers KV. The binding is taken from the first request's `env` and kept:
-/// bindings belong to the isolate, and looking one up costs several JS calls per request.
+/// [`KeyCacheTier`] over Workers KV. The binding is taken once, when the isolate's gateway is
+/// built: bindings belong to the isolate, and looking one up costs several JS calls.
 pub(crate) struct KvTier {
-    store: RefCell<Option<KvStore>>,
+    /// `None` when the Worker has no `JWKS_CACHE` binding: every operation then fails (and is
+    /// logged by the cache as a tier error), and requests go on without KV.
+    store: Option<KvStore>,
     binding: SourceBinding,
     set_key: String,
     refetch_key: String,
@@ -39,15 +40,17 @@ pub(crate) struct KvTier {
 }
 
 impl KvTier {
-    /// A tier for the key set fetched from `location` (the configured JWKS URL, or discovery).
+    /// A tier over `store` (the `JWKS_CACHE` binding, if the Worker has one) for the key set
+    /// fetched from `location` (the configured JWKS URL, or discovery).
     pub(crate) fn new(
+        store: Option<KvStore>,
         location: &JwksLocation,
         refresh_interval_minutes: u64,
         max_keys: usize,
     ) -> Self {
         let binding = SourceBinding::from(location);
         KvTier {
-            store: RefCell::new(None),
+            store,
             set_key: binding.set_key(),
             refetch_key: binding.refetch_key(),
             binding,
@@ -57,18 +60,10 @@ impl KvTier {
         }
     }
 
-    /// Takes the `JWKS_CACHE` binding from `env`, unless it is already held.
-    pub(crate) fn attach(&self, env: &Env) {
-        if self.store.borrow().is_none() {
-            *self.store.borrow_mut() = env.kv(BINDING).ok();
-        }
-    }
-
-    fn store(&self) -> std::result::Result<KvStore, TierError> {
+    fn store(&self) -> std::result::Result<&KvStore, TierError> {
         self.store
-            .borrow()
-            .clone()
-            .ok_or_else(|| TierError(format!("KV binding {BINDING} is missing")))
+            .as_ref()
+            .ok_or(TierError::MissingBinding { binding: BINDING })
     }
 
     /// Writes `value` under `key`, to expire after `ttl_seconds` (at least KV's minimum).
@@ -81,7 +76,7 @@ impl KvTier {
         let store = self.store()?;
         let put = store
             .put(key, value)
-            .map_err(|err| TierError(err.to_string()))?
+            .map_err(platform)?
             .expiration_ttl(ttl_seconds.max(KV_MIN_TTL));
         within_timeout(put.execute()).await
     }
@@ -91,9 +86,13 @@ async fn within_timeout<T>(
     operation: impl Future<Output = std::result::Result<T, worker::kv::KvError>>,
 ) -> std::result::Result<T, TierError> {
     match select(Box::pin(operation), Delay::from(KV_TIMEOUT)).await {
-        Either::Left((result, _)) => result.map_err(|err| TierError(err.to_string())),
-        Either::Right(_) => Err(TierError(format!("timed out after {KV_TIMEOUT:?}"))),
+        Either::Left((result, _)) => result.map_err(platform),
+        Either::Right(_) => Err(TierError::TimedOut { limit: KV_TIMEOUT }),
     }
+}
+
+fn platform(err: worker::kv::KvError) -> TierError {
+    TierError::platform(&err.to_string())
 }
 
 impl KeyCacheTier for KvTier {
@@ -122,11 +121,6 @@ impl KeyCacheTier for KvTier {
     ) -> std::result::Result<(), TierError> {
         self.put(&self.set_key, set.to_record(&self.binding), ttl_seconds)
             .await
-    }
-
-    async fn remove(&self) -> std::result::Result<(), TierError> {
-        let store = self.store()?;
-        within_timeout(store.delete(&self.set_key)).await
     }
 
     async fn last_refetch(&self) -> std::result::Result<Option<u64>, TierError> {

@@ -43,7 +43,6 @@ pub fn fetch(req: web_sys::Request, env: Env, _ctx: worker::worker_sys::Context)
         // the gateway is misconfigured, and nothing is forwarded.
         Err(_) => return answer(&GatewayError::Misconfigured, "edge-jwt"),
     };
-    gateway.attach(&env);
     let realm = &gateway.config.realm;
     let Some(request) = WorkerRequest::new(req) else {
         return answer(&GatewayError::InvalidRequest("unparsable URL"), realm);
@@ -128,7 +127,6 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         ran_at_ms: Date::now().as_millis(),
     };
     if let Ok(gateway) = gateway::isolate(&env).as_ref() {
-        gateway.attach(&env);
         if gateway.config.refresh.enabled {
             match gateway.core.keys.refresh(now()).await {
                 Ok(outcome) => gateway.log.event(

@@ -170,8 +170,8 @@ struct SourceState {
     queue: VecDeque<Reply>,
     /// The reply once the queue is empty.
     mode: Option<Reply>,
-    /// `(etag, now)` of every call.
-    calls: Vec<(Option<String>, u64)>,
+    /// The `etag` of every call.
+    etags: Vec<Option<String>>,
     /// Fetches wait for this gate when there is one.
     gate: Option<Gate>,
     /// [`KeySource::budget_ms`]; [`BUDGET_MS`] when `None`.
@@ -201,7 +201,7 @@ impl FakeSource {
     }
 
     fn calls(&self) -> usize {
-        self.0.borrow().calls.len()
+        self.0.borrow().etags.len()
     }
 
     /// Makes every fetch wait for `gate`.
@@ -210,15 +210,15 @@ impl FakeSource {
     }
 
     fn last_etag(&self) -> Option<String> {
-        self.0.borrow().calls.last().unwrap().0.clone()
+        self.0.borrow().etags.last().unwrap().clone()
     }
 }
 
 impl KeySource for FakeSource {
-    async fn fetch(&self, etag: Option<&str>, now: u64) -> Result<Fetched, FetchError> {
+    async fn fetch(&self, etag: Option<&str>) -> Result<Fetched, FetchError> {
         let (reply, gate) = {
             let mut state = self.0.borrow_mut();
-            state.calls.push((etag.map(str::to_owned), now));
+            state.etags.push(etag.map(str::to_owned));
             let reply = match state.queue.pop_front() {
                 Some(reply) => reply,
                 None => state
@@ -340,7 +340,7 @@ impl FakeTier {
 
     fn check(&self) -> Result<(), TierError> {
         if self.state().failing {
-            Err(TierError("kv unavailable (injected)".to_owned()))
+            Err(TierError::platform("kv unavailable (injected)"))
         } else {
             Ok(())
         }
@@ -371,16 +371,6 @@ impl KeyCacheTier for FakeTier {
             .values
             .insert(self.binding.set_key(), set.to_record(&self.binding));
         state.record_ttl = Some(ttl_seconds);
-        Ok(())
-    }
-
-    async fn remove(&self) -> Result<(), TierError> {
-        YieldOnce::default().await;
-        self.check()?;
-        self.namespace
-            .borrow_mut()
-            .values
-            .remove(&self.binding.set_key());
         Ok(())
     }
 
@@ -461,6 +451,11 @@ fn refresh(cache: &Cache, now: u64) -> Result<RefreshOutcome, FetchError> {
     pollster::block_on(cache.refresh(now))
 }
 
+/// [`KeyCache::status`] as the status endpoint shows it (`key_cache`).
+fn status_json(cache: &Cache, now: u64) -> Value {
+    serde_json::to_value(cache.status(now)).unwrap()
+}
+
 fn is_unavailable(result: &Result<Rc<CachedKeySet>, ResolveError>) -> Option<u64> {
     match result {
         Err(ResolveError::Unavailable { retry_after, .. }) => Some(*retry_after),
@@ -489,7 +484,7 @@ fn a_thousand_lookups_at_the_same_time_fetch_once() {
     assert_eq!(stats.fetch_failures, 0);
     assert!(stats.hit_rate() > 0.99);
     assert!((stats.hit_rate() - 0.999).abs() < 1e-12);
-    let reported = cache.status(NOW)["hit_rate"].as_f64().unwrap();
+    let reported = status_json(&cache, NOW)["hit_rate"].as_f64().unwrap();
     assert!((reported - 0.999).abs() < 1e-12);
     assert_eq!(log.count(Level::Debug, "key_cache_hit"), 999);
     assert_eq!(log.count(Level::Info, "key_set_refreshed"), 1);
@@ -794,7 +789,7 @@ fn a_cold_start_during_an_outage_is_unavailable_with_backoff() {
         assert_eq!(source.calls(), 1, "no fetch within the backoff");
         assert_eq!(cache.stats().jwks_fetches, 1);
         assert_eq!(log.count(Level::Error, "key_set_fetch_failed"), 1);
-        assert!(cache.status(NOW)["last_fetch_error"]
+        assert!(status_json(&cache, NOW)["last_fetch_error"]
             .as_str()
             .unwrap()
             .contains("connection reset"));
@@ -813,8 +808,26 @@ fn a_cold_start_during_an_outage_is_unavailable_with_backoff() {
         let set = lookup(&cache, "jose-rs256", NOW + 2 * cooldown).unwrap();
         assert_eq!(set.meta.generation, 1);
         assert_eq!(source.calls(), 3);
-        assert_eq!(cache.status(NOW)["last_fetch_error"], Value::Null);
+        assert_eq!(status_json(&cache, NOW)["last_fetch_error"], Value::Null);
     }
+}
+
+#[test]
+fn the_answers_within_the_backoff_carry_the_failure_itself() {
+    let failure = FetchError::Status(500);
+    let source = FakeSource::serving(Reply::Fail(failure.clone()));
+    let (cache, _) = isolate(&source, None, CachePolicy::default());
+    for now in [NOW, NOW + 1, NOW + 29] {
+        match lookup(&cache, "jose-rs256", now) {
+            Err(ResolveError::Unavailable { cause, .. }) => assert_eq!(cause, failure, "{now}"),
+            other => panic!("{now}: {other:?}"),
+        }
+    }
+    assert_eq!(source.calls(), 1);
+    assert_eq!(
+        status_json(&cache, NOW + 1)["last_fetch_error"],
+        "unexpected HTTP status 500"
+    );
 }
 
 // 8. Unknown kid: one refetch, then the cooldown.
@@ -1171,7 +1184,7 @@ fn an_invalid_document_on_refresh_keeps_the_last_good_set() {
     assert_eq!(tier.state().sets, 1);
     assert_eq!(tier.stored().unwrap().meta, before.meta);
 
-    let status = cache.status(NOW + 60);
+    let status = status_json(&cache, NOW + 60);
     assert_eq!(
         status["last_fetch_error"],
         "invalid document: \"keys\" is not an array"
@@ -1186,7 +1199,10 @@ fn an_invalid_document_on_refresh_keeps_the_last_good_set() {
 
     // A good refresh clears the error.
     assert_eq!(refresh(&cache, NOW + 120), Ok(RefreshOutcome::Unchanged));
-    assert_eq!(cache.status(NOW + 120)["last_fetch_error"], Value::Null);
+    assert_eq!(
+        status_json(&cache, NOW + 120)["last_fetch_error"],
+        Value::Null
+    );
     assert_eq!(
         cache.current().unwrap().meta.etag.as_deref(),
         Some("\"a2\"")
@@ -1246,7 +1262,7 @@ fn status_reports_counters_and_the_current_set() {
     let tier = FakeTier::default();
     let (cache, _) = isolate(&source, Some(&tier), CachePolicy::default());
 
-    let empty = cache.status(NOW);
+    let empty = status_json(&cache, NOW);
     assert_eq!(empty["key_set"], Value::Null);
     assert_eq!(empty["counters"]["jwks_fetches"], 0);
     assert_eq!(empty["hit_rate"], 1.0);
@@ -1255,7 +1271,7 @@ fn status_reports_counters_and_the_current_set() {
         lookup(&cache, "jose-rs256", NOW).unwrap();
     }
     let _ = lookup(&cache, "jose-nope", NOW + 1);
-    let status = cache.status(NOW + 42);
+    let status = status_json(&cache, NOW + 42);
     assert_eq!(
         status["counters"],
         json!({
@@ -1285,10 +1301,39 @@ fn status_reports_counters_and_the_current_set() {
     assert_eq!(status["shared_tier"], "fake-kv");
     assert_eq!(status["last_fetch_error"], Value::Null);
 
-    let stale = cache.status(NOW + 601);
+    let stale = status_json(&cache, NOW + 601);
     assert_eq!(stale["key_set"]["fresh"], false);
     assert_eq!(stale["key_set"]["fresh_for_seconds"], 0);
     assert_eq!(stale["key_set"]["age_seconds"], 601);
+    // The members the status endpoint shows, and no others.
+    let members = |value: &Value| -> Vec<String> {
+        let mut names: Vec<String> = value.as_object().unwrap().keys().cloned().collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        members(&stale),
+        [
+            "counters",
+            "hit_rate",
+            "key_set",
+            "last_fetch_error",
+            "refresh_running",
+            "shared_tier"
+        ]
+    );
+    assert_eq!(
+        members(&stale["key_set"]),
+        [
+            "age_seconds",
+            "checked_at",
+            "fresh",
+            "fresh_for_seconds",
+            "generation",
+            "kids",
+            "source"
+        ]
+    );
 }
 
 // 16. A corrupt record in the shared tier is a miss.
@@ -1480,7 +1525,7 @@ fn unknown_kids_within_the_cooldown_read_nothing_from_the_shared_tier() {
     assert_eq!(stats.kv_reads, 1 + 2 * windows);
     assert_eq!(stats.cooldown_rejections, 1000 - windows);
     assert_eq!(
-        cache.status(NOW + 100)["counters"]["kv_reads"],
+        status_json(&cache, NOW + 100)["counters"]["kv_reads"],
         1 + 2 * windows
     );
 }
@@ -1518,7 +1563,7 @@ fn an_abandoned_unknown_kid_refetch_blocks_refetches_for_the_fetch_budget_only()
 
         abandon(cache.keys_for(Some("jose-eddsa"), NOW + 100));
         assert_eq!(source.calls(), 2);
-        assert_eq!(cache.status(NOW + 100)["refresh_running"], true);
+        assert_eq!(status_json(&cache, NOW + 100)["refresh_running"], true);
 
         // The cooldown (1 s) is over, the budget is not: the fetch counts as running.
         for now in NOW + 101..NOW + 100 + budget {
@@ -1532,7 +1577,10 @@ fn an_abandoned_unknown_kid_refetch_blocks_refetches_for_the_fetch_budget_only()
         lookup(&cache, "jose-rs256", NOW + 101).unwrap();
 
         // The budget is over: the next unknown kid refetches.
-        assert_eq!(cache.status(NOW + 100 + budget)["refresh_running"], false);
+        assert_eq!(
+            status_json(&cache, NOW + 100 + budget)["refresh_running"],
+            false
+        );
         let set = lookup(&cache, "jose-eddsa", NOW + 100 + budget).unwrap();
         assert_eq!(kids(&set), ["jose-es256", "jose-eddsa"]);
         assert_eq!(source.calls(), 3);
@@ -1603,7 +1651,7 @@ fn an_emptied_key_set_replaces_the_set_and_every_kid_is_unknown() {
         );
         let current = cache.current().unwrap();
         assert!(current.keys.is_empty());
-        assert_eq!(cache.status(NOW + 60)["key_set"]["kids"], json!([]));
+        assert_eq!(status_json(&cache, NOW + 60)["key_set"]["kids"], json!([]));
         for kid in ["jose-rs256", "jose-es256"] {
             assert_eq!(lookup(&cache, kid, NOW + 61), Err(ResolveError::UnknownKey));
         }

@@ -64,17 +64,18 @@ impl SignatureBackend for WebCryptoBackend {
         signature: &[u8],
     ) -> Result<bool, BackendError> {
         let crypto_key = self.key_for(alg, key).await?;
+        let rejected = |err: JsValue| BackendError::VerifyRejected {
+            message: js_message(&err),
+        };
         let promise = subtle()?
             .verify_with_object_and_u8_array_and_u8_array(
-                &verify_params(alg)?,
+                &verify_params(alg).map_err(rejected)?,
                 &crypto_key,
                 signature,
                 message,
             )
-            .map_err(|err| js_error("verify", &err))?;
-        let result = JsFuture::from(promise)
-            .await
-            .map_err(|err| js_error("verify", &err))?;
+            .map_err(rejected)?;
+        let result = JsFuture::from(promise).await.map_err(rejected)?;
         Ok(result.as_bool() == Some(true))
     }
 }
@@ -83,25 +84,22 @@ fn subtle() -> Result<SubtleCrypto, BackendError> {
     let crypto = Reflect::get(&js_sys::global(), &JsValue::from_str("crypto"))
         .ok()
         .and_then(|value| value.dyn_into::<Crypto>().ok())
-        .ok_or_else(|| BackendError("crypto.subtle is not available".to_owned()))?;
+        .ok_or(BackendError::WebCryptoUnavailable)?;
     Ok(crypto.subtle())
 }
 
-fn js_error(operation: &str, err: &JsValue) -> BackendError {
-    let text = err
-        .dyn_ref::<js_sys::Error>()
+/// The runtime's message for a rejection: an `Error`'s message, or the value as is.
+fn js_message(err: &JsValue) -> String {
+    err.dyn_ref::<js_sys::Error>()
         .map(|e| String::from(e.message()))
-        .unwrap_or_else(|| format!("{err:?}"));
-    BackendError(format!("WebCrypto {operation} failed: {text}"))
+        .unwrap_or_else(|| format!("{err:?}"))
 }
 
 /// Builds a JS object from JSON text (`JSON.parse`): `importKey` needs plain objects, not the
-/// `Map`s that serde-wasm-bindgen would produce.
-fn js_object(value: serde_json::Value) -> Result<Object, BackendError> {
-    js_sys::JSON::parse(&value.to_string())
-        .map_err(|err| js_error("parameter encoding", &err))?
-        .dyn_into::<Object>()
-        .map_err(|_| BackendError("parameters are not an object".to_owned()))
+/// `Map`s that serde-wasm-bindgen would produce. `Err` is what the runtime threw (or the value
+/// that is not an object), for the caller to report as its operation's failure.
+fn js_object(value: serde_json::Value) -> Result<Object, JsValue> {
+    js_sys::JSON::parse(&value.to_string())?.dyn_into::<Object>()
 }
 
 /// The digest name of `alg`; EdDSA has none and never asks for it.
@@ -124,7 +122,7 @@ fn import_params(alg: Algorithm) -> serde_json::Value {
     }
 }
 
-fn verify_params(alg: Algorithm) -> Result<Object, BackendError> {
+fn verify_params(alg: Algorithm) -> Result<Object, JsValue> {
     use serde_json::json;
     js_object(match alg {
         Algorithm::Rs256 | Algorithm::Rs384 | Algorithm::Rs512 => {
@@ -147,19 +145,24 @@ fn import_jwk(material: &KeyMaterial) -> serde_json::Value {
 }
 
 async fn import(alg: Algorithm, key: &PublicKey) -> Result<CryptoKey, BackendError> {
+    let rejected = |err: JsValue| BackendError::ImportRejected {
+        message: js_message(&err),
+    };
     let usages = js_sys::Array::of1(&JsValue::from_str("verify"));
     let promise = subtle()?
         .import_key_with_object(
             "jwk",
-            &js_object(import_jwk(&key.material))?,
-            &js_object(import_params(alg))?,
+            &js_object(import_jwk(&key.material)).map_err(rejected)?,
+            &js_object(import_params(alg)).map_err(rejected)?,
             false,
             &usages,
         )
-        .map_err(|err| js_error("importKey", &err))?;
+        .map_err(rejected)?;
     JsFuture::from(promise)
         .await
-        .map_err(|err| js_error("importKey", &err))?
+        .map_err(rejected)?
         .dyn_into::<CryptoKey>()
-        .map_err(|_| BackendError("importKey did not return a CryptoKey".to_owned()))
+        .map_err(|_| BackendError::ImportRejected {
+            message: "the result is not a CryptoKey".to_owned(),
+        })
 }

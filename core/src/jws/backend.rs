@@ -7,7 +7,7 @@
 use std::future::Future;
 
 use crate::jws::alg::Algorithm;
-use crate::jws::key::PublicKey;
+use crate::jws::key::{Curve, PublicKey};
 
 /// Verifies one signature. Implementations: [`crate::jws::native::NativeBackend`] (RustCrypto, for
 /// tests and benchmarks) and the Worker's WebCrypto backend.
@@ -26,14 +26,46 @@ pub trait SignatureBackend {
     ) -> impl Future<Output = Result<bool, BackendError>>;
 }
 
-/// A backend's failure to use a key (not an invalid signature).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BackendError(pub String);
-
-impl std::fmt::Display for BackendError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+/// A backend's failure to use a key (not an invalid signature). The shared checks run before
+/// any backend, so each of these means a key the backend could not load, or a runtime without
+/// the backend.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackendError {
+    /// WebCrypto (`crypto.subtle`) is not available in this runtime.
+    #[error("crypto.subtle is not available")]
+    WebCryptoUnavailable,
+    /// WebCrypto's `importKey` refused the key (or the call's parameters).
+    #[error("WebCrypto importKey failed: {message}")]
+    ImportRejected {
+        /// The runtime's message.
+        message: String,
+    },
+    /// WebCrypto's `verify` failed, rather than answering whether the signature is valid.
+    #[error("WebCrypto verify failed: {message}")]
+    VerifyRejected {
+        /// The runtime's message.
+        message: String,
+    },
+    /// The key's type does not serve the algorithm (the shared checks rule this out first).
+    #[error("key cannot be used with {alg}")]
+    KeyTypeMismatch {
+        /// The algorithm asked for.
+        alg: Algorithm,
+    },
+    /// The RSA library refused the modulus or the exponent.
+    #[error("RSA key rejected: {reason}")]
+    RsaKeyRejected {
+        /// The library's reason.
+        reason: String,
+    },
+    /// The EC public key is not a point on its curve.
+    #[error("{} public key rejected", .curve.name())]
+    EcKeyRejected {
+        /// The key's curve.
+        curve: Curve,
+    },
+    /// The 32 bytes of an Ed25519 public key do not decode to a curve point.
+    #[error("Ed25519 public key is not a curve point")]
+    Ed25519KeyRejected,
 }
-
-impl std::error::Error for BackendError {}

@@ -46,7 +46,7 @@ pub enum Rejection {
     /// The signature backend could not use the key (for example an import failure).
     KeyUnusable {
         /// What the backend reported.
-        reason: String,
+        reason: crate::jws::backend::BackendError,
     },
     /// `exp` is in the past (beyond the allowed clock skew).
     Expired,

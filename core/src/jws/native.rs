@@ -46,7 +46,7 @@ fn verify_now(
     signature: &[u8],
 ) -> Result<bool, BackendError> {
     if !key.material.supports(alg) {
-        return Err(BackendError(format!("key cannot be used with {alg}")));
+        return Err(BackendError::KeyTypeMismatch { alg });
     }
     match (&key.material, alg) {
         (KeyMaterial::Rsa { n, e }, Algorithm::Rs256 | Algorithm::Rs384 | Algorithm::Rs512) => {
@@ -59,14 +59,13 @@ fn verify_now(
             verify_ecdsa(*curve, x, y, message, signature)
         }
         (KeyMaterial::Ed25519 { x }, Algorithm::EdDsa) => verify_ed25519(x, message, signature),
-        _ => Err(BackendError(format!("key cannot be used with {alg}"))),
+        _ => Err(BackendError::KeyTypeMismatch { alg }),
     }
 }
 
-/// The hash `alg` signs; every algorithm but EdDSA has one.
+/// The hash `alg` signs; every algorithm but EdDSA has one (and EdDSA never gets here).
 fn hash_of(alg: Algorithm) -> Result<Hash, BackendError> {
-    alg.hash()
-        .ok_or_else(|| BackendError(format!("{alg} has no message digest")))
+    alg.hash().ok_or(BackendError::KeyTypeMismatch { alg })
 }
 
 /// Imports an RSA public key from big-endian `n` and `e`, with `rsa`'s own checks (modulus
@@ -76,7 +75,9 @@ fn rsa_key(n: &[u8], e: &[u8]) -> Result<rsa::PublicKey, BackendError> {
         rsa::BoxedUint::from_be_slice_vartime(n),
         rsa::BoxedUint::from_be_slice_vartime(e),
     )
-    .map_err(|err| BackendError(format!("RSA key rejected: {err}")))
+    .map_err(|err| BackendError::RsaKeyRejected {
+        reason: err.to_string(),
+    })
 }
 
 /// The two RSA signature schemes of JWS.
@@ -142,7 +143,7 @@ fn verify_ecdsa(
 
     // SEC 1 section 2.3.3 uncompressed point: 0x04 || x || y.
     let point = [&[0x04][..], x, y].concat();
-    let bad_key = |_| BackendError(format!("{} public key rejected", curve.name()));
+    let bad_key = |_| BackendError::EcKeyRejected { curve };
     match curve {
         Curve::P256 => {
             let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&point).map_err(bad_key)?;
@@ -172,8 +173,8 @@ fn verify_ecdsa(
 /// produces a small-order key or `R`, so refusing them costs nothing. `S < L` is checked before
 /// the backend, by `signature::check_form`.
 fn verify_ed25519(x: &[u8; 32], message: &[u8], signature: &[u8]) -> Result<bool, BackendError> {
-    let key = ed25519_dalek::VerifyingKey::from_bytes(x)
-        .map_err(|_| BackendError("Ed25519 public key is not a curve point".to_owned()))?;
+    let key =
+        ed25519_dalek::VerifyingKey::from_bytes(x).map_err(|_| BackendError::Ed25519KeyRejected)?;
     let Ok(signature) = ed25519_dalek::Signature::from_slice(signature) else {
         return Ok(false);
     };
@@ -197,7 +198,7 @@ mod tests {
             &PublicKey::from_material(KeyMaterial::Ed25519 { x }),
             &[0; 64],
         );
-        assert!(matches!(result, Err(BackendError(_))), "{result:?}");
+        assert_eq!(result, Err(BackendError::Ed25519KeyRejected));
     }
 
     #[test]
@@ -218,9 +219,10 @@ mod tests {
             sig[len - 1] = 1;
             sig[2 * len - 1] = 1;
             let result = verify(alg, &bad, &sig);
-            assert!(
-                matches!(result, Err(BackendError(_))),
-                "{curve:?}: {result:?}"
+            assert_eq!(
+                result,
+                Err(BackendError::EcKeyRejected { curve }),
+                "{curve:?}"
             );
         }
     }
@@ -228,8 +230,12 @@ mod tests {
     #[test]
     fn key_of_the_wrong_type_is_a_backend_error() {
         let ed = PublicKey::from_material(KeyMaterial::Ed25519 { x: [0; 32] });
-        assert!(verify(Algorithm::Rs256, &ed, &[0; 64]).is_err());
-        assert!(verify(Algorithm::Es256, &ed, &[0; 64]).is_err());
+        for alg in [Algorithm::Rs256, Algorithm::Es256] {
+            assert_eq!(
+                verify(alg, &ed, &[0; 64]),
+                Err(BackendError::KeyTypeMismatch { alg })
+            );
+        }
     }
 
     #[test]
@@ -241,7 +247,10 @@ mod tests {
         });
         for alg in [Algorithm::Rs256, Algorithm::Ps256] {
             assert!(
-                matches!(verify(alg, &even, &[1; 256]), Err(BackendError(_))),
+                matches!(
+                    verify(alg, &even, &[1; 256]),
+                    Err(BackendError::RsaKeyRejected { .. })
+                ),
                 "{alg}"
             );
         }

@@ -110,7 +110,7 @@ impl Verifier {
         let valid = backend
             .verify(alg, key, token.token.signing_input(), signature)
             .await
-            .map_err(|err| Rejection::KeyUnusable { reason: err.0 })?;
+            .map_err(|reason| Rejection::KeyUnusable { reason })?;
         if !valid {
             return Err(Rejection::BadSignature);
         }

@@ -23,7 +23,6 @@
 //!   [`FetchSettings::budget_ms`] budget, see [`JwksFetcher`].
 
 use std::cell::RefCell;
-use std::fmt;
 use std::future::Future;
 
 use serde_json::Value;
@@ -54,27 +53,18 @@ pub struct HttpResponse {
 }
 
 /// A failure of the HTTP client itself (no usable response).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransportError {
     /// The request did not complete within its timeout.
+    #[error("request timed out")]
     Timeout,
     /// The body was longer than the `max_bytes` the client was given; reading stopped there.
+    #[error("response body too large")]
     TooLarge,
     /// Any other failure: DNS, connection, TLS, reset...
+    #[error("network error: {0}")]
     Network(String),
 }
-
-impl fmt::Display for TransportError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TransportError::Timeout => f.write_str("request timed out"),
-            TransportError::TooLarge => f.write_str("response body too large"),
-            TransportError::Network(why) => write!(f, "network error: {why}"),
-        }
-    }
-}
-
-impl std::error::Error for TransportError {}
 
 /// The platform's outbound HTTP (the Worker implements it with fetch; tests with fakes).
 pub trait HttpClient {
@@ -321,9 +311,8 @@ enum Answer {
 }
 
 impl<C: HttpClient> KeySource for JwksFetcher<C> {
-    /// Fetches the key set (see [`JwksFetcher`]). An empty `etag` is not sent. `now` is not
-    /// used: the time budget is measured with [`HttpClient::now_ms`].
-    async fn fetch(&self, etag: Option<&str>, _now: u64) -> Result<Fetched, FetchError> {
+    /// Fetches the key set (see [`JwksFetcher`]). An empty `etag` is not sent.
+    async fn fetch(&self, etag: Option<&str>) -> Result<Fetched, FetchError> {
         let etag = etag.filter(|etag| !etag.is_empty());
         let deadline = self.client.now_ms().saturating_add(self.settings.budget_ms);
         match &self.location {

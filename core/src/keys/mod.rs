@@ -8,7 +8,7 @@
 //! | [`record`]   | a key set with its metadata, and its stored (KV) form            |
 //! | [`tier`]     | the tier trait (the original `IJwksKeyCache`) and the memory tier|
 //! | [`resolver`] | lookup order, stale serving, unknown-`kid` refetch, refresh      |
-//! | [`stats`]    | per-isolate counters                                             |
+//! | [`stats`]    | per-isolate counters and the status report                       |
 //! | [`source`]   | the key-source seam between the cache and the JWKS fetcher       |
 //! | [`fetch`]    | the hardened JWKS fetcher: discovery, retries, URL policy        |
 //! | [`heartbeat`]| the record the scheduled handler leaves in KV on each run        |
@@ -26,5 +26,5 @@ pub use binding::SourceBinding;
 pub use policy::CachePolicy;
 pub use record::{CachedKeySet, KeySetMeta};
 pub use resolver::{KeyCache, RefreshOutcome, ResolveError};
-pub use stats::CacheStats;
+pub use stats::{CacheStats, KeyCacheStatus, KeySetStatus};
 pub use tier::{KeyCacheTier, MemoryTier, TierError};

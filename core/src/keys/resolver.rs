@@ -26,22 +26,25 @@ use serde_json::json;
 
 use super::policy::CachePolicy;
 use super::record::{CachedKeySet, KeySetMeta};
-use super::stats::CacheStats;
-use super::tier::{KeyCacheTier, MemoryTier};
+use super::stats::{CacheStats, KeyCacheStatus, KeySetStatus};
+use super::tier::{KeyCacheTier, MemoryTier, TierError};
 use crate::jws::jwk::KeySet;
 use crate::keys::source::{FetchError, Fetched, KeySource};
 use crate::log::{EventSink, Level};
 
 /// Why a lookup produced no key set to verify with.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
     /// A usable set exists but lacks the `kid`, and no refetch is allowed (or it did not help).
+    #[error("no key with that kid in the key set")]
     UnknownKey,
     /// No usable key set at all: the source failed and nothing good is cached.
+    #[error("no key set available (retry after {retry_after} s)")]
     Unavailable {
         /// Seconds a client should wait before retrying.
         retry_after: u64,
         /// The fetch failure.
+        #[source]
         cause: FetchError,
     },
 }
@@ -75,7 +78,9 @@ pub struct KeyCache<S, T, L> {
     /// every request into a request to the provider.
     fetch_blocked_until: Cell<u64>,
     stale_warned_until: Cell<u64>,
-    last_error: RefCell<Option<String>>,
+    /// The last fetch's failure, until a fetch succeeds: the cause of the 503s answered during
+    /// the failure backoff.
+    last_error: RefCell<Option<FetchError>>,
 }
 
 impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
@@ -96,11 +101,6 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
             stale_warned_until: Cell::new(0),
             last_error: RefCell::new(None),
         }
-    }
-
-    /// The shared tier, when there is one.
-    pub fn shared(&self) -> Option<&T> {
-        self.shared.as_ref()
     }
 
     /// The counters.
@@ -204,28 +204,17 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
         })
     }
 
-    /// A JSON summary of the cache: counters and the current set.
-    pub fn status(&self, now: u64) -> serde_json::Value {
+    /// The cache's state at `now`: counters and the current set.
+    pub fn status(&self, now: u64) -> KeyCacheStatus {
         let stats = self.stats.get();
-        let set = self.memory.current().map(|set| {
-            json!({
-                "kids": set.keys.kids().collect::<Vec<_>>(),
-                "generation": set.meta.generation,
-                "source": set.meta.source,
-                "age_seconds": set.age(now),
-                "fresh": set.is_fresh(now),
-                "fresh_for_seconds": set.fresh_until().saturating_sub(now),
-                "checked_at": set.meta.checked_at,
-            })
-        });
-        json!({
-            "counters": stats,
-            "hit_rate": stats.hit_rate(),
-            "refresh_running": self.refresh_running(now),
-            "key_set": set,
-            "shared_tier": self.shared.as_ref().map(|t| t.name()),
-            "last_fetch_error": *self.last_error.borrow(),
-        })
+        KeyCacheStatus {
+            counters: stats,
+            hit_rate: stats.hit_rate(),
+            refresh_running: self.refresh_running(now),
+            key_set: self.memory.current().map(|set| KeySetStatus::of(&set, now)),
+            shared_tier: self.shared.as_ref().map(|t| t.name()),
+            last_fetch_error: self.last_error.borrow().as_ref().map(ToString::to_string),
+        }
     }
 
     /// Reads the shared tier and, when it holds a set newer than `current` (or there is no
@@ -263,12 +252,7 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
                 None
             }
             Err(err) => {
-                self.count(|s| s.kv_errors += 1);
-                self.log.event(
-                    Level::Warn,
-                    "key_cache_tier_error",
-                    json!({ "tier": shared.name(), "operation": "get", "error": err.0 }),
-                );
+                self.tier_error(shared.name(), "get", &err);
                 None
             }
         }
@@ -378,11 +362,11 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
                     return self.reject_unknown(kid);
                 }
                 Ok(_) => {}
-                Err(err) => self.tier_error(shared.name(), "last_refetch", &err.0),
+                Err(err) => self.tier_error(shared.name(), "last_refetch", &err),
             }
             // KV keeps entries at least 60 s; the timestamp inside decides.
             if let Err(err) = shared.record_refetch(now, cooldown.max(60)).await {
-                self.tier_error(shared.name(), "record_refetch", &err.0);
+                self.tier_error(shared.name(), "record_refetch", &err);
             }
         }
         self.count(|s| s.unknown_kid_refetches += 1);
@@ -438,12 +422,12 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
         Err(ResolveError::UnknownKey)
     }
 
-    fn tier_error(&self, tier: &str, operation: &str, error: &str) {
+    fn tier_error(&self, tier: &str, operation: &str, error: &TierError) {
         self.count(|s| s.kv_errors += 1);
         self.log.event(
             Level::Warn,
             "key_cache_tier_error",
-            json!({ "tier": tier, "operation": operation, "error": error }),
+            json!({ "tier": tier, "operation": operation, "error": error.to_string() }),
         );
     }
 
@@ -457,7 +441,7 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
     ) -> Result<Rc<CachedKeySet>, FetchError> {
         self.count(|s| s.jwks_fetches += 1);
         let etag = current.as_ref().and_then(|set| set.meta.etag.clone());
-        let fetched = self.source.fetch(etag.as_deref(), now).await;
+        let fetched = self.source.fetch(etag.as_deref()).await;
         let next = match (fetched, &current) {
             (
                 Ok(Fetched::Modified {
@@ -495,7 +479,7 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
         if let Some(shared) = &self.shared {
             let keep = next.meta.ttl.saturating_add(self.policy.max_stale).max(60);
             if let Err(err) = shared.set(next.clone(), keep).await {
-                self.tier_error(shared.name(), "set", &err.0);
+                self.tier_error(shared.name(), "set", &err);
             }
         }
         if next.keys.is_empty() && current.as_ref().is_none_or(|old| !old.keys.is_empty()) {
@@ -553,13 +537,12 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
         }
     }
 
+    /// The failure that set the backoff (always recorded with it).
     fn last_failure(&self) -> FetchError {
-        FetchError::Transport(
-            self.last_error
-                .borrow()
-                .clone()
-                .unwrap_or_else(|| "earlier fetch failed".to_owned()),
-        )
+        self.last_error
+            .borrow()
+            .clone()
+            .unwrap_or_else(|| FetchError::Transport("earlier fetch failed".to_owned()))
     }
 
     /// Seconds until the failure backoff lets the next fetch start (Retry-After of a 503).
@@ -577,7 +560,7 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
         self.count(|s| s.fetch_failures += 1);
         self.fetch_blocked_until
             .set(now.saturating_add(self.policy.unknown_kid_cooldown.max(1)));
-        *self.last_error.borrow_mut() = Some(err.to_string());
+        *self.last_error.borrow_mut() = Some(err.clone());
         self.log.event(
             Level::Error,
             "key_set_fetch_failed",

@@ -1,6 +1,5 @@
 //! Where fresh key sets come from: the seam between the key cache and the JWKS fetcher.
 
-use std::fmt;
 use std::future::Future;
 
 use crate::jws::jwk::KeySet;
@@ -27,54 +26,43 @@ pub enum Fetched {
 }
 
 /// Why no key set could be fetched. The last good set stays in use.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FetchError {
     /// The configured or discovered URL is not allowed (not https, not loopback http, ...).
+    #[error("URL not allowed: {0}")]
     InvalidUrl(String),
     /// Network failure, timeout or reset (after retries).
+    #[error("network error: {0}")]
     Transport(String),
     /// The endpoint answered with an unexpected status (after retries for 5xx/429).
+    #[error("unexpected HTTP status {0}")]
     Status(u16),
     /// A redirect, which is never followed.
+    #[error("redirect ({0}) not followed")]
     Redirect(u16),
     /// The body was larger than the cap.
+    #[error("response larger than {max} bytes")]
     TooLarge {
         /// The cap, in bytes.
         max: usize,
     },
     /// The body is not an acceptable JWKS (or discovery) document.
+    #[error("invalid document: {0}")]
     InvalidDocument(String),
     /// The total time budget for the fetch and its retries ran out.
+    #[error("time budget for the fetch exhausted")]
     BudgetExhausted,
 }
-
-impl fmt::Display for FetchError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FetchError::InvalidUrl(why) => write!(f, "URL not allowed: {why}"),
-            FetchError::Transport(why) => write!(f, "network error: {why}"),
-            FetchError::Status(status) => write!(f, "unexpected HTTP status {status}"),
-            FetchError::Redirect(status) => write!(f, "redirect ({status}) not followed"),
-            FetchError::TooLarge { max } => write!(f, "response larger than {max} bytes"),
-            FetchError::InvalidDocument(why) => write!(f, "invalid document: {why}"),
-            FetchError::BudgetExhausted => f.write_str("time budget for the fetch exhausted"),
-        }
-    }
-}
-
-impl std::error::Error for FetchError {}
 
 /// Produces key sets on demand. The production implementation is [`crate::keys::fetch::JwksFetcher`]
 /// (hardened HTTP fetch, discovery, retries); tests use fakes.
 pub trait KeySource {
-    /// Fetches the key set, revalidating with `etag` when one is given. `now` is seconds since
-    /// the Unix epoch.
-    fn fetch(
-        &self,
-        etag: Option<&str>,
-        now: u64,
-    ) -> impl Future<Output = Result<Fetched, FetchError>>;
+    /// Fetches the key set, revalidating with `etag` when one is given. A source that needs a
+    /// clock has its own (the fetcher's time budget runs on [`HttpClient::now_ms`]).
+    ///
+    /// [`HttpClient::now_ms`]: crate::keys::fetch::HttpClient::now_ms
+    fn fetch(&self, etag: Option<&str>) -> impl Future<Output = Result<Fetched, FetchError>>;
 
     /// The longest one [`KeySource::fetch`] may take, in milliseconds, retries included. The
     /// cache takes a fetch that has not settled by then as abandoned (workerd drops a request's

@@ -1,6 +1,9 @@
-//! Per-isolate counters of the key cache, for the status endpoint and logs.
+//! Per-isolate counters of the key cache and its status report, for the status endpoint and
+//! logs.
 
 use serde::Serialize;
+
+use super::record::CachedKeySet;
 
 /// Counters since the isolate started.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -39,6 +42,57 @@ impl CacheStats {
             1.0
         } else {
             hits as f64 / total as f64
+        }
+    }
+}
+
+/// The key cache's state at one moment: what `GET /_gateway/status` shows as `key_cache`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeyCacheStatus {
+    /// The counters.
+    pub counters: CacheStats,
+    /// [`CacheStats::hit_rate`].
+    pub hit_rate: f64,
+    /// Whether a fetch this isolate started is still running.
+    pub refresh_running: bool,
+    /// The set in isolate memory, if any.
+    pub key_set: Option<KeySetStatus>,
+    /// The shared tier's name ([`crate::keys::KeyCacheTier::name`]), when there is one.
+    pub shared_tier: Option<&'static str>,
+    /// The last fetch's failure, as text, until a fetch succeeds.
+    pub last_fetch_error: Option<String>,
+}
+
+/// A summary of the key set in memory, for [`KeyCacheStatus`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeySetStatus {
+    /// The `kid`s, in the set's order.
+    pub kids: Vec<String>,
+    /// [`crate::keys::KeySetMeta::generation`].
+    pub generation: u64,
+    /// The JWKS URL the set came from.
+    pub source: String,
+    /// Seconds since the content was fetched ([`CachedKeySet::age`]).
+    pub age_seconds: u64,
+    /// Whether the set is fresh.
+    pub fresh: bool,
+    /// Seconds until the set is no longer fresh (0 once stale).
+    pub fresh_for_seconds: u64,
+    /// When the content was last confirmed current (seconds since the epoch).
+    pub checked_at: u64,
+}
+
+impl KeySetStatus {
+    /// The summary of `set` at `now`.
+    pub fn of(set: &CachedKeySet, now: u64) -> KeySetStatus {
+        KeySetStatus {
+            kids: set.keys.kids().map(str::to_owned).collect(),
+            generation: set.meta.generation,
+            source: set.meta.source.clone(),
+            age_seconds: set.age(now),
+            fresh: set.is_fresh(now),
+            fresh_for_seconds: set.fresh_until().saturating_sub(now),
+            checked_at: set.meta.checked_at,
         }
     }
 }

@@ -4,32 +4,56 @@
 //! |------------------------|---------------------------------------------------------|
 //! | `GetKeyAsync(kid)`     | [`KeyCacheTier::get`], then `set.keys.get(kid)`         |
 //! | `SetKeyAsync(..., ttl)`| [`KeyCacheTier::set`] with a TTL in seconds             |
-//! | `RemoveKeyAsync(kid)`  | [`KeyCacheTier::remove`] (the set is replaced as a whole)|
+//! | `RemoveKeyAsync(kid)`  | none: the set is replaced as a whole                    |
 //!
 //! A tier may fail ([`TierError`]); the cache then carries on as if it had missed.
 
 use std::cell::{Cell, RefCell};
-use std::fmt;
 use std::future::Future;
 use std::rc::Rc;
+use std::time::Duration;
 
 use super::record::CachedKeySet;
+use crate::jws::error::truncated;
 
-/// A tier's failure (error or timeout); never fatal for a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TierError(pub String);
+/// A tier's failure; never fatal for a request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TierError {
+    /// The platform gave the isolate no store under this binding name (for KV: the namespace
+    /// binding is missing from the Worker's configuration).
+    #[error("KV binding {binding} is missing")]
+    MissingBinding {
+        /// The binding's name.
+        binding: &'static str,
+    },
+    /// The operation did not settle within its time limit.
+    #[error("timed out after {limit:?}")]
+    TimedOut {
+        /// The limit.
+        limit: Duration,
+    },
+    /// The platform reported a failure.
+    #[error("{message}")]
+    Platform {
+        /// The platform's message, shortened (see [`TierError::platform`]).
+        message: String,
+    },
+}
 
-impl fmt::Display for TierError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+impl TierError {
+    /// [`TierError::Platform`] with `message` shortened: it is the platform's text, kept for
+    /// logs, and may be of any length.
+    pub fn platform(message: &str) -> TierError {
+        TierError::Platform {
+            message: truncated(message),
+        }
     }
 }
 
-impl std::error::Error for TierError {}
-
 /// One storage tier for the key set and the unknown-`kid` refetch marker.
 pub trait KeyCacheTier {
-    /// Short name for logs and counters ("memory", "kv").
+    /// Short name for logs and counters ("kv").
     fn name(&self) -> &'static str;
     /// The stored key set, if any.
     fn get(&self) -> impl Future<Output = Result<Option<Rc<CachedKeySet>>, TierError>>;
@@ -39,8 +63,6 @@ pub trait KeyCacheTier {
         set: Rc<CachedKeySet>,
         ttl_seconds: u64,
     ) -> impl Future<Output = Result<(), TierError>>;
-    /// Removes the stored set.
-    fn remove(&self) -> impl Future<Output = Result<(), TierError>>;
     /// When an unknown `kid` last caused a refetch (seconds since the epoch), if recorded.
     fn last_refetch(&self) -> impl Future<Output = Result<Option<u64>, TierError>>;
     /// Records that an unknown `kid` caused a refetch at `at`, kept for `ttl_seconds`.
@@ -51,8 +73,9 @@ pub trait KeyCacheTier {
     ) -> impl Future<Output = Result<(), TierError>>;
 }
 
-/// The isolate-local tier: finished values only (never a pending fetch), so requests in one
-/// isolate share results without ever awaiting each other's I/O.
+/// The isolate-local first tier: finished values only (never a pending fetch), so requests in
+/// one isolate share results without ever awaiting each other's I/O. It cannot fail, so the
+/// cache uses it synchronously rather than as a [`KeyCacheTier`].
 #[derive(Debug, Default)]
 pub struct MemoryTier {
     set: RefCell<Option<Rc<CachedKeySet>>>,
@@ -78,34 +101,5 @@ impl MemoryTier {
     /// Records an unknown-`kid` refetch in this isolate.
     pub fn mark_refetch(&self, at: u64) {
         self.refetch.set(Some(at));
-    }
-}
-
-impl KeyCacheTier for MemoryTier {
-    fn name(&self) -> &'static str {
-        "memory"
-    }
-
-    async fn get(&self) -> Result<Option<Rc<CachedKeySet>>, TierError> {
-        Ok(self.current())
-    }
-
-    async fn set(&self, set: Rc<CachedKeySet>, _ttl_seconds: u64) -> Result<(), TierError> {
-        self.put(set);
-        Ok(())
-    }
-
-    async fn remove(&self) -> Result<(), TierError> {
-        *self.set.borrow_mut() = None;
-        Ok(())
-    }
-
-    async fn last_refetch(&self) -> Result<Option<u64>, TierError> {
-        Ok(self.refetched_at())
-    }
-
-    async fn record_refetch(&self, at: u64, _ttl_seconds: u64) -> Result<(), TierError> {
-        self.mark_refetch(at);
-        Ok(())
     }
 }

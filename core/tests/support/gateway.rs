@@ -15,7 +15,7 @@ use edge_jwt_core::gateway::token_cache::TokenCache;
 use edge_jwt_core::jws::jwk::KeySet;
 use edge_jwt_core::jws::native::NativeBackend;
 use edge_jwt_core::keys::source::{FetchError, Fetched, KeySource};
-use edge_jwt_core::keys::{KeyCache, MemoryTier};
+use edge_jwt_core::keys::{CachedKeySet, KeyCache, KeyCacheTier, TierError};
 use edge_jwt_core::log::{EventSink, Level};
 use edge_jwt_core::Verifier;
 use serde_json::Value;
@@ -97,7 +97,7 @@ impl Source {
 }
 
 impl KeySource for Source {
-    async fn fetch(&self, _etag: Option<&str>, _now: u64) -> Result<Fetched, FetchError> {
+    async fn fetch(&self, _etag: Option<&str>) -> Result<Fetched, FetchError> {
         *self.calls.borrow_mut() += 1;
         self.reply.borrow().clone().map(|keys| Fetched::Modified {
             keys,
@@ -109,6 +109,31 @@ impl KeySource for Source {
 
     fn budget_ms(&self) -> u64 {
         10_000
+    }
+}
+
+/// The shared-tier type of a memory-only key cache: it has no values, so none is ever used.
+pub(crate) enum NoSharedTier {}
+
+impl KeyCacheTier for NoSharedTier {
+    fn name(&self) -> &'static str {
+        match *self {}
+    }
+
+    async fn get(&self) -> Result<Option<Rc<CachedKeySet>>, TierError> {
+        match *self {}
+    }
+
+    async fn set(&self, _set: Rc<CachedKeySet>, _ttl_seconds: u64) -> Result<(), TierError> {
+        match *self {}
+    }
+
+    async fn last_refetch(&self) -> Result<Option<u64>, TierError> {
+        match *self {}
+    }
+
+    async fn record_refetch(&self, _at: u64, _ttl_seconds: u64) -> Result<(), TierError> {
+        match *self {}
     }
 }
 
@@ -211,7 +236,7 @@ impl Outcome {
     }
 }
 
-type Inner = Gateway<Source, MemoryTier, Quiet, NativeBackend>;
+type Inner = Gateway<Source, NoSharedTier, Quiet, NativeBackend>;
 
 /// A gateway for the fixture issuer, configured by `vars` on top of the required variables.
 pub(crate) struct TestGateway {
@@ -237,7 +262,7 @@ impl TestGateway {
             reply: Rc::new(RefCell::new(Ok(fixture_keys()))),
             calls: Rc::new(RefCell::new(0)),
         };
-        let keys = KeyCache::new(source.clone(), None::<MemoryTier>, config.cache, Quiet);
+        let keys = KeyCache::new(source.clone(), None::<NoSharedTier>, config.cache, Quiet);
         let gateway = Gateway {
             policy: config.gateway.clone(),
             verifier: Verifier::new(config.verification.clone()),

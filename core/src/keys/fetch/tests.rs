@@ -173,7 +173,7 @@ fn discovering(fake: Fake) -> JwksFetcher<Fake> {
 }
 
 fn run(fetcher: &JwksFetcher<Fake>, etag: Option<&str>) -> Result<Fetched, FetchError> {
-    pollster::block_on(fetcher.fetch(etag, 1_700_000_000))
+    pollster::block_on(fetcher.fetch(etag))
 }
 
 fn modified(result: Result<Fetched, FetchError>) -> (KeySet, String, Option<String>, Option<u64>) {
