@@ -24,7 +24,7 @@ const MIN_VECTORS = { ecdsa: 500, rsa_pkcs1: 2000, rsa_pss: 900, ed25519: 140 };
 /**
  * The y-coordinates (little-endian hex) of the eight Ed25519 points of small order: 0 (order 4),
  * 1 (the identity), p - 1 (order 2) and two of order 8. The same table as `SMALL_ORDER_Y` in
- * core/src/jwk.rs, which a native test derives from curve25519-dalek's EIGHT_TORSION.
+ * core/src/jws/jwk.rs, which a native test derives from curve25519-dalek's EIGHT_TORSION.
  */
 const SMALL_ORDER_Y = [
   "0000000000000000000000000000000000000000000000000000000000000000",

@@ -1,4 +1,4 @@
-//! The tiered key cache (core/src/cache) against fakes: a scripted key source, a shared tier
+//! The tiered key cache (core/src/keys) against fakes: a scripted key source, a shared tier
 //! (the Workers KV stand-in, storing the serialized record text under its KV key) that two
 //! caches ("isolates") can share, and a recording log sink. Time is the `now` argument; every
 //! test asserts exact fetch counts and staleness decisions.
