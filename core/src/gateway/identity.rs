@@ -17,7 +17,6 @@
 //! repaired, so a claim can never forge a line break or a header of its own. The complete
 //! claims, whatever they contain, are always in `x-auth-claims`.
 
-use std::fmt;
 use std::str::FromStr;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
@@ -39,35 +38,25 @@ pub struct ClaimHeader {
 }
 
 /// Why a `CLAIM_HEADERS` entry was refused; `Display` says what a valid entry needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClaimHeaderError {
     /// No `=` between the claim and the header.
+    #[error("'=' between the claim and the header")]
     MissingEquals,
     /// An empty member name in the claim path.
+    #[error("a claim path of non-empty names separated by '.'")]
     ClaimPath,
     /// A header name that is not an HTTP token.
+    #[error("a header name made of HTTP token characters")]
     HeaderName,
     /// A header the gateway or the platform owns.
+    #[error(
+        "a header the gateway does not own (not Authorization, Cookie, Host, Content-Length, a \
+         hop-by-hop, client-address, method-override or path-rewrite header, or CF-*)"
+    )]
     Reserved,
 }
-
-impl fmt::Display for ClaimHeaderError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ClaimHeaderError::MissingEquals => "'=' between the claim and the header",
-            ClaimHeaderError::ClaimPath => "a claim path of non-empty names separated by '.'",
-            ClaimHeaderError::HeaderName => "a header name made of HTTP token characters",
-            ClaimHeaderError::Reserved => {
-                "a header the gateway does not own (not Authorization, Cookie, Host, \
-                 Content-Length, a hop-by-hop, client-address, method-override or path-rewrite \
-                 header, or CF-*)"
-            }
-        })
-    }
-}
-
-impl std::error::Error for ClaimHeaderError {}
 
 /// Headers a claim may not be sent in, besides those the gateway
 /// [strips](crate::gateway::client_headers) for another reason than identity (hop-by-hop, `Host`,

@@ -21,8 +21,6 @@
 //! only change what the origin sees, never which rule applies, since no rule path can contain
 //! them decoded either.
 
-use std::fmt;
-
 /// A request path in the gateway's canonical form (see the [module documentation](self)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CanonicalPath {
@@ -44,8 +42,9 @@ impl CanonicalPath {
 }
 
 /// Why a path has no unambiguous canonical form. Every variant is a `400 invalid_request`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
+#[error("{}", self.description())]
 pub enum PathError {
     /// The path does not start with `/`.
     NotAbsolute,
@@ -86,14 +85,6 @@ impl PathError {
         }
     }
 }
-
-impl fmt::Display for PathError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.description())
-    }
-}
-
-impl std::error::Error for PathError {}
 
 /// RFC 3986 `unreserved` (without `.`, whose escape is refused instead: decoding it could make
 /// a dot segment).

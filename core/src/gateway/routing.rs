@@ -14,7 +14,6 @@
 //! ([`covers`]); `/` covers every path. `HEAD` follows the `GET` rules, as frameworks route `HEAD`
 //! to `GET` handlers.
 
-use std::fmt;
 use std::str::FromStr;
 
 use serde_json::{Map, Value};
@@ -37,44 +36,31 @@ pub struct RouteScope {
 }
 
 /// Why a `ROUTE_SCOPES` rule was refused; `Display` says what a valid rule needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RouteScopeError {
     /// No `=` between the path and the scopes.
+    #[error("'=' between the path and the scopes")]
     MissingEquals,
     /// Not an optional method and one path before `=`.
+    #[error("an optional method and a path before '='")]
     MethodAndPath,
     /// A `HEAD` rule: `HEAD` follows the `GET` rules.
+    #[error("no HEAD rule: HEAD requests follow the GET rules")]
     HeadRule,
     /// A method that is not an HTTP token.
+    #[error("a method made of HTTP token characters")]
     Method,
     /// A path without a canonical form.
+    #[error("a path {CONFIGURED_PATH_RULE}")]
     Path,
     /// A scope that is not an RFC 6749 `scope-token`.
+    #[error("scopes of visible ASCII without '\"' or '\\'")]
     Scope,
     /// No scope after `=`.
+    #[error("at least one scope after '='")]
     NoScope,
 }
-
-impl fmt::Display for RouteScopeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RouteScopeError::MissingEquals => f.write_str("'=' between the path and the scopes"),
-            RouteScopeError::MethodAndPath => {
-                f.write_str("an optional method and a path before '='")
-            }
-            RouteScopeError::HeadRule => {
-                f.write_str("no HEAD rule: HEAD requests follow the GET rules")
-            }
-            RouteScopeError::Method => f.write_str("a method made of HTTP token characters"),
-            RouteScopeError::Path => write!(f, "a path {CONFIGURED_PATH_RULE}"),
-            RouteScopeError::Scope => f.write_str("scopes of visible ASCII without '\"' or '\\'"),
-            RouteScopeError::NoScope => f.write_str("at least one scope after '='"),
-        }
-    }
-}
-
-impl std::error::Error for RouteScopeError {}
 
 /// RFC 6749 `scope-token`: visible ASCII except `"` and `\`.
 fn is_scope_token(text: &str) -> bool {

@@ -15,16 +15,17 @@
 //! verification policy: algorithms, `typ`, issuer, audiences, required claims) is not checked
 //! again: one cache must serve one [`Verifier`](crate::jws::verify::Verifier) configuration.
 //!
-//! Tokens are keyed by their SHA-256 digest; the token text itself is never stored. Lookups,
-//! insertions and evictions are O(1): a hash map from digest to slot, and a doubly linked
-//! recency list threaded through a dense `Vec` of slots. The cache uses a [`RefCell`] so its
-//! methods take `&self`; it is not `Sync` and is meant for a `thread_local` in the Worker.
+//! Tokens are keyed by their SHA-256 digest; the token text itself is never stored. The recency
+//! order is the [`lru`] crate's (lookups, insertions and evictions in O(1)); what is ours is the
+//! key, the checks on every hit and the counters. The cache uses a [`RefCell`] so its methods
+//! take `&self`; it is not `Sync` and is meant for a `thread_local` in the Worker.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::fmt;
+use std::num::NonZeroUsize;
 use std::rc::Rc;
 
+use lru::LruCache;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -52,138 +53,29 @@ pub struct TokenCacheStats {
 /// SHA-256 of a token: the only form in which a token is kept.
 type TokenKey = [u8; 32];
 
-/// End of the recency list.
-const NIL: usize = usize::MAX;
-
-/// One cached token, linked into the recency list.
-struct Node {
-    key: TokenKey,
-    value: Rc<VerifiedToken>,
-    /// Slot of the next more recently used entry, or [`NIL`].
-    prev: usize,
-    /// Slot of the next less recently used entry, or [`NIL`].
-    next: usize,
-}
-
 /// The cache proper, behind the [`RefCell`].
-struct Lru {
-    capacity: usize,
-    map: HashMap<TokenKey, usize>,
-    /// Dense: removing a slot moves the last one into it.
-    nodes: Vec<Node>,
-    /// Most recently used slot, or [`NIL`].
-    head: usize,
-    /// Least recently used slot, or [`NIL`].
-    tail: usize,
+struct Inner {
+    /// The entries, most recently used first; `None` when the capacity is 0 (an [`LruCache`]
+    /// holds at least one entry).
+    entries: Option<LruCache<TokenKey, Rc<VerifiedToken>>>,
     stats: TokenCacheStats,
-}
-
-impl Lru {
-    fn new(capacity: usize) -> Lru {
-        Lru {
-            capacity,
-            map: HashMap::new(),
-            nodes: Vec::new(),
-            head: NIL,
-            tail: NIL,
-            stats: TokenCacheStats::default(),
-        }
-    }
-
-    /// Takes slot `index` out of the recency list (its links are left stale).
-    fn unlink(&mut self, index: usize) {
-        let (prev, next) = (self.nodes[index].prev, self.nodes[index].next);
-        match prev {
-            NIL => self.head = next,
-            prev => self.nodes[prev].next = next,
-        }
-        match next {
-            NIL => self.tail = prev,
-            next => self.nodes[next].prev = prev,
-        }
-    }
-
-    /// Puts slot `index` (unlinked) at the most recently used end.
-    fn push_front(&mut self, index: usize) {
-        self.nodes[index].prev = NIL;
-        self.nodes[index].next = self.head;
-        match self.head {
-            NIL => self.tail = index,
-            head => self.nodes[head].prev = index,
-        }
-        self.head = index;
-    }
-
-    fn touch(&mut self, index: usize) {
-        if self.head != index {
-            self.unlink(index);
-            self.push_front(index);
-        }
-    }
-
-    /// Removes slot `index` entirely, keeping `nodes` dense.
-    fn remove(&mut self, index: usize) {
-        self.unlink(index);
-        let removed = self.nodes.swap_remove(index);
-        self.map.remove(&removed.key);
-        if index < self.nodes.len() {
-            // The former last slot now lives at `index`: repoint everything that named it.
-            let (prev, next) = (self.nodes[index].prev, self.nodes[index].next);
-            match prev {
-                NIL => self.head = index,
-                prev => self.nodes[prev].next = index,
-            }
-            match next {
-                NIL => self.tail = index,
-                next => self.nodes[next].prev = index,
-            }
-            self.map.insert(self.nodes[index].key, index);
-        }
-    }
-
-    fn insert(&mut self, key: TokenKey, value: Rc<VerifiedToken>) {
-        if self.capacity == 0 {
-            return;
-        }
-        if let Some(&index) = self.map.get(&key) {
-            self.nodes[index].value = value;
-            self.touch(index);
-            return;
-        }
-        if self.nodes.len() >= self.capacity {
-            self.remove(self.tail);
-            self.stats.evictions += 1;
-        }
-        let index = self.nodes.len();
-        self.nodes.push(Node {
-            key,
-            value,
-            prev: NIL,
-            next: NIL,
-        });
-        self.push_front(index);
-        self.map.insert(key, index);
-    }
-
-    fn clear(&mut self) {
-        self.map.clear();
-        self.nodes.clear();
-        self.head = NIL;
-        self.tail = NIL;
-    }
 }
 
 /// A bounded LRU cache of verified tokens, keyed by the SHA-256 of the token text. See the
 /// [module documentation](self) for what a hit guarantees.
 pub struct TokenCache {
-    inner: RefCell<Lru>,
+    inner: RefCell<Inner>,
 }
 
 impl TokenCache {
     /// An empty cache holding at most `capacity` tokens; 0 disables caching (nothing is stored).
     pub fn new(capacity: usize) -> Self {
         TokenCache {
-            inner: RefCell::new(Lru::new(capacity)),
+            inner: RefCell::new(Inner {
+                // Sparse: the map grows with the entries rather than being sized for all of them.
+                entries: NonZeroUsize::new(capacity).map(LruCache::sparse),
+                stats: TokenCacheStats::default(),
+            }),
         }
     }
 
@@ -203,20 +95,23 @@ impl TokenCache {
         now: u64,
     ) -> Option<Rc<VerifiedToken>> {
         let key = token_key(token);
-        let mut lru = self.inner.borrow_mut();
-        let Some(&index) = lru.map.get(&key) else {
-            lru.stats.misses += 1;
+        let mut inner = self.inner.borrow_mut();
+        let Inner { entries, stats } = &mut *inner;
+        // `get` makes the entry the most recently used; one found invalid is removed at once.
+        let found = entries
+            .as_mut()
+            .and_then(|entries| entries.get(&key).cloned().map(|value| (entries, value)));
+        let Some((entries, value)) = found else {
+            stats.misses += 1;
             return None;
         };
-        let value = Rc::clone(&lru.nodes[index].value);
         if still_valid(&value, keys, policy, now) {
-            lru.touch(index);
-            lru.stats.hits += 1;
+            stats.hits += 1;
             Some(value)
         } else {
-            lru.remove(index);
-            lru.stats.invalidated += 1;
-            lru.stats.misses += 1;
+            entries.pop(&key);
+            stats.invalidated += 1;
+            stats.misses += 1;
             None
         }
     }
@@ -225,16 +120,28 @@ impl TokenCache {
     /// entry for the same token), evicting the least recently used entry when the cache is full.
     /// Returns the shared value, which [`TokenCache::get`] hands out later.
     pub fn insert(&self, token: &str, verified: VerifiedToken) -> Rc<VerifiedToken> {
+        let key = token_key(token);
         let value = Rc::new(verified);
-        self.inner
-            .borrow_mut()
-            .insert(token_key(token), Rc::clone(&value));
+        let mut inner = self.inner.borrow_mut();
+        let Inner { entries, stats } = &mut *inner;
+        if let Some(entries) = entries {
+            // `push` hands back what it displaced: this token's earlier entry, or the evicted one.
+            if let Some((displaced, _)) = entries.push(key, Rc::clone(&value)) {
+                if displaced != key {
+                    stats.evictions += 1;
+                }
+            }
+        }
         value
     }
 
     /// The number of cached tokens.
     pub fn len(&self) -> usize {
-        self.inner.borrow().nodes.len()
+        self.inner
+            .borrow()
+            .entries
+            .as_ref()
+            .map_or(0, LruCache::len)
     }
 
     /// Whether no token is cached.
@@ -244,12 +151,18 @@ impl TokenCache {
 
     /// The maximum number of cached tokens.
     pub fn capacity(&self) -> usize {
-        self.inner.borrow().capacity
+        let inner = self.inner.borrow();
+        inner
+            .entries
+            .as_ref()
+            .map_or(0, |entries| entries.cap().get())
     }
 
     /// Drops every entry (the counters are kept).
     pub fn clear(&self) {
-        self.inner.borrow_mut().clear();
+        if let Some(entries) = &mut self.inner.borrow_mut().entries {
+            entries.clear();
+        }
     }
 
     /// The counters since the cache was created.
@@ -268,11 +181,10 @@ impl Default for TokenCache {
 impl fmt::Debug for TokenCache {
     /// Sizes and counters only: entries (claims) are not printed.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let lru = self.inner.borrow();
         f.debug_struct("TokenCache")
-            .field("len", &lru.nodes.len())
-            .field("capacity", &lru.capacity)
-            .field("stats", &lru.stats)
+            .field("len", &self.len())
+            .field("capacity", &self.capacity())
+            .field("stats", &self.stats())
             .finish()
     }
 }

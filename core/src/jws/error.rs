@@ -5,10 +5,11 @@ use std::fmt;
 /// A reason to reject a token. [`Rejection::code`] is stable (it is part of the gateway's
 /// interface: RFC 6750 `error_description`, log fields, metrics); the `Display` text is a short
 /// human explanation that never contains key material or anything else that helps an attacker.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Rejection {
     /// The token is longer than the configured maximum (checked before any parsing).
+    #[error("token is {len} bytes, more than the {max} allowed")]
     TokenTooLarge {
         /// Length of the token in bytes.
         len: usize,
@@ -16,52 +17,65 @@ pub enum Rejection {
         max: usize,
     },
     /// The token is not a well-formed compact JWS (segments, base64url, JSON).
+    #[error("token is malformed: {reason}")]
     Malformed {
         /// What is wrong.
         reason: &'static str,
     },
     /// The header uses a feature the gateway does not implement (`crit`, `b64`, `zip`).
+    #[error("header parameter \"{name}\" is not supported")]
     UnsupportedHeader {
         /// The header parameter.
         name: &'static str,
     },
     /// The header's `alg` is not in the allow-list (this includes `none` and every HMAC).
+    #[error("algorithm {alg:?} is not allowed")]
     AlgorithmNotAllowed {
         /// The `alg` value as sent (truncated).
         alg: String,
     },
     /// No key in the current key set has the token's `kid` (or, without `kid`, no single key
     /// fits the algorithm).
+    #[error(fmt = unknown_key)]
     UnknownKey {
         /// The token's `kid`, if any (truncated).
         kid: Option<String>,
     },
     /// The key named by `kid` exists but may not be used with the token's algorithm.
+    #[error("the signing key may not be used with {alg}")]
     KeyMismatch {
         /// The token's algorithm.
         alg: &'static str,
     },
     /// The signature does not verify, or is not even of the right form for the key.
+    #[error("signature is invalid")]
     BadSignature,
     /// The signature backend could not use the key (for example an import failure).
+    #[error("signing key is unusable: {reason}")]
     KeyUnusable {
         /// What the backend reported.
         reason: crate::jws::backend::BackendError,
     },
     /// `exp` is in the past (beyond the allowed clock skew).
+    #[error("token has expired")]
     Expired,
     /// `nbf` is in the future (beyond the allowed clock skew).
+    #[error("token is not valid yet (nbf)")]
     NotYetValid,
     /// `iat` is in the future (beyond the allowed clock skew).
+    #[error("token is issued in the future (iat)")]
     IssuedInFuture,
     /// `iat` is older than the configured maximum token age.
+    #[error("token is older than the maximum age")]
     TooOld,
     /// A required claim is absent.
+    #[error("required claim {name:?} is missing")]
     MissingClaim {
         /// The claim.
         name: String,
     },
     /// A claim has the wrong type or an impossible value.
+    #[error("claim {name:?} is invalid: {reason}")]
     InvalidClaim {
         /// The claim.
         name: String,
@@ -69,10 +83,13 @@ pub enum Rejection {
         reason: &'static str,
     },
     /// `iss` is not the configured issuer.
+    #[error("issuer is not accepted")]
     InvalidIssuer,
     /// `aud` contains none of the configured audiences.
+    #[error("audience is not accepted")]
     InvalidAudience,
     /// The header `typ` is not one of the accepted types.
+    #[error("token type (typ) is not accepted")]
     InvalidType,
 }
 
@@ -108,44 +125,13 @@ impl Rejection {
     }
 }
 
-impl fmt::Display for Rejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Rejection::TokenTooLarge { len, max } => {
-                write!(f, "token is {len} bytes, more than the {max} allowed")
-            }
-            Rejection::Malformed { reason } => write!(f, "token is malformed: {reason}"),
-            Rejection::UnsupportedHeader { name } => {
-                write!(f, "header parameter \"{name}\" is not supported")
-            }
-            Rejection::AlgorithmNotAllowed { alg } => write!(f, "algorithm {alg:?} is not allowed"),
-            Rejection::UnknownKey { kid: Some(kid) } => {
-                write!(f, "no signing key with kid {kid:?}")
-            }
-            Rejection::UnknownKey { kid: None } => {
-                f.write_str("token has no kid and no single key fits its algorithm")
-            }
-            Rejection::KeyMismatch { alg } => {
-                write!(f, "the signing key may not be used with {alg}")
-            }
-            Rejection::BadSignature => f.write_str("signature is invalid"),
-            Rejection::KeyUnusable { reason } => write!(f, "signing key is unusable: {reason}"),
-            Rejection::Expired => f.write_str("token has expired"),
-            Rejection::NotYetValid => f.write_str("token is not valid yet (nbf)"),
-            Rejection::IssuedInFuture => f.write_str("token is issued in the future (iat)"),
-            Rejection::TooOld => f.write_str("token is older than the maximum age"),
-            Rejection::MissingClaim { name } => write!(f, "required claim {name:?} is missing"),
-            Rejection::InvalidClaim { name, reason } => {
-                write!(f, "claim {name:?} is invalid: {reason}")
-            }
-            Rejection::InvalidIssuer => f.write_str("issuer is not accepted"),
-            Rejection::InvalidAudience => f.write_str("audience is not accepted"),
-            Rejection::InvalidType => f.write_str("token type (typ) is not accepted"),
-        }
+/// The [`Rejection::UnknownKey`] text, which depends on whether the token has a `kid`.
+fn unknown_key(kid: &Option<String>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match kid {
+        Some(kid) => write!(f, "no signing key with kid {kid:?}"),
+        None => f.write_str("token has no kid and no single key fits its algorithm"),
     }
 }
-
-impl std::error::Error for Rejection {}
 
 /// Shortens attacker-controlled text before it goes into a rejection or a log line.
 pub(crate) fn truncated(text: &str) -> String {
@@ -153,5 +139,88 @@ pub(crate) fn truncated(text: &str) -> String {
     match text.char_indices().nth(MAX) {
         Some((at, _)) => format!("{}…", &text[..at]),
         None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jws::backend::BackendError;
+
+    /// The texts that follow the code in `error_description`: part of the gateway's interface.
+    #[test]
+    fn display_texts_are_stable() {
+        let cases = [
+            (
+                Rejection::TokenTooLarge {
+                    len: 9000,
+                    max: 8192,
+                },
+                "token is 9000 bytes, more than the 8192 allowed",
+            ),
+            (
+                Rejection::Malformed {
+                    reason: "invalid JSON",
+                },
+                "token is malformed: invalid JSON",
+            ),
+            (
+                Rejection::UnsupportedHeader { name: "crit" },
+                "header parameter \"crit\" is not supported",
+            ),
+            (
+                Rejection::AlgorithmNotAllowed {
+                    alg: "HS256".to_owned(),
+                },
+                "algorithm \"HS256\" is not allowed",
+            ),
+            (
+                Rejection::unknown_key(Some("k\"1")),
+                "no signing key with kid \"k\\\"1\"",
+            ),
+            (
+                Rejection::unknown_key(None),
+                "token has no kid and no single key fits its algorithm",
+            ),
+            (
+                Rejection::KeyMismatch { alg: "ES256" },
+                "the signing key may not be used with ES256",
+            ),
+            (Rejection::BadSignature, "signature is invalid"),
+            (
+                Rejection::KeyUnusable {
+                    reason: BackendError::ImportRejected {
+                        message: "bad key".to_owned(),
+                    },
+                },
+                "signing key is unusable: WebCrypto importKey failed: bad key",
+            ),
+            (Rejection::Expired, "token has expired"),
+            (Rejection::NotYetValid, "token is not valid yet (nbf)"),
+            (
+                Rejection::IssuedInFuture,
+                "token is issued in the future (iat)",
+            ),
+            (Rejection::TooOld, "token is older than the maximum age"),
+            (
+                Rejection::MissingClaim {
+                    name: "sub".to_owned(),
+                },
+                "required claim \"sub\" is missing",
+            ),
+            (
+                Rejection::InvalidClaim {
+                    name: "exp".to_owned(),
+                    reason: "not a NumericDate",
+                },
+                "claim \"exp\" is invalid: not a NumericDate",
+            ),
+            (Rejection::InvalidIssuer, "issuer is not accepted"),
+            (Rejection::InvalidAudience, "audience is not accepted"),
+            (Rejection::InvalidType, "token type (typ) is not accepted"),
+        ];
+        for (rejection, text) in cases {
+            assert_eq!(rejection.to_string(), text, "{}", rejection.code());
+        }
     }
 }

@@ -1,9 +1,11 @@
 //! Strict JSON for token headers and payloads: duplicate member names and deep nesting are
 //! errors, not "last one wins" (which lets two parsers read one token two ways).
 
+use std::cell::Cell;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::error::Category;
 use serde_json::{Map, Value};
 
 /// Deepest nesting of arrays and objects accepted in a header or payload (the top-level object
@@ -35,16 +37,20 @@ impl StrictJsonError {
     }
 }
 
-const DUPLICATE: &str = "edge-jwt: duplicate member";
-const TOO_DEEP: &str = "edge-jwt: too deep";
+// serde_json refuses nesting past 128 levels by itself, as a syntax error: ours must come first.
+const _: () = assert!(MAX_DEPTH < 128);
 
 /// Parses `bytes` as one JSON object, refusing duplicate member names at any depth and nesting
 /// deeper than [`MAX_DEPTH`].
 pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, StrictJsonError> {
+    let refused = Cell::new(None);
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = StrictValue { depth: 0 }
-        .deserialize(&mut deserializer)
-        .map_err(|err| classify(&err))?;
+    let value = StrictValue {
+        depth: 0,
+        refused: &refused,
+    }
+    .deserialize(&mut deserializer)
+    .map_err(|err| classify(&err, refused.get()))?;
     deserializer.end().map_err(|_| StrictJsonError::Syntax)?;
     match value {
         Value::Object(map) => Ok(map),
@@ -52,34 +58,41 @@ pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, StrictJsonError>
     }
 }
 
-fn classify(err: &serde_json::Error) -> StrictJsonError {
-    let text = err.to_string();
-    if text.starts_with(DUPLICATE) {
-        StrictJsonError::DuplicateMember
-    } else if text.starts_with(TOO_DEEP) || text.starts_with("recursion limit exceeded") {
-        StrictJsonError::TooDeep
-    } else {
-        StrictJsonError::Syntax
+/// Why parsing stopped, from serde_json's error category and the refusal [`StrictValue`]
+/// recorded, never from the error's text. Our refusals reach serde_json as custom errors
+/// ([`Category::Data`]); everything serde_json reports itself (syntax, end of input) is
+/// [`StrictJsonError::Syntax`].
+fn classify(err: &serde_json::Error, refused: Option<StrictJsonError>) -> StrictJsonError {
+    match (err.classify(), refused) {
+        (Category::Data, Some(reason)) => reason,
+        _ => StrictJsonError::Syntax,
     }
 }
 
-/// Deserializes any JSON value, tracking depth and refusing duplicate member names.
+/// Deserializes any JSON value, tracking depth and refusing duplicate member names. A refusal
+/// is recorded in `refused` before it is returned as an error, so the caller knows which it was.
 #[derive(Clone, Copy)]
-struct StrictValue {
+struct StrictValue<'a> {
     depth: usize,
+    refused: &'a Cell<Option<StrictJsonError>>,
 }
 
-impl StrictValue {
-    fn nested<E: de::Error>(self) -> Result<StrictValue, E> {
+impl<'a> StrictValue<'a> {
+    fn nested<E: de::Error>(self) -> Result<StrictValue<'a>, E> {
         let depth = self.depth + 1;
         if depth > MAX_DEPTH {
-            return Err(E::custom(TOO_DEEP));
+            return Err(self.refuse(StrictJsonError::TooDeep));
         }
-        Ok(StrictValue { depth })
+        Ok(StrictValue { depth, ..self })
+    }
+
+    fn refuse<E: de::Error>(self, reason: StrictJsonError) -> E {
+        self.refused.set(Some(reason));
+        E::custom(reason.reason())
     }
 }
 
-impl<'de> DeserializeSeed<'de> for StrictValue {
+impl<'de> DeserializeSeed<'de> for StrictValue<'_> {
     type Value = Value;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
@@ -87,7 +100,7 @@ impl<'de> DeserializeSeed<'de> for StrictValue {
     }
 }
 
-impl<'de> Visitor<'de> for StrictValue {
+impl<'de> Visitor<'de> for StrictValue<'_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -136,7 +149,7 @@ impl<'de> Visitor<'de> for StrictValue {
         let mut members = Map::new();
         while let Some(name) = map.next_key::<String>()? {
             if members.contains_key(&name) {
-                return Err(de::Error::custom(DUPLICATE));
+                return Err(self.refuse(StrictJsonError::DuplicateMember));
             }
             let value = map.next_value_seed(inner)?;
             members.insert(name, value);
@@ -194,6 +207,62 @@ mod tests {
             parse_object(format!(r#"{{"a":{huge}}}"#).as_bytes()),
             Err(StrictJsonError::TooDeep)
         );
+    }
+
+    /// Runs [`StrictValue`] alone: serde_json's error and what the side channel recorded.
+    fn refusal(text: &str) -> (serde_json::Error, Option<StrictJsonError>) {
+        let refused = Cell::new(None);
+        let err = StrictValue {
+            depth: 0,
+            refused: &refused,
+        }
+        .deserialize(&mut serde_json::Deserializer::from_str(text))
+        .unwrap_err();
+        (err, refused.get())
+    }
+
+    #[test]
+    fn refusals_are_typed_in_the_side_channel() {
+        let too_deep = format!(r#"{{"a":{}}}"#, "[".repeat(MAX_DEPTH));
+        for (text, reason) in [
+            (r#"{"a":1,"a":2}"#, StrictJsonError::DuplicateMember),
+            (too_deep.as_str(), StrictJsonError::TooDeep),
+        ] {
+            let (err, refused) = refusal(text);
+            assert_eq!(err.classify(), Category::Data, "{text}");
+            assert_eq!(refused, Some(reason), "{text}");
+        }
+        // serde_json's own errors record nothing.
+        for text in ["{", r#"{"a":}"#, "[1e400]"] {
+            let (err, refused) = refusal(text);
+            assert_ne!(err.classify(), Category::Data, "{text}");
+            assert_eq!(refused, None, "{text}");
+        }
+    }
+
+    #[test]
+    fn classification_never_reads_the_message_text() {
+        use serde::de::Error as _;
+        // A message that reads like a refusal decides nothing without the side channel...
+        for text in [
+            "duplicate JSON member name",
+            "JSON nests too deeply",
+            "recursion limit exceeded",
+            "edge-jwt: duplicate member",
+            "edge-jwt: too deep",
+        ] {
+            let lookalike = serde_json::Error::custom(text);
+            assert_eq!(
+                classify(&lookalike, None),
+                StrictJsonError::Syntax,
+                "{text}"
+            );
+        }
+        // ...and a refusal holds whatever its message says.
+        let silent = serde_json::Error::custom("");
+        for reason in [StrictJsonError::DuplicateMember, StrictJsonError::TooDeep] {
+            assert_eq!(classify(&silent, Some(reason)), reason);
+        }
     }
 
     #[test]

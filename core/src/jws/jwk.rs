@@ -18,8 +18,6 @@
 //!   allow signature verification with this kind of key;
 //! * members this module does not know (`x5c`, `x5t`, ...) are ignored and never used.
 
-use std::fmt;
-
 use base64ct::{Base64UrlUnpadded, Encoding};
 use serde_json::{Map, Value};
 
@@ -43,51 +41,67 @@ const RSA_PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "oth"];
 const CURVE_PRIVATE_MEMBERS: [&str; 1] = ["d"];
 
 /// Why one JWK was not imported.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum JwkError {
     /// The JWK is not a JSON object.
+    #[error("JWK is not a JSON object")]
     NotAnObject,
     /// A required member is absent.
+    #[error("JWK has no \"{0}\" member")]
     MissingMember(&'static str),
     /// A member has the wrong JSON type (for example a numeric `kid`, or a `key_ops` that is
     /// not an array of strings).
+    #[error("JWK member \"{0}\" has the wrong JSON type")]
     InvalidMember(&'static str),
     /// The `kty` is not one of `RSA`, `EC`, `OKP` (the value, truncated).
+    #[error("key type {0:?} is not supported")]
     UnsupportedKeyType(String),
     /// The JWK holds private key material (`d`, `p`, `q`, `dp`, `dq`, `qi` or `oth`), or is a
     /// symmetric (`oct`) key: a key set publishes public keys only.
+    #[error("JWK contains private or symmetric key material")]
     PrivateKeyMaterial,
     /// A member that must be strict unpadded base64url is not.
+    #[error("JWK member \"{0}\" is not strict unpadded base64url")]
     InvalidBase64(&'static str),
     /// The RSA modulus is shorter than [`MIN_RSA_MODULUS_BITS`].
+    #[error("RSA modulus has {bits} bits, fewer than the {MIN_RSA_MODULUS_BITS} required")]
     RsaModulusTooSmall {
         /// The modulus length in bits.
         bits: usize,
     },
     /// The RSA modulus is longer than [`MAX_RSA_MODULUS_BITS`].
+    #[error("RSA modulus has {bits} bits, more than the {MAX_RSA_MODULUS_BITS} allowed")]
     RsaModulusTooLarge {
         /// The modulus length in bits.
         bits: usize,
     },
     /// The RSA public exponent is even, 0 or 1, or longer than 4 bytes.
+    #[error("RSA public exponent must be odd, greater than 1 and below 2^32")]
     InvalidRsaExponent,
     /// The `crv` is not one the key type is accepted with (the value, truncated).
+    #[error("curve {0:?} is not supported")]
     UnsupportedCurve(String),
     /// An EC coordinate does not have exactly the curve's length.
+    #[error("EC coordinate does not have the curve's length")]
     InvalidCoordinateLength,
     /// The EC point is not on its curve (or is the point at infinity).
+    #[error("EC point is not on its curve")]
     PointNotOnCurve,
     /// The Ed25519 public key is not exactly 32 bytes.
+    #[error("Ed25519 public key is not 32 bytes")]
     InvalidEd25519Key,
     /// The Ed25519 public key is a point of small order (the identity, for example), or its
     /// y-coordinate is not canonically encoded (y ≥ 2^255 - 19). With such a key WebCrypto
     /// (BoringSSL) accepts forged signatures that RustCrypto's `verify_strict` refuses, so both
     /// backends are kept from ever seeing one.
+    #[error("Ed25519 public key is a point of small order or is not canonically encoded")]
     WeakEd25519Key,
     /// The JWK's `alg` is not a signature algorithm the gateway accepts (the value, truncated).
+    #[error("JWK algorithm {0:?} is not an accepted signature algorithm")]
     UnknownAlgorithm(String),
     /// The JWK's `alg` is known but cannot be used with this key type or curve.
+    #[error("JWK algorithm {alg} cannot be used with an {key} key")]
     AlgorithmDoesNotFitKey {
         /// The JWK's `alg`.
         alg: Algorithm,
@@ -95,79 +109,31 @@ pub enum JwkError {
         key: &'static str,
     },
     /// The JWK's `use` is not `"sig"`.
+    #[error("JWK \"use\" is not \"sig\"")]
     NotForSignatures,
     /// The JWK's `key_ops` does not contain `"verify"`.
+    #[error("JWK \"key_ops\" does not allow \"verify\"")]
     VerifyNotPermitted,
     /// An earlier key of the same set already has this `kid`.
+    #[error("an earlier key in the set has the same kid")]
     DuplicateKid,
 }
 
-impl fmt::Display for JwkError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            JwkError::NotAnObject => f.write_str("JWK is not a JSON object"),
-            JwkError::MissingMember(name) => write!(f, "JWK has no \"{name}\" member"),
-            JwkError::InvalidMember(name) => {
-                write!(f, "JWK member \"{name}\" has the wrong JSON type")
-            }
-            JwkError::UnsupportedKeyType(kty) => write!(f, "key type {kty:?} is not supported"),
-            JwkError::PrivateKeyMaterial => {
-                f.write_str("JWK contains private or symmetric key material")
-            }
-            JwkError::InvalidBase64(name) => {
-                write!(f, "JWK member \"{name}\" is not strict unpadded base64url")
-            }
-            JwkError::RsaModulusTooSmall { bits } => write!(
-                f,
-                "RSA modulus has {bits} bits, fewer than the {MIN_RSA_MODULUS_BITS} required"
-            ),
-            JwkError::RsaModulusTooLarge { bits } => write!(
-                f,
-                "RSA modulus has {bits} bits, more than the {MAX_RSA_MODULUS_BITS} allowed"
-            ),
-            JwkError::InvalidRsaExponent => {
-                f.write_str("RSA public exponent must be odd, greater than 1 and below 2^32")
-            }
-            JwkError::UnsupportedCurve(crv) => write!(f, "curve {crv:?} is not supported"),
-            JwkError::InvalidCoordinateLength => {
-                f.write_str("EC coordinate does not have the curve's length")
-            }
-            JwkError::PointNotOnCurve => f.write_str("EC point is not on its curve"),
-            JwkError::InvalidEd25519Key => f.write_str("Ed25519 public key is not 32 bytes"),
-            JwkError::WeakEd25519Key => f.write_str(
-                "Ed25519 public key is a point of small order or is not canonically encoded",
-            ),
-            JwkError::UnknownAlgorithm(alg) => {
-                write!(
-                    f,
-                    "JWK algorithm {alg:?} is not an accepted signature algorithm"
-                )
-            }
-            JwkError::AlgorithmDoesNotFitKey { alg, key } => {
-                write!(f, "JWK algorithm {alg} cannot be used with an {key} key")
-            }
-            JwkError::NotForSignatures => f.write_str("JWK \"use\" is not \"sig\""),
-            JwkError::VerifyNotPermitted => {
-                f.write_str("JWK \"key_ops\" does not allow \"verify\"")
-            }
-            JwkError::DuplicateKid => f.write_str("an earlier key in the set has the same kid"),
-        }
-    }
-}
-
-impl std::error::Error for JwkError {}
-
 /// Why a whole JWKS document was refused (the last good set then stays in use).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum JwksError {
     /// The document is not valid JSON.
+    #[error("JWKS document is not valid JSON")]
     NotJson,
     /// The document is not a JSON object.
+    #[error("JWKS document is not a JSON object")]
     NotAnObject,
     /// The document has no `"keys"` array.
+    #[error("JWKS document has no \"keys\" array")]
     MissingKeys,
     /// The document has more keys than allowed; none of them was looked at.
+    #[error("JWKS document has {count} keys, more than the {max} allowed")]
     TooManyKeys {
         /// The number of entries in `"keys"`.
         count: usize,
@@ -175,24 +141,6 @@ pub enum JwksError {
         max: usize,
     },
 }
-
-impl fmt::Display for JwksError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            JwksError::NotJson => f.write_str("JWKS document is not valid JSON"),
-            JwksError::NotAnObject => f.write_str("JWKS document is not a JSON object"),
-            JwksError::MissingKeys => f.write_str("JWKS document has no \"keys\" array"),
-            JwksError::TooManyKeys { count, max } => {
-                write!(
-                    f,
-                    "JWKS document has {count} keys, more than the {max} allowed"
-                )
-            }
-        }
-    }
-}
-
-impl std::error::Error for JwksError {}
 
 /// Imports one JWK: checks every rule of this module and returns the validated public key.
 ///
