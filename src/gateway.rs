@@ -26,7 +26,6 @@ pub(crate) type Core = Gateway<JwksFetcher<WorkerHttp>, KvTier, ConsoleLog, WebC
 pub(crate) struct Isolate {
     pub(crate) config: Config,
     pub(crate) core: Core,
-    pub(crate) log: ConsoleLog,
 }
 
 thread_local! {
@@ -101,7 +100,7 @@ fn build(env: &Env) -> Result<Isolate, ConfigError> {
         tokens: TokenCache::new(token_cache::DEFAULT_CAPACITY),
         log,
     };
-    Ok(Isolate { config, core, log })
+    Ok(Isolate { config, core })
 }
 
 /// The runtime's request as the pipeline reads it: its method and URL read once.

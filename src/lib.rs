@@ -129,13 +129,13 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     if let Ok(gateway) = gateway::isolate(&env).as_ref() {
         if gateway.config.refresh.enabled {
             match gateway.core.keys.refresh(now()).await {
-                Ok(outcome) => gateway.log.event(
+                Ok(outcome) => gateway.core.log.event(
                     Level::Info,
                     "scheduled_refresh",
                     json!({ "outcome": format!("{outcome:?}") }),
                 ),
                 // The last good set stays; the cache has logged the failure.
-                Err(err) => gateway.log.event(
+                Err(err) => gateway.core.log.event(
                     Level::Warn,
                     "scheduled_refresh_failed",
                     json!({ "error": err.to_string() }),

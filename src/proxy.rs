@@ -184,6 +184,7 @@ fn failure(
         .as_ref()
         .map_err(|_| JsValue::from_str("no gateway"))?;
     gateway
+        .core
         .log
         .event(Level::Warn, event, fields(&gateway.config));
     response::settled(response::error(&error, &gateway.config.realm))

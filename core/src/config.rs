@@ -26,7 +26,7 @@ use std::fmt;
 
 use url::Url;
 
-use crate::gateway::client_headers::normalized;
+use crate::gateway::client_headers::same_name;
 use crate::gateway::identity::ClaimHeader;
 use crate::gateway::path::CONFIGURED_PATH_RULE;
 use crate::gateway::pipeline::GatewayPolicy;
@@ -687,10 +687,9 @@ fn claim_headers(entries: &[String]) -> Result<Vec<ClaimHeader>, ConfigError> {
         };
         let header: ClaimHeader = entry.parse().map_err(|err| bad(&err))?;
         // Origins that fold `_` into `-` would read two such names as one header.
-        let name = normalized(&header.header);
         if headers
             .iter()
-            .any(|other| normalized(&other.header) == name)
+            .any(|other| same_name(&other.header, &header.header))
         {
             return Err(bad(&"each header name once"));
         }

@@ -4,7 +4,7 @@
 //! per-connection or could forge an identity, plus the `X-Forwarded-*` headers and the verified
 //! identity ([`crate::gateway::identity`]).
 
-use crate::gateway::client_headers::{normalized, stripped};
+use crate::gateway::client_headers::{same_name, stripped};
 use crate::gateway::identity::ClaimHeader;
 
 /// The headers the gateway rebuilds from what it knows of the client's connection.
@@ -121,19 +121,23 @@ pub fn header_edits(
     claim_headers: &[ClaimHeader],
     identity: &[(String, String)],
 ) -> HeaderEdits {
-    let connection_listed: Vec<String> = connection
+    let connection_listed: Vec<&str> = connection
         .into_iter()
         .flat_map(|value| value.split(','))
-        .map(|option| normalized(option.trim()))
+        .map(str::trim)
         .filter(|option| !option.is_empty())
         .collect();
     let mut delete: Vec<String> = Vec::new();
     for name in names {
-        let lower = name.to_ascii_lowercase();
-        let dropped = stripped(&lower, claim_headers).is_some()
-            || connection_listed.contains(&normalized(&lower));
-        if dropped && !delete.contains(&lower) {
-            delete.push(lower);
+        let dropped = stripped(name, claim_headers).is_some()
+            || connection_listed
+                .iter()
+                .any(|listed| same_name(listed, name));
+        if dropped {
+            let lower = name.to_ascii_lowercase();
+            if !delete.contains(&lower) {
+                delete.push(lower);
+            }
         }
     }
 

@@ -74,13 +74,18 @@ pub struct KeyCache<S, T, L> {
     refreshing: Cell<Option<u64>>,
     /// The source's time budget for one fetch, in whole seconds (rounded up).
     fetch_budget: u64,
-    /// After a failed fetch, no new fetch before this time (seconds): an outage must not turn
-    /// every request into a request to the provider.
-    fetch_blocked_until: Cell<u64>,
     stale_warned_until: Cell<u64>,
-    /// The last fetch's failure, until a fetch succeeds: the cause of the 503s answered during
-    /// the failure backoff.
-    last_error: RefCell<Option<FetchError>>,
+    /// The last fetch's failure, until a fetch succeeds.
+    failure: RefCell<Option<Failure>>,
+}
+
+/// A failed fetch and its backoff: no new fetch before `until` (seconds), so that an outage
+/// never turns every request into a request to the provider; `error` is the cause of the 503s
+/// answered meanwhile.
+#[derive(Debug, Clone)]
+struct Failure {
+    until: u64,
+    error: FetchError,
 }
 
 impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
@@ -97,9 +102,8 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
             stats: Cell::new(CacheStats::default()),
             refreshing: Cell::new(None),
             fetch_budget,
-            fetch_blocked_until: Cell::new(0),
             stale_warned_until: Cell::new(0),
-            last_error: RefCell::new(None),
+            failure: RefCell::new(None),
         }
     }
 
@@ -213,7 +217,11 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
             refresh_running: self.refresh_running(now),
             key_set: self.memory.current().map(|set| KeySetStatus::of(&set, now)),
             shared_tier: self.shared.as_ref().map(|t| t.name()),
-            last_fetch_error: self.last_error.borrow().as_ref().map(ToString::to_string),
+            last_fetch_error: self
+                .failure
+                .borrow()
+                .as_ref()
+                .map(|failure| failure.error.to_string()),
         }
     }
 
@@ -259,12 +267,8 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
     }
 
     async fn fetch_cold(&self, now: u64) -> Result<Rc<CachedKeySet>, ResolveError> {
-        let blocked_until = self.fetch_blocked_until.get();
-        if now < blocked_until {
-            return Err(ResolveError::Unavailable {
-                retry_after: blocked_until - now,
-                cause: self.last_failure(),
-            });
+        if let Some(unavailable) = self.backoff(now) {
+            return Err(unavailable);
         }
         self.fetch_and_store(None, now, "cold")
             .await
@@ -284,15 +288,12 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
             if self.refresh_running(now) {
                 return Ok(self.serve_stale(stale, now, "refresh already running"));
             }
-            if now < self.fetch_blocked_until.get() {
+            if self.blocked(now) {
                 return Ok(self.serve_stale(stale, now, "last refresh failed"));
             }
-        } else if now < self.fetch_blocked_until.get() {
+        } else if let Some(unavailable) = self.backoff(now) {
             // Past max_stale the failure backoff still holds: no fetch per request.
-            return Err(ResolveError::Unavailable {
-                retry_after: self.retry_after(now),
-                cause: self.last_failure(),
-            });
+            return Err(unavailable);
         }
         let result = self.fetch_marked(Some(stale.clone()), now, "expired").await;
         match result {
@@ -334,7 +335,7 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
             .memory
             .refetched_at()
             .is_some_and(|at| now < at.saturating_add(cooldown));
-        if recent || self.refresh_running(now) || now < self.fetch_blocked_until.get() {
+        if recent || self.refresh_running(now) || self.blocked(now) {
             return false;
         }
         self.memory.mark_refetch(now);
@@ -472,8 +473,7 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
             }
             (Err(err), _) => return Err(self.fetch_failed(err, reason, now)),
         };
-        *self.last_error.borrow_mut() = None;
-        self.fetch_blocked_until.set(0);
+        *self.failure.borrow_mut() = None;
         let next = Rc::new(next);
         self.memory.put(next.clone());
         if let Some(shared) = &self.shared {
@@ -537,17 +537,33 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
         }
     }
 
-    /// The failure that set the backoff (always recorded with it).
-    fn last_failure(&self) -> FetchError {
-        self.last_error
+    /// Whether the backoff after a failed fetch still holds at `now`.
+    fn blocked(&self, now: u64) -> bool {
+        self.failure
             .borrow()
-            .clone()
-            .unwrap_or_else(|| FetchError::Transport("earlier fetch failed".to_owned()))
+            .as_ref()
+            .is_some_and(|failure| now < failure.until)
+    }
+
+    /// The 503 for a request during the backoff after a failed fetch, if it holds at `now`.
+    fn backoff(&self, now: u64) -> Option<ResolveError> {
+        self.failure
+            .borrow()
+            .as_ref()
+            .filter(|failure| now < failure.until)
+            .map(|failure| ResolveError::Unavailable {
+                retry_after: failure.until - now,
+                cause: failure.error.clone(),
+            })
     }
 
     /// Seconds until the failure backoff lets the next fetch start (Retry-After of a 503).
     fn retry_after(&self, now: u64) -> u64 {
-        self.fetch_blocked_until.get().saturating_sub(now).max(1)
+        self.failure
+            .borrow()
+            .as_ref()
+            .map_or(0, |failure| failure.until.saturating_sub(now))
+            .max(1)
     }
 
     fn ttl(&self, max_age: Option<u64>) -> u64 {
@@ -558,9 +574,10 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
 
     fn fetch_failed(&self, err: FetchError, reason: &'static str, now: u64) -> FetchError {
         self.count(|s| s.fetch_failures += 1);
-        self.fetch_blocked_until
-            .set(now.saturating_add(self.policy.unknown_kid_cooldown.max(1)));
-        *self.last_error.borrow_mut() = Some(err.clone());
+        *self.failure.borrow_mut() = Some(Failure {
+            until: now.saturating_add(self.policy.unknown_kid_cooldown.max(1)),
+            error: err.clone(),
+        });
         self.log.event(
             Level::Error,
             "key_set_fetch_failed",
