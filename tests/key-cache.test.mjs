@@ -238,6 +238,26 @@ describe("key cache in workerd", () => {
     assert.deepEqual((await status(gateway)).key_cache.key_set.kids, stack.issuer.kids);
   });
 
+  test("an ES256 key whose point is not on P-256 never verifies: WebCrypto's importKey refuses it (401)", async () => {
+    // The Worker has no curve arithmetic (docs/decisions/0006-bundle-size.md): the key is kept
+    // at JWKS import and refused by importKey, as the differential tests show for every shape.
+    stack = await startStack({ vars: { JWT_ALGORITHMS: "ES256" }, alg: "ES256" });
+    const kid = stack.issuer.kids[0];
+    const genuine = stack.issuer.jwks().keys[0];
+    const y = Buffer.from(genuine.y, "base64url");
+    y[y.length - 1] ^= 1;
+    const offCurve = stack.issuer.publish({ ...genuine, y: y.toString("base64url"), kid: "off-curve" });
+    const gateway = await stack.addGateway();
+    await expectStatus(gateway, await stack.issuer.mint({}, { kid }), 200, "a genuine ES256 token");
+
+    // Signed by the genuine key (whose x it shares), sent under the off-curve key's kid.
+    const token = await stack.issuer.mint({ sub: "admin" }, { kid, header: { kid: offCurve } });
+    const { body } = await expectStatus(gateway, token, 401, "the off-curve key's token");
+    assert.equal(body.error, "invalid_token");
+    assert.equal(body.error_description, "key_unusable: the signing key is unusable", "no WebCrypto text reaches the client");
+    assert.equal(stack.origin.received.filter((r) => r.headers["x-auth-subject"] === "admin").length, 0);
+  });
+
   test("gateways with different JWKS URLs sharing KV never use each other's record", async () => {
     stack = await startStack({ kvPersist: dir });
     // Another host publishing a different key under the same kid (a staging issuer, or the old,

@@ -3,6 +3,7 @@
 // backend does, case by case, on the same vectors.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { generateKeyPairSync, sign } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -163,6 +164,47 @@ describe("WebCrypto backend in workerd", () => {
       assert.equal(r.id, vectors[i].id);
       assert.match(r.result, /^key_rejected: Ed25519 public key is a point of small order or is not canonically encoded$/, vectors[i].jwk.x);
     });
+  });
+
+  test("EC points not on their curve: WebCrypto's importKey refuses every one (the Worker has no curve check)", async () => {
+    // The field primes of P-256 and P-384 (SEC 2 sections 2.4.2 / 2.5.1): not field elements.
+    const PRIMES = {
+      "P-256": "ffffffff00000001000000000000000000000000ffffffffffffffffffffffff",
+      "P-384": "fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffeffffffff0000000000000000ffffffff",
+    };
+    const vectors = [];
+    for (const [alg, hash, crv] of [["ES256", "sha256", "P-256"], ["ES384", "sha384", "P-384"]]) {
+      const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: crv });
+      const jwk = publicKey.export({ format: "jwk" });
+      const msg = Buffer.from("e30.eyJzdWIiOiJhZG1pbiJ9");
+      const sig = sign(hash, msg, { key: privateKey, dsaEncoding: "ieee-p1363" });
+      const x = Buffer.from(jwk.x, "base64url");
+      const y = Buffer.from(jwk.y, "base64url");
+      const flipped = (buf, at, bit) => {
+        const out = Buffer.from(buf);
+        out[at] ^= bit;
+        return out;
+      };
+      const prime = Buffer.from(PRIMES[crv], "hex");
+      const shapes = {
+        genuine: [x, y],
+        "y low bit flipped": [x, flipped(y, y.length - 1, 1)],
+        "x high bit flipped": [flipped(x, 0, 0x80), y],
+        "all-zero point": [Buffer.alloc(x.length), Buffer.alloc(y.length)],
+        "x = p": [prime, y],
+        "y = p": [x, prime],
+      };
+      for (const [shape, [px, py]] of Object.entries(shapes)) {
+        vectors.push({ id: `${crv} ${shape}`, alg, crv, x: px.toString("base64url"), y: py.toString("base64url"), msg: msg.toString("base64url"), sig: sig.toString("base64url") });
+      }
+    }
+    const { results } = await post("/raw-ec", vectors);
+    assert.equal(results.length, vectors.length);
+    for (const [i, r] of results.entries()) {
+      assert.equal(r.id, vectors[i].id);
+      if (r.id.endsWith("genuine")) assert.equal(r.webcrypto, "valid", r.id);
+      else assert.match(r.webcrypto, /^backend_error: /, `${r.id}: ${r.webcrypto}`);
+    }
   });
 
   test("every Wycheproof vector gets the same result in workerd as natively", { timeout: 900_000 }, async () => {

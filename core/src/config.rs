@@ -575,6 +575,17 @@ fn check_url(name: &'static str, text: &str, rule: UrlRule) -> Result<Url, Confi
         UrlRule::Origin => "an absolute http or https URL without query or fragment",
     };
     let bad = || error(name, expected, text);
+    // The URL parser has no Unicode back end (core/Cargo.toml, `idna_adapter`): say what to write.
+    if !text.is_ascii() {
+        return Err(error(
+            name,
+            format!(
+                "{expected}, in ASCII: an internationalised host name in its xn-- (punycode) \
+                 form, other characters percent-encoded"
+            ),
+            text,
+        ));
+    }
     let rest = text
         .strip_prefix("https://")
         .or_else(|| text.strip_prefix("http://"));

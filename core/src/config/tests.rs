@@ -582,6 +582,18 @@ fn the_cache_type_is_kv_or_in_memory() {
 }
 
 #[test]
+fn urls_are_ascii_with_idn_hosts_in_their_punycode_form() {
+    for name in ["JWT_AUTHORITY", "JWT_JWKS_URL", "ORIGIN_URL"] {
+        for bad in ["https://bücher.example", "https://login.example.com/tenänt"] {
+            let error = err(name, bad);
+            assert!(error.expected.contains("xn--"), "{name}: {error}");
+            assert_eq!(error.found.as_deref(), Some(bad));
+        }
+        with(name, "https://xn--bcher-kva.example").expect("the punycode form is accepted");
+    }
+}
+
+#[test]
 fn the_origin_url_is_normalised_without_trailing_slash() {
     for (url, expected) in [
         ("https://orders.internal", "https://orders.internal"),

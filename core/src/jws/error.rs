@@ -50,8 +50,10 @@ pub enum Rejection {
     /// The signature does not verify, or is not even of the right form for the key.
     #[error("signature is invalid")]
     BadSignature,
-    /// The signature backend could not use the key (for example an import failure).
-    #[error("signing key is unusable: {reason}")]
+    /// The signature backend could not use the key (for example WebCrypto's `importKey`
+    /// refusing an EC point that is not on its curve). The backend's message stays in `reason`
+    /// (for logs) and out of the text, which clients read as the `error_description`.
+    #[error("the signing key is unusable")]
     KeyUnusable {
         /// What the backend reported.
         reason: crate::jws::backend::BackendError,
@@ -193,7 +195,7 @@ mod tests {
                         message: "bad key".to_owned(),
                     },
                 },
-                "signing key is unusable: WebCrypto importKey failed: bad key",
+                "the signing key is unusable",
             ),
             (Rejection::Expired, "token has expired"),
             (Rejection::NotYetValid, "token is not valid yet (nbf)"),

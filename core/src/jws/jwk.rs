@@ -283,19 +283,36 @@ fn import_ec(jwk: &Map<String, Value>) -> Result<KeyMaterial, JwkError> {
         return Err(JwkError::InvalidCoordinateLength);
     }
 
-    let mut sec1 = Vec::with_capacity(1 + x.len() + y.len());
-    sec1.push(0x04);
-    sec1.extend_from_slice(&x);
-    sec1.extend_from_slice(&y);
-    let on_curve = match curve {
-        Curve::P256 => p256::PublicKey::from_sec1_bytes(&sec1).is_ok(),
-        Curve::P384 => p384::PublicKey::from_sec1_bytes(&sec1).is_ok(),
-    };
-    if !on_curve {
+    if !on_curve(curve, &x, &y) {
         return Err(JwkError::PointNotOnCurve);
     }
 
     Ok(KeyMaterial::Ec { curve, x, y })
+}
+
+/// Whether `(x, y)` is a point of `curve` (not the identity), with the curve arithmetic of the
+/// native backend's crates.
+///
+/// Only the native build checks here. The Worker leaves it to WebCrypto, whose `importKey`
+/// refuses every such key (the differential tests in workerd prove it): a token signed for one
+/// is refused there as `key_unusable`, and the module carries no curve arithmetic
+/// (docs/decisions/0006-bundle-size.md).
+#[cfg(feature = "native")]
+fn on_curve(curve: Curve, x: &[u8], y: &[u8]) -> bool {
+    let mut sec1 = Vec::with_capacity(1 + x.len() + y.len());
+    sec1.push(0x04);
+    sec1.extend_from_slice(x);
+    sec1.extend_from_slice(y);
+    match curve {
+        Curve::P256 => p256::PublicKey::from_sec1_bytes(&sec1).is_ok(),
+        Curve::P384 => p384::PublicKey::from_sec1_bytes(&sec1).is_ok(),
+    }
+}
+
+/// See the native build's `on_curve`: WebCrypto's `importKey` checks the point.
+#[cfg(not(feature = "native"))]
+fn on_curve(_curve: Curve, _x: &[u8], _y: &[u8]) -> bool {
+    true
 }
 
 fn import_okp(jwk: &Map<String, Value>) -> Result<KeyMaterial, JwkError> {

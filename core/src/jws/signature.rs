@@ -52,14 +52,24 @@ fn ecdsa_form_ok(curve: Curve, signature: &[u8]) -> bool {
         return false;
     }
     let (r, s) = signature.split_at(len);
-    // `NonZeroScalar` accepts exactly the canonical big-endian encodings of 1..n-1, with the
-    // curve order n taken from the curve crate (SEC 2 section 2.4.2 / 2.5.1).
+    // Big-endian integers of exactly the curve's length, compared with the curve order n taken
+    // from the curve crate (SEC 2 section 2.4.2 / 2.5.1); no curve arithmetic is needed.
     match curve {
         Curve::P256 => {
-            p256::NonZeroScalar::try_from(r).is_ok() && p256::NonZeroScalar::try_from(s).is_ok()
+            let n = <p256::NistP256 as p256::elliptic_curve::Curve>::ORDER.get();
+            let in_range = |half: &[u8]| {
+                let v = p256::U256::from_be_slice(half);
+                v != p256::U256::ZERO && v < n
+            };
+            in_range(r) && in_range(s)
         }
         Curve::P384 => {
-            p384::NonZeroScalar::try_from(r).is_ok() && p384::NonZeroScalar::try_from(s).is_ok()
+            let n = <p384::NistP384 as p384::elliptic_curve::Curve>::ORDER.get();
+            let in_range = |half: &[u8]| {
+                let v = p384::U384::from_be_slice(half);
+                v != p384::U384::ZERO && v < n
+            };
+            in_range(r) && in_range(s)
         }
     }
 }
@@ -282,7 +292,50 @@ mod tests {
         );
     }
 
+    /// The range check (a comparison with n) accepts exactly what the curve crates' scalar type
+    /// accepts, near the boundaries (0, 1, n - 1, n, n + 1, all ones) and at random.
     #[test]
+    #[cfg(feature = "native")]
+    fn the_range_check_agrees_with_the_curve_arithmetic() {
+        use proptest::prelude::*;
+        fn agree<const L: usize>(curve: Curve, half: &[u8]) {
+            let scalar_ok = match curve {
+                Curve::P256 => p256::NonZeroScalar::try_from(half).is_ok(),
+                Curve::P384 => p384::NonZeroScalar::try_from(half).is_ok(),
+            };
+            let mut one = [0u8; L];
+            one[L - 1] = 1;
+            let signature = [half, &one[..]].concat();
+            assert_eq!(ecdsa_form_ok(curve, &signature), scalar_ok, "{half:02x?}");
+            let signature = [&one[..], half].concat();
+            assert_eq!(ecdsa_form_ok(curve, &signature), scalar_ok, "{half:02x?}");
+        }
+        fn near<const L: usize>(n: [u8; L]) -> Vec<[u8; L]> {
+            let mut plus_one = n;
+            plus_one[L - 1] += 1;
+            let mut one = [0; L];
+            one[L - 1] = 1;
+            let below: [u8; L] = minus_one(&n).try_into().expect("same length");
+            vec![[0; L], one, below, n, plus_one, [0xff; L]]
+        }
+        for half in near(P256_N) {
+            agree::<32>(Curve::P256, &half);
+        }
+        for half in near(P384_N) {
+            agree::<48>(Curve::P384, &half);
+        }
+        proptest!(ProptestConfig::with_cases(2048), |(half in prop::array::uniform32(any::<u8>()), top in any::<bool>())| {
+            // Half of the cases just below n's top bytes, where the comparison decides.
+            let mut half = half;
+            if top {
+                half[..8].copy_from_slice(&P256_N[..8]);
+            }
+            agree::<32>(Curve::P256, &half);
+        });
+    }
+
+    #[test]
+    #[cfg(feature = "native")]
     fn order_constants_match_the_curve_crates() {
         // n itself is not a valid scalar, n - 1 is: the test constants are the curve orders.
         assert!(p256::NonZeroScalar::try_from(&P256_N[..]).is_err());

@@ -7,7 +7,7 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use edge_jwt_core::jws::backend::SignatureBackend;
 use edge_jwt_core::jws::claims::ClaimsPolicy;
 use edge_jwt_core::jws::jwk::{import_jwk, KeySet};
-use edge_jwt_core::jws::key::{KeyMaterial, PublicKey};
+use edge_jwt_core::jws::key::{Curve, KeyMaterial, PublicKey};
 use edge_jwt_core::jws::native::NativeBackend;
 use edge_jwt_core::jws::signature;
 use edge_jwt_core::{Algorithm, VerificationPolicy, Verifier};
@@ -29,6 +29,9 @@ thread_local! {
 /// signature verified with the 32 bytes `x` as an Ed25519 key *without* JWK import or any shared
 /// check, by each backend ("valid", "invalid" or "backend_error: ..."). It shows what the
 /// import checks protect the backends from.
+/// `POST /raw-ec`: `[{id, alg, crv, x, y, msg, sig}]` (base64url) → `[{id, webcrypto}]`: the same
+/// for an EC key: WebCrypto's answer with the coordinates taken as they are, without the native
+/// build's on-curve check at JWK import (the Worker has none: `importKey` checks the point).
 #[event(fetch)]
 async fn fetch(mut req: Request, _env: Env, _ctx: Context) -> Result<Response> {
     let backend = BACKEND.with(|b| b.clone());
@@ -38,6 +41,7 @@ async fn fetch(mut req: Request, _env: Env, _ctx: Context) -> Result<Response> {
         "/tokens" => tokens(&backend, &body).await,
         "/bench" => bench(&backend, &body).await,
         "/raw-ed25519" => raw_ed25519(&backend, &body).await,
+        "/raw-ec" => raw_ec(&backend, &body).await,
         _ => return Response::error("not found", 404),
     };
     Response::from_json(&json!({ "results": results, "imported_keys": backend.imported_keys() }))
@@ -82,6 +86,37 @@ async fn raw_ed25519(webcrypto: &WebCryptoBackend, body: &Value) -> Vec<Value> {
             "webcrypto": name(webcrypto.verify(Algorithm::EdDsa, &key, &msg, &sig).await),
             "native": name(NativeBackend.verify(Algorithm::EdDsa, &key, &msg, &sig).await),
         }));
+    }
+    results
+}
+
+async fn raw_ec(webcrypto: &WebCryptoBackend, body: &Value) -> Vec<Value> {
+    let mut results = Vec::new();
+    for vector in body.as_array().into_iter().flatten() {
+        let curve = match vector["crv"].as_str() {
+            Some("P-256") => Curve::P256,
+            Some("P-384") => Curve::P384,
+            _ => {
+                results.push(json!({ "id": vector["id"], "error": "crv is not P-256 or P-384" }));
+                continue;
+            }
+        };
+        let Some(alg) = Algorithm::from_name(vector["alg"].as_str().unwrap_or_default()) else {
+            results.push(json!({ "id": vector["id"], "error": "unknown alg" }));
+            continue;
+        };
+        let key = PublicKey::from_material(KeyMaterial::Ec {
+            curve,
+            x: bytes(&vector["x"]),
+            y: bytes(&vector["y"]),
+        });
+        let (msg, sig) = (bytes(&vector["msg"]), bytes(&vector["sig"]));
+        let webcrypto = match webcrypto.verify(alg, &key, &msg, &sig).await {
+            Ok(true) => "valid".to_owned(),
+            Ok(false) => "invalid".to_owned(),
+            Err(err) => format!("backend_error: {err}"),
+        };
+        results.push(json!({ "id": vector["id"], "webcrypto": webcrypto }));
     }
     results
 }
