@@ -13,6 +13,8 @@ use edge_jwt_core::log::{EventSink, Level};
 use edge_jwt_core::Verifier;
 use edge_jwt_webcrypto::WebCryptoBackend;
 use serde_json::json;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
 use worker::Env;
 
 use crate::http::WorkerHttp;
@@ -103,21 +105,38 @@ fn build(env: &Env) -> Result<Isolate, ConfigError> {
     Ok(Isolate { config, core })
 }
 
-/// The runtime's request as the pipeline reads it: its method and URL read once.
+/// The runtime's request as the pipeline reads it: its method and URL read once, in one call
+/// (`requestParts` in `src/runtime.js`), from the runtime's own URL parser.
 pub(crate) struct WorkerRequest {
     pub(crate) req: web_sys::Request,
     method: String,
-    pub(crate) url: url::Url,
+    path: String,
+    query: Option<String>,
+    /// The scheme the client used, without `:`.
+    pub(crate) scheme: String,
+    /// The host the client asked for, with its port unless it is the scheme's default.
+    pub(crate) host: String,
+}
+
+#[wasm_bindgen(module = "/src/runtime.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = requestParts, catch)]
+    fn request_parts(request: &web_sys::Request) -> Result<Vec<String>, JsValue>;
 }
 
 impl WorkerRequest {
     /// `None` when the runtime's URL does not parse (it always should).
     pub(crate) fn new(req: web_sys::Request) -> Option<WorkerRequest> {
-        let url = url::Url::parse(&req.url()).ok()?;
+        let [method, path, query, scheme, host]: [String; 5] =
+            request_parts(&req).ok()?.try_into().ok()?;
         Some(WorkerRequest {
-            method: req.method(),
             req,
-            url,
+            method,
+            path,
+            // The runtime's URL does not tell "/p?" from "/p": both have no query.
+            query: (!query.is_empty()).then_some(query),
+            scheme,
+            host,
         })
     }
 }
@@ -128,11 +147,11 @@ impl RequestView for WorkerRequest {
     }
 
     fn path(&self) -> &str {
-        self.url.path()
+        &self.path
     }
 
     fn query(&self) -> Option<&str> {
-        self.url.query()
+        self.query.as_deref()
     }
 
     fn header(&self, name: &str) -> Option<String> {
