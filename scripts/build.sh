@@ -14,7 +14,10 @@ worker-build --release
 # worker-build always adds --debuginfo, which keeps the names section, a sixth of the module. The
 # features are the ones workerd supports, as worker-build enables them.
 # -Oz: measured against -O3 in docs/decisions/0006-bundle-size.md (smaller, and not slower).
-wasm-opt "${EDGE_JWT_WASM_OPT:--Oz}" --strip-debug --strip-producers \
+# EDGE_JWT_WASM_NAMES=1 keeps the function names (for `node bench/profile.mjs`).
+names=(--strip-debug)
+[ "${EDGE_JWT_WASM_NAMES:-0}" = 1 ] && names=(--debuginfo)
+wasm-opt "${EDGE_JWT_WASM_OPT:--Oz}" "${names[@]}" --strip-producers \
   --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
   --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling \
   build/index_bg.wasm -o build/index_bg.wasm

@@ -105,56 +105,108 @@ fn build(env: &Env) -> Result<Isolate, ConfigError> {
     Ok(Isolate { config, core })
 }
 
-/// The runtime's request as the pipeline reads it: its method and URL read once, in one call
-/// (`requestParts` in `src/runtime.js`), from the runtime's own URL parser.
+/// The headers read together with the URL, in the same call: the pipeline's and the proxy's
+/// (the token, the preflight marker, the client address, and the two headers whose values the
+/// forwarding rules read). Any other header is read when asked for.
+const READ_AHEAD: [&str; 5] = [
+    "authorization",
+    "access-control-request-method",
+    "cf-connecting-ip",
+    "connection",
+    "x-forwarded-for",
+];
+
+/// The runtime's request as the pipeline reads it: its method, URL parts, header names and the
+/// [`READ_AHEAD`] headers, all read in one call (`requestParts` in `src/runtime.js`), the URL
+/// from the runtime's own parser.
 pub(crate) struct WorkerRequest {
     pub(crate) req: web_sys::Request,
-    method: String,
-    path: String,
-    query: Option<String>,
-    /// The scheme the client used, without `:`.
-    pub(crate) scheme: String,
-    /// The host the client asked for, with its port unless it is the scheme's default.
-    pub(crate) host: String,
+    /// The lines `requestParts` answered.
+    text: String,
+    /// Where each line is in `text`.
+    lines: [std::ops::Range<usize>; LINES],
 }
+
+/// Method, pathname, search, scheme, host, header names, then one line per [`READ_AHEAD`] name.
+const LINES: usize = 6 + READ_AHEAD.len();
 
 #[wasm_bindgen(module = "/src/runtime.js")]
 extern "C" {
     #[wasm_bindgen(js_name = requestParts, catch)]
-    fn request_parts(request: &web_sys::Request) -> Result<Vec<String>, JsValue>;
+    fn request_parts(request: &web_sys::Request, read_ahead: &str) -> Result<String, JsValue>;
+}
+
+thread_local! {
+    static READ_AHEAD_LIST: String = READ_AHEAD.join(",");
 }
 
 impl WorkerRequest {
-    /// `None` when the runtime's URL does not parse (it always should).
+    /// `None` when the runtime's answer does not have its shape (it always should).
     pub(crate) fn new(req: web_sys::Request) -> Option<WorkerRequest> {
-        let [method, path, query, scheme, host]: [String; 5] =
-            request_parts(&req).ok()?.try_into().ok()?;
-        Some(WorkerRequest {
-            req,
-            method,
-            path,
-            // The runtime's URL does not tell "/p?" from "/p": both have no query.
-            query: (!query.is_empty()).then_some(query),
-            scheme,
-            host,
-        })
+        let text = READ_AHEAD_LIST
+            .with(|list| request_parts(&req, list))
+            .ok()?;
+        let mut lines: [std::ops::Range<usize>; LINES] = Default::default();
+        let mut start = 0;
+        let mut split = text.split('\n');
+        for range in &mut lines {
+            let line = split.next()?;
+            *range = start..start + line.len();
+            start += line.len() + 1;
+        }
+        if split.next().is_some() {
+            return None;
+        }
+        Some(WorkerRequest { req, text, lines })
+    }
+
+    fn line(&self, index: usize) -> &str {
+        &self.text[self.lines[index].clone()]
+    }
+
+    /// The scheme the client used, without `:`.
+    pub(crate) fn scheme(&self) -> &str {
+        self.line(3).trim_end_matches(':')
+    }
+
+    /// The host the client asked for, with its port unless it is the scheme's default.
+    pub(crate) fn host(&self) -> &str {
+        self.line(4)
+    }
+
+    /// The names of the request's headers (lowercase).
+    pub(crate) fn header_names(&self) -> impl Iterator<Item = &str> {
+        self.line(5).split(',').filter(|name| !name.is_empty())
+    }
+
+    /// A [`READ_AHEAD`] header's value (`Some(None)`: the request has none), or `None` when
+    /// `name` is not read ahead.
+    fn read_ahead(&self, name: &str) -> Option<Option<&str>> {
+        let index = READ_AHEAD.iter().position(|listed| *listed == name)?;
+        Some(self.line(6 + index).strip_prefix('='))
     }
 }
 
 impl RequestView for WorkerRequest {
     fn method(&self) -> &str {
-        &self.method
+        self.line(0)
     }
 
     fn path(&self) -> &str {
-        &self.path
+        self.line(1)
     }
 
+    /// The runtime's URL does not tell "/p?" from "/p": both have no query.
     fn query(&self) -> Option<&str> {
-        self.query.as_deref()
+        self.line(2)
+            .strip_prefix('?')
+            .filter(|query| !query.is_empty())
     }
 
     fn header(&self, name: &str) -> Option<String> {
-        self.req.headers().get(name).ok().flatten()
+        match self.read_ahead(name) {
+            Some(value) => value.map(str::to_owned),
+            None => self.req.headers().get(name).ok().flatten(),
+        }
     }
 }

@@ -15,6 +15,8 @@ use wasm_bindgen::prelude::{wasm_bindgen, Closure};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Request;
 
+use edge_jwt_core::gateway::pipeline::RequestView;
+
 use crate::gateway::{self, WorkerRequest};
 use crate::response;
 
@@ -26,8 +28,8 @@ extern "C" {
         request: &Request,
         target: &str,
         with_body: bool,
-        deletes: Vec<String>,
-        sets: Vec<String>,
+        deletes: &str,
+        sets: &str,
         timeout_ms: f64,
         on_failure: &Function,
     ) -> Result<Promise, JsValue>;
@@ -43,15 +45,21 @@ pub(crate) fn forward(
     target: &Forward,
     config: &Config,
 ) -> Result<Promise, GatewayError> {
+    let refused = GatewayError::InvalidRequest("a header cannot be forwarded");
     let mut edits = edits_for(request, config, &target.identity);
     if !target.with_body {
         edits = edits.without_body();
     }
-    let mut sets = Vec::with_capacity(2 * edits.set.len());
-    for (name, value) in edits.set {
-        sets.push(name);
-        sets.push(value);
-    }
+    // One line per name or value: a line feed in one (no header may hold one, and the core's
+    // identity values never do) would split it into two edits, so it is refused here.
+    let deletes = lines(edits.delete.iter().map(String::as_str)).ok_or(refused.clone())?;
+    let sets = lines(
+        edits
+            .set
+            .iter()
+            .flat_map(|(name, value)| [name.as_str(), value.as_str()]),
+    )
+    .ok_or(refused.clone())?;
     let origin = origin_url(&config.origin.url, &target.path_and_query);
     FAILED
         .with(|failed| {
@@ -59,14 +67,29 @@ pub(crate) fn forward(
                 &request.req,
                 &origin,
                 target.with_body,
-                edits.delete,
-                sets,
+                &deletes,
+                &sets,
                 config.origin.timeout_ms as f64,
                 failed.as_ref().unchecked_ref(),
             )
         })
         // The runtime refused a header edit (a value it does not take).
-        .map_err(|_| GatewayError::InvalidRequest("a header cannot be forwarded"))
+        .map_err(|_| refused)
+}
+
+/// `items` joined with line feeds; `None` when one of them holds a line feed.
+fn lines<'a>(items: impl Iterator<Item = &'a str>) -> Option<String> {
+    let mut text = String::new();
+    for (i, item) in items.enumerate() {
+        if item.contains('\n') {
+            return None;
+        }
+        if i > 0 {
+            text.push('\n');
+        }
+        text.push_str(item);
+    }
+    Some(text)
 }
 
 thread_local! {
@@ -104,39 +127,37 @@ fn failure(
     response::settled(response::error(&error, &gateway.config.realm))
 }
 
-/// The header edits for `request`. The names are read in one call (`Array.from(keys).join`),
-/// since header names cannot contain commas.
+/// The header edits for `request`, from the names and values read with its URL.
 fn edits_for(
     request: &WorkerRequest,
     config: &Config,
     identity: &[(String, String)],
 ) -> HeaderEdits {
-    let headers = request.req.headers();
-    let keys: JsValue = headers.keys().into();
-    let names = String::from(js_sys::Array::from(&keys).join(","));
-    let names: Vec<&str> = names.split(',').filter(|name| !name.is_empty()).collect();
-    let get = |name: &str| headers.get(name).ok().flatten();
+    let names: Vec<&str> = request.header_names().collect();
     let client = ClientInfo {
-        ip: get("cf-connecting-ip"),
-        proto: request.scheme.clone(),
-        host: request.host.clone(),
+        ip: request.header("cf-connecting-ip"),
+        proto: request.scheme().to_owned(),
+        host: request.host().to_owned(),
     };
-    let (connection, forwarded_for) = (
-        names
-            .contains(&"connection")
-            .then(|| get("connection"))
-            .flatten(),
-        names
-            .contains(&"x-forwarded-for")
-            .then(|| get("x-forwarded-for"))
-            .flatten(),
-    );
     header_edits(
         &names,
-        connection.as_deref(),
-        forwarded_for.as_deref(),
+        request.header("connection").as_deref(),
+        request.header("x-forwarded-for").as_deref(),
         &client,
         &config.gateway.claim_headers,
         identity,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lines;
+
+    #[test]
+    fn edits_are_one_per_line_and_a_line_feed_in_one_is_refused() {
+        assert_eq!(lines(["a", "", "b"].into_iter()).as_deref(), Some("a\n\nb"));
+        assert_eq!(lines(std::iter::empty()).as_deref(), Some(""));
+        // An identity value smuggling a second header would be two edits on the JS side.
+        assert_eq!(lines(["x-auth-subject", "a\nx-admin", "b"].into_iter()), None);
+    }
 }

@@ -5,17 +5,28 @@
 // Why it is JavaScript: docs/decisions/0007-runtime-glue.md.
 
 /**
- * The parts of `request` the pipeline reads, from the runtime's own URL parser (the one its
- * `fetch` uses): [method, pathname, search without "?", scheme without ":", host with port].
+ * The parts of `request` the pipeline reads, in one string of lines (none of them can contain a
+ * line feed: the URL parser removes them, header names and values cannot hold one): method,
+ * pathname, search (with its "?"), scheme (with its ":"), host (with a non-default port), the
+ * header names joined with ",", then for each name in `readAhead` (comma-separated) "=" and its
+ * value, or an empty line when the request has no such header. The URL comes from the runtime's
+ * own parser, the one its `fetch` uses.
  */
-export function requestParts(request) {
+export function requestParts(request, readAhead) {
   const url = new URL(request.url);
-  return [request.method, url.pathname, url.search.slice(1), url.protocol.slice(0, -1), url.host];
+  const headers = request.headers;
+  const lines = [request.method, url.pathname, url.search, url.protocol, url.host, [...headers.keys()].join(",")];
+  for (const name of readAhead.split(",")) {
+    const value = headers.get(name);
+    lines.push(value === null ? "" : `=${value}`);
+  }
+  return lines.join("\n");
 }
 
 /**
- * Sends `request` to `target` with the core's header edits: `deletes` (names) and `sets` (name,
- * value, name, value...) applied to a copy of its headers; the body streamed unless `withBody`
+ * Sends `request` to `target` with the core's header edits applied to a copy of its headers:
+ * `deletes`, names one per line, then `sets`, lines name, value, name, value... (Rust refuses an
+ * edit with a line feed before the call); the body streamed unless `withBody`
  * is false; redirects returned, not followed. A timer aborts the fetch after `timeoutMs` unless
  * the response headers came first (a body that streams for longer is never cut). Settles with the
  * origin's response, or with what `onFailure(timedOut, message)` returns when the fetch fails. Throws (to
@@ -23,8 +34,11 @@ export function requestParts(request) {
  */
 export function forward(request, target, withBody, deletes, sets, timeoutMs, onFailure) {
   const headers = new Headers(request.headers);
-  for (const name of deletes) headers.delete(name);
-  for (let i = 0; i + 1 < sets.length; i += 2) headers.set(sets[i], sets[i + 1]);
+  if (deletes !== "") for (const name of deletes.split("\n")) headers.delete(name);
+  if (sets !== "") {
+    const pairs = sets.split("\n");
+    for (let i = 0; i + 1 < pairs.length; i += 2) headers.set(pairs[i], pairs[i + 1]);
+  }
   const controller = new AbortController();
   const init = { method: request.method, headers, redirect: "manual", signal: controller.signal };
   if (withBody && request.body !== null) init.body = request.body;
