@@ -24,7 +24,7 @@ use serde_json::json;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
-use worker::{event, Date, Env, Response, Result, ScheduleContext, ScheduledEvent};
+use worker::{event, Date, Env, ScheduleContext, ScheduledEvent};
 
 /// Every request: the gateway's own endpoints, or verification and forwarding to the origin.
 ///
@@ -55,7 +55,7 @@ pub fn fetch(req: web_sys::Request, env: Env, _ctx: worker::worker_sys::Context)
             let isolate = isolate.clone();
             future_to_promise(async move {
                 let gateway = settled_isolate(&isolate)?;
-                response::settled(status(gateway, &env).await)
+                status(gateway, &env).await
             })
         }
         Decision::Verify(pending) => {
@@ -64,7 +64,7 @@ pub fn fetch(req: web_sys::Request, env: Env, _ctx: worker::worker_sys::Context)
                 let gateway = settled_isolate(&isolate)?;
                 match gateway.core.verify(&pending, now()).await {
                     Ok(target) => JsFuture::from(forward(gateway, &request, &target)).await,
-                    Err(error) => response::settled(response::error(&error, &gateway.config.realm)),
+                    Err(error) => response::error(&error, &gateway.config.realm),
                 }
             })
         }
@@ -93,16 +93,16 @@ fn answer(error: &GatewayError, realm: &str) -> Promise {
     ready(response::error(error, realm))
 }
 
-/// A response made in Rust, as a settled promise.
-fn ready(response: Result<Response>) -> Promise {
-    match response::settled(response) {
+/// A response made here, as a settled promise.
+fn ready(response: std::result::Result<JsValue, JsValue>) -> Promise {
+    match response {
         Ok(value) => Promise::resolve(&value),
         Err(err) => Promise::reject(&err),
     }
 }
 
 /// `GET /_gateway/status` (the pipeline has checked `STATUS_TOKEN`): the caches' state.
-async fn status(gateway: &Isolate, env: &Env) -> Result<Response> {
+async fn status(gateway: &Isolate, env: &Env) -> std::result::Result<JsValue, JsValue> {
     let last_run = kv::last_scheduled_run(env).await.ok().flatten();
     let core = &gateway.core;
     response::json(&json!({

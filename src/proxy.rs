@@ -124,7 +124,7 @@ fn failure(
         .core
         .log
         .event(Level::Warn, event, fields(&gateway.config));
-    response::settled(response::error(&error, &gateway.config.realm))
+    response::error(&error, &gateway.config.realm)
 }
 
 /// The header edits for `request`, from the names and values read with its URL.
@@ -158,6 +158,9 @@ mod tests {
         assert_eq!(lines(["a", "", "b"].into_iter()).as_deref(), Some("a\n\nb"));
         assert_eq!(lines(std::iter::empty()).as_deref(), Some(""));
         // An identity value smuggling a second header would be two edits on the JS side.
-        assert_eq!(lines(["x-auth-subject", "a\nx-admin", "b"].into_iter()), None);
+        assert_eq!(
+            lines(["x-auth-subject", "a\nx-admin", "b"].into_iter()),
+            None
+        );
     }
 }

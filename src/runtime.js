@@ -62,3 +62,14 @@ export function forward(request, target, withBody, deletes, sets, timeoutMs, onF
     },
   );
 }
+
+/**
+ * A JSON response of the gateway itself (an RFC 6750 error or one of its endpoints), never
+ * cached; `challenge` (WWW-Authenticate) and `retryAfter` are left out when empty.
+ */
+export function respond(status, body, challenge, retryAfter) {
+  const headers = { "content-type": "application/json", "cache-control": "no-store" };
+  if (challenge !== "") headers["www-authenticate"] = challenge;
+  if (retryAfter !== "") headers["retry-after"] = retryAfter;
+  return new Response(body, { status, headers });
+}
