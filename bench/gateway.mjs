@@ -718,10 +718,10 @@ try {
   out.push("");
   out.push("| bundle | raw | gzip -9 |");
   out.push("|---|---:|---:|");
-  out.push(`| gateway build/index_bg.wasm | ${(sizes.wasm_bytes / 1024).toFixed(1)} KiB | ${(sizes.wasm_gzip_bytes / 1024).toFixed(1)} KiB |`);
+  out.push(`| gateway wasm | ${(sizes.wasm_bytes / 1024).toFixed(1)} KiB | ${(sizes.wasm_gzip_bytes / 1024).toFixed(1)} KiB |`);
   out.push(`| gateway build/index.js | ${(sizes.js_bytes / 1024).toFixed(1)} KiB | |`);
   if (baselineSizes) {
-    out.push(`| baseline (${BASELINE}) index_bg.wasm | ${(baselineSizes.wasm_bytes / 1024).toFixed(1)} KiB | ${(baselineSizes.wasm_gzip_bytes / 1024).toFixed(1)} KiB |`);
+    out.push(`| baseline (${BASELINE}) wasm | ${(baselineSizes.wasm_bytes / 1024).toFixed(1)} KiB | ${(baselineSizes.wasm_gzip_bytes / 1024).toFixed(1)} KiB |`);
   }
   out.push(`| jose Worker bench/.build/jose.js | ${(sizes.jose_bundle_bytes / 1024).toFixed(1)} KiB | ${(sizes.jose_bundle_gzip_bytes / 1024).toFixed(1)} KiB |`);
   out.push("");

@@ -86,6 +86,18 @@ describe("WebCrypto backend in workerd", () => {
     return res.json();
   }
 
+  test("after a panic (state left borrowed) the next requests get a new instance of the module", async () => {
+    const panicked = await harness.fetch("/panic", { method: "POST", body: "{}" }).then(
+      (res) => res.status,
+      (error) => error.message,
+    );
+    assert.notEqual(panicked, 200, "the panicking request fails");
+    for (let i = 0; i < 3; i += 1) {
+      const { results } = await post("/vectors", []);
+      assert.deepEqual(results, [], `request ${i} after the panic`);
+    }
+  });
+
   test("tokens minted now by jose verify for every algorithm; tampering fails", async () => {
     const keys = [];
     const tokens = [];

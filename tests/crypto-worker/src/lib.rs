@@ -16,6 +16,8 @@ use serde_json::{json, Value};
 use worker::{event, Context, Env, Request, Response, Result};
 
 thread_local! {
+    /// Requests served; every request borrows it.
+    static SERVED: std::cell::RefCell<u64> = const { std::cell::RefCell::new(0) };
     static BACKEND: std::rc::Rc<WebCryptoBackend> = std::rc::Rc::new(WebCryptoBackend::new());
 }
 
@@ -32,9 +34,14 @@ thread_local! {
 /// `POST /raw-ec`: `[{id, alg, crv, x, y, msg, sig}]` (base64url) → `[{id, webcrypto}]`: the same
 /// for an EC key: WebCrypto's answer with the coordinates taken as they are, without the native
 /// build's on-curve check at JWK import (the Worker has none: `importKey` checks the point).
+/// `POST /panic`: panics (wasm `unreachable`) while holding state, to test that worker-build's
+/// entry module (the gateway's too) gives the next request a new instance.
 #[event(fetch)]
 async fn fetch(mut req: Request, _env: Env, _ctx: Context) -> Result<Response> {
     let backend = BACKEND.with(|b| b.clone());
+    if req.path() != "/panic" {
+        SERVED.with(|served| *served.borrow_mut() += 1);
+    }
     let body: Value = req.json().await?;
     let results = match req.path().as_str() {
         "/vectors" => vectors(&backend, &body).await,
@@ -42,6 +49,12 @@ async fn fetch(mut req: Request, _env: Env, _ctx: Context) -> Result<Response> {
         "/bench" => bench(&backend, &body).await,
         "/raw-ed25519" => raw_ed25519(&backend, &body).await,
         "/raw-ec" => raw_ec(&backend, &body).await,
+        "/panic" => SERVED.with(|served| {
+            // Panics while the state is borrowed, as a panic inside the gateway's caches would:
+            // the instance is unusable after it.
+            let _borrowed = served.borrow_mut();
+            panic!("the test asked for a panic")
+        }),
         _ => return Response::error("not found", 404),
     };
     Response::from_json(&json!({ "results": results, "imported_keys": backend.imported_keys() }))
