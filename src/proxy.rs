@@ -228,5 +228,6 @@ fn edits_for(
         &client,
         &config.gateway.claim_headers,
         identity,
+        &config.gateway.origin_auth,
     )
 }
