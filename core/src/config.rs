@@ -194,7 +194,8 @@ const VARIABLES: &[(&str, &str, &str)] = &[
         "",
         "Extra identity headers for the origin: `claim.path=Header-Name` pairs, comma-separated. \
          Authorization, Cookie, Host, Content-Length, hop-by-hop, client-address, \
-         method-override, path-rewrite and `CF-*` headers are refused.",
+         method-override, path-rewrite and `CF-*` headers are refused, and so is the \
+         `ORIGIN_AUTH_HEADER` name.",
     ),
     (
         "FORWARD_PREFLIGHT",
