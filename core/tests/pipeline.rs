@@ -410,14 +410,7 @@ fn origin_headers(gateway: &TestGateway, req: &Req, forward: &Forward) -> Vec<(S
     if !forward.with_body {
         edits = edits.without_body();
     }
-    let mut headers: Vec<(String, String)> = req
-        .headers
-        .iter()
-        .map(|(name, value)| (name.to_ascii_lowercase(), value.clone()))
-        .filter(|(name, _)| !edits.delete.contains(name))
-        .collect();
-    headers.extend(edits.set);
-    headers
+    edits.apply(&req.headers)
 }
 
 #[test]

@@ -784,25 +784,32 @@ fn a_short_status_token_is_refused_without_echoing_it() {
     err("STATUS_TOKEN", "ééééééééééééééé");
 }
 
+/// One invalid value for several variables, in the documented order.
+const BAD: [(&str, &str); 11] = [
+    ("JWT_AUTHORITY", "http://example.com"),
+    ("JWT_AUDIENCE", ""),
+    ("JWT_ALGORITHMS", "HS256"),
+    ("JWT_CLOCK_SKEW_SECONDS", "-1"),
+    ("JWKS_CACHE_TYPE", "redis"),
+    ("ORIGIN_URL", "ftp://x"),
+    ("ORIGIN_AUTH_HEADER", "Cookie"),
+    ("ROUTE_SCOPES", "GET /a"),
+    ("LOG_LEVEL", "loud"),
+    ("STATUS_TOKEN", "short"),
+    ("ORIGIN_AUTH_SECRET", "short"),
+];
+
+fn all_bad() -> BTreeMap<&'static str, String> {
+    BAD.iter()
+        .map(|(name, value)| (*name, (*value).to_owned()))
+        .collect()
+}
+
 #[test]
 fn the_first_error_in_the_documented_order_is_reported() {
-    let mut env = BTreeMap::new();
-    let bad = [
-        ("STATUS_TOKEN", "short"),
-        ("LOG_LEVEL", "loud"),
-        ("ROUTE_SCOPES", "GET /a"),
-        ("ORIGIN_URL", "ftp://x"),
-        ("JWKS_CACHE_TYPE", "redis"),
-        ("JWT_CLOCK_SKEW_SECONDS", "-1"),
-        ("JWT_ALGORITHMS", "HS256"),
-        ("JWT_AUDIENCE", ""),
-        ("JWT_AUTHORITY", "http://example.com"),
-    ];
-    for (name, value) in bad {
-        env.insert(name, value.to_owned());
-    }
+    let mut env = all_bad();
     // Fix the variables one by one, earliest first: the next one in order is reported.
-    for &(name, _) in bad.iter().rev() {
+    for (name, _) in BAD {
         assert_eq!(load(&env).unwrap_err().variable, name);
         env.insert(name, minimal().get(name).cloned().unwrap_or_default());
     }
@@ -811,23 +818,8 @@ fn the_first_error_in_the_documented_order_is_reported() {
 
 #[test]
 fn check_reports_every_invalid_variable_in_the_documented_order() {
-    let mut env = BTreeMap::new();
-    let bad = [
-        ("JWT_AUTHORITY", "http://example.com"),
-        ("JWT_AUDIENCE", ""),
-        ("JWT_ALGORITHMS", "HS256"),
-        ("JWT_CLOCK_SKEW_SECONDS", "-1"),
-        ("JWKS_CACHE_TYPE", "redis"),
-        ("ORIGIN_URL", "ftp://x"),
-        ("ORIGIN_AUTH_HEADER", "Cookie"),
-        ("ROUTE_SCOPES", "GET /a"),
-        ("LOG_LEVEL", "loud"),
-        ("STATUS_TOKEN", "short"),
-        ("ORIGIN_AUTH_SECRET", "short"),
-    ];
-    for (name, value) in bad {
-        env.insert(name, value.to_owned());
-    }
+    let env = all_bad();
+    let bad = BAD;
     let problems = Config::check(|name| env.get(name).cloned()).unwrap_err();
     let named: Vec<&str> = problems.iter().map(|problem| problem.variable).collect();
     let expected: Vec<&str> = bad.iter().map(|(name, _)| *name).collect();
