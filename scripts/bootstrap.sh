@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
-# Installs (once) and checks everything the build, the tests and `npm run dev` need, then links
-# the tools into .tools/bin. Quick when everything is present. Downloads only from crates.io,
-# the npm registry and rustup's own channel; no tool downloads binaries from anywhere else.
+# Installs (once) and checks what a command needs, then links the tools into .tools/bin. Quick
+# when everything is present. Downloads only from crates.io, the npm registry and rustup's own
+# channel; no tool downloads binaries from anywhere else.
+#
+#   bash scripts/bootstrap.sh         the build (`npm run build`, `npm run dev`, `wrangler deploy`)
+#   bash scripts/bootstrap.sh test    the build, and what only the tests need (cargo-deny)
+#   bash scripts/bootstrap.sh bench   the build, and the benchmark's npm packages (bench/)
 #
 # Cargo-installed tools live in a per-user cache keyed by version
 # (${EDGE_JWT_TOOL_CACHE:-~/.cache/edge-jwt/tools}/NAME-VERSION), so a fresh clone on the same
 # machine (CI) reuses them instead of compiling them again.
 set -euo pipefail
+purpose=${1:-build}
+case "$purpose" in
+  build | test | bench) ;;
+  *) printf 'bootstrap: usage: bootstrap.sh [test|bench]\n' >&2; exit 2 ;;
+esac
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 # shellcheck source=scripts/tool-versions.sh
@@ -33,10 +42,18 @@ for component in clippy rustfmt; do
   fi
 done
 
-# 2. npm packages, exactly as locked (wrangler, miniflare/workerd, esbuild, binaryen, jose).
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  say "installing npm packages (npm ci)"
-  npm ci --no-fund --no-audit
+# 2. npm packages, exactly as locked (wrangler, miniflare/workerd, esbuild, binaryen, jose); the
+# benchmark's own (autocannon, sharp, ws) only for it, from bench/package-lock.json.
+npm_ci() {
+  local dir=$1
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    say "installing npm packages in $dir (npm ci)"
+    (cd "$dir" && npm ci --no-fund --no-audit)
+  fi
+}
+npm_ci .
+if [ "$purpose" = bench ]; then
+  npm_ci bench
 fi
 
 # 3. Cargo-installed tools, at pinned versions, in the per-user cache.
@@ -58,13 +75,15 @@ cargo_tool() {
 }
 worker_build=$(cargo_tool worker-build "$WORKER_BUILD_VERSION" worker-build)
 wasm_bindgen=$(cargo_tool wasm-bindgen-cli "$wasm_bindgen_version" wasm-bindgen)
-cargo_deny=$(cargo_tool cargo-deny "$CARGO_DENY_VERSION" cargo-deny)
 
 # 4. Project-local links, so every script uses exactly these tools.
 mkdir -p .tools/bin
 ln -sf "$worker_build" .tools/bin/worker-build
 ln -sf "$wasm_bindgen" .tools/bin/wasm-bindgen
-ln -sf "$cargo_deny" .tools/bin/cargo-deny
+if [ "$purpose" = test ]; then
+  # Only `npm test` runs cargo-deny: a build or a deploy never compiles it.
+  ln -sf "$(cargo_tool cargo-deny "$CARGO_DENY_VERSION" cargo-deny)" .tools/bin/cargo-deny
+fi
 ln -sf "$root/node_modules/.bin/esbuild" .tools/bin/esbuild
 ln -sf "$root/node_modules/.bin/wasm-opt" .tools/bin/wasm-opt
 

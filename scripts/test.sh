@@ -5,7 +5,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 step() { printf '\n==> %s\n' "$*"; }
 
 step "toolchain"
-bash scripts/bootstrap.sh
+bash scripts/bootstrap.sh test
 step "cargo fmt"
 cargo fmt --all -- --check
 step "clippy (host)"

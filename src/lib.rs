@@ -108,6 +108,12 @@ async fn status(gateway: &Isolate, env: &Env) -> std::result::Result<JsValue, Js
     response::json(&json!({
         "service": "edge-jwt",
         "version": env!("CARGO_PKG_VERSION"),
+        // Every counter below is this isolate's own: other isolates and locations keep theirs.
+        "scope": "isolate",
+        "origin_auth": {
+            "header": core.policy.origin_auth.header(),
+            "secret_set": core.policy.origin_auth.is_set(),
+        },
         "key_cache": core.keys.status(now()),
         "imported_crypto_keys": core.backend.imported_keys(),
         "token_cache": {

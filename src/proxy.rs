@@ -146,6 +146,7 @@ fn edits_for(
         &client,
         &config.gateway.claim_headers,
         identity,
+        &config.gateway.origin_auth,
     )
 }
 

@@ -1,4 +1,6 @@
-// `wrangler deploy --dry-run` must succeed offline: the deploy configuration is valid and builds.
+// `wrangler deploy --dry-run --env staging|production` must succeed offline: each environment's
+// configuration is valid for wrangler, builds, and has its own bindings (vars and kv_namespaces
+// are not inherited from the top level).
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
@@ -10,21 +12,33 @@ import { promisify } from "node:util";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 
-test("wrangler deploy --dry-run builds and lists the KV binding, cron-ready vars", { timeout: 300_000 }, async () => {
-  const outdir = await mkdtemp(join(tmpdir(), "edge-jwt-dryrun-"));
+async function dryRun(env) {
+  const outdir = await mkdtemp(join(tmpdir(), `edge-jwt-dryrun-${env}-`));
   try {
-    const { stdout } = await promisify(execFile)(`${root}node_modules/.bin/wrangler`, ["deploy", "--dry-run", "--outdir", outdir], {
+    const { stdout } = await promisify(execFile)(`${root}node_modules/.bin/wrangler`, ["deploy", "--dry-run", "--env", env, "--outdir", outdir], {
       cwd: root,
       env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
       timeout: 280_000,
       maxBuffer: 16 * 1024 * 1024,
     });
-    assert.match(stdout, /env\.JWKS_CACHE\b.*KV Namespace/);
-    assert.match(stdout, /env\.JWT_AUTHORITY\b/);
-    assert.match(stdout, /--dry-run: exiting now\./);
-    const files = await readdir(outdir);
-    assert.ok(files.some((f) => f.endsWith(".wasm")), `no wasm module in ${files}`);
+    return { stdout, files: await readdir(outdir) };
   } finally {
     await rm(outdir, { recursive: true, force: true });
   }
-});
+}
+
+for (const env of ["staging", "production"]) {
+  test(`wrangler deploy --dry-run --env ${env}: builds, binds its own KV namespace and vars`, { timeout: 300_000 }, async () => {
+    const { stdout, files } = await dryRun(env);
+    assert.match(stdout, /env\.JWKS_CACHE\b.*KV Namespace/);
+    for (const name of ["JWT_AUTHORITY", "JWT_AUDIENCE", "ORIGIN_URL"]) {
+      assert.match(stdout, new RegExp(`env\\.${name}\\b.*Environment Variable`), name);
+    }
+    // Only the environment's own vars: the top level's full list is not inherited.
+    assert.doesNotMatch(stdout, /env\.JWKS_MAX_STALE_SECONDS\b/);
+    // Secrets are never in wrangler.toml.
+    assert.doesNotMatch(stdout, /env\.(STATUS_TOKEN|ORIGIN_AUTH_SECRET)\b/);
+    assert.match(stdout, /--dry-run: exiting now\./);
+    assert.ok(files.some((f) => f.endsWith(".wasm")), `no wasm module in ${files}`);
+  });
+}

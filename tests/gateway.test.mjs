@@ -205,6 +205,7 @@ describe("misconfiguration", () => {
     JWKS_FETCH_TIMEOUT_MS: "5",
     ORIGIN_URL: "not a url",
     ORIGIN_TIMEOUT_MS: "1e3",
+    ORIGIN_AUTH_HEADER: "X-Auth-Gateway",
     PUBLIC_PATHS: "health",
     ROUTE_SCOPES: "GET /orders=",
     CLAIM_HEADERS: "sub=Host",
@@ -212,6 +213,7 @@ describe("misconfiguration", () => {
     AUTH_REALM: 'a"b',
     LOG_LEVEL: "verbose",
     STATUS_TOKEN: "short",
+    ORIGIN_AUTH_SECRET: "short",
   };
   const good = gatewayVars({ url: "http://127.0.0.1:9", audience: "orders" }, { url: "http://127.0.0.1:9" });
 

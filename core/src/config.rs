@@ -2,7 +2,7 @@
 //! typed [`Config`].
 //!
 //! [`variables()`] is the single list of variables with their defaults and meanings; the unit
-//! tests hold `wrangler.toml` (`[vars]`) and the README's table to it. [`Config::from_env`] reads
+//! tests hold the README's table to it. [`Config::from_env`] reads
 //! the variables in the order of that list and reports the first problem as a [`ConfigError`],
 //! so one bad deployment always yields the same message.
 //!
@@ -19,8 +19,10 @@
 //! - Booleans are `true`/`false` (any case) or `1`/`0`.
 //! - Lists are comma-separated (`ROUTE_SCOPES`: `;`-separated) or JSON arrays of strings, one
 //!   entry per element; entries are trimmed, empty ones dropped, duplicates removed.
-//! - `STATUS_TOKEN` is a secret: neither a [`ConfigError`] nor `Config`'s `Debug` output ever
-//!   contains its value.
+//! - `STATUS_TOKEN` and `ORIGIN_AUTH_SECRET` are secrets: neither a [`ConfigError`] nor
+//!   `Config`'s `Debug` output ever contains their values.
+//! - [`Config::from_env`] stops at the first invalid variable (the Worker refuses to run);
+//!   [`Config::check`] reports every one (`npm run check-config`).
 
 use std::fmt;
 
@@ -28,6 +30,7 @@ use url::Url;
 
 use crate::gateway::client_headers::same_name;
 use crate::gateway::identity::ClaimHeader;
+use crate::gateway::origin_auth::{OriginAuth, DEFAULT_ORIGIN_AUTH_HEADER};
 use crate::gateway::path::CONFIGURED_PATH_RULE;
 use crate::gateway::pipeline::GatewayPolicy;
 use crate::gateway::routing::RouteScope;
@@ -164,6 +167,14 @@ const VARIABLES: &[(&str, &str, &str)] = &[
         "Timeout for the origin's response headers, in milliseconds (100 to 300000); then 504.",
     ),
     (
+        "ORIGIN_AUTH_HEADER",
+        "X-Gateway-Auth",
+        "The header that carries `ORIGIN_AUTH_SECRET` to the origin: an HTTP header name that \
+         the gateway does not own otherwise (not `X-Auth-*`, `CF-*`, Authorization, Cookie, \
+         Host, hop-by-hop, client-address, method-override or path-rewrite headers). A \
+         client's header of this name is always removed, with or without a secret.",
+    ),
+    (
         "PUBLIC_PATHS",
         "",
         "Path prefixes forwarded without a token, comma-separated, each starting with `/`; \
@@ -183,7 +194,8 @@ const VARIABLES: &[(&str, &str, &str)] = &[
         "",
         "Extra identity headers for the origin: `claim.path=Header-Name` pairs, comma-separated. \
          Authorization, Cookie, Host, Content-Length, hop-by-hop, client-address, \
-         method-override, path-rewrite and `CF-*` headers are refused.",
+         method-override, path-rewrite and `CF-*` headers are refused, and so is the \
+         `ORIGIN_AUTH_HEADER` name.",
     ),
     (
         "FORWARD_PREFLIGHT",
@@ -208,21 +220,33 @@ const VARIABLES: &[(&str, &str, &str)] = &[
          the bearer token that protects the status endpoint, at least 16 characters; unset for \
          none.",
     ),
+    (
+        "ORIGIN_AUTH_SECRET",
+        "",
+        "Secret, set with `npx wrangler secret put ORIGIN_AUTH_SECRET` and never in \
+         `wrangler.toml`: sent in `ORIGIN_AUTH_HEADER` on every forwarded request (protected, \
+         public and preflight), so the origin can refuse traffic that bypassed the gateway; at \
+         least 32 visible ASCII characters without spaces (`openssl rand -hex 32`); unset for \
+         none.",
+    ),
 ];
 
 /// Every variable the gateway reads, as `(name, default, meaning)`, in the order
 /// [`Config::from_env`] checks them. An empty default means "unset". This is the one source of
-/// truth: `wrangler.toml` and the README's table are tested against it.
+/// truth: the README's table is tested against it, and `npm run check-config` refuses any other
+/// name in `wrangler.toml`.
 pub fn variables() -> &'static [(&'static str, &'static str, &'static str)] {
     VARIABLES
 }
 
 /// Whether `name` is a secret (set with `wrangler secret put`, never echoed).
 pub fn is_secret(name: &str) -> bool {
-    name == STATUS_TOKEN
+    name == STATUS_TOKEN || name == ORIGIN_AUTH_SECRET
 }
 
 const STATUS_TOKEN: &str = "STATUS_TOKEN";
+const ORIGIN_AUTH_HEADER: &str = "ORIGIN_AUTH_HEADER";
+const ORIGIN_AUTH_SECRET: &str = "ORIGIN_AUTH_SECRET";
 
 /// The smallest accepted `STATUS_TOKEN`, in characters.
 pub const MIN_STATUS_TOKEN_CHARS: usize = 16;
@@ -243,7 +267,8 @@ pub struct Config {
     /// The protected API (`ORIGIN_URL`, `ORIGIN_TIMEOUT_MS`).
     pub origin: OriginSettings,
     /// What the request pipeline lets through (`PUBLIC_PATHS`, `ROUTE_SCOPES`, `CLAIM_HEADERS`,
-    /// `FORWARD_PREFLIGHT`, `STATUS_TOKEN`); its `Debug` output never shows the secret.
+    /// `FORWARD_PREFLIGHT`, `STATUS_TOKEN`) and what the origin receives (`ORIGIN_AUTH_*`); its
+    /// `Debug` output never shows the secrets.
     pub gateway: GatewayPolicy,
     /// `realm` of `WWW-Authenticate` answers (`AUTH_REALM`); safe inside a quoted string.
     pub realm: String,
@@ -361,20 +386,42 @@ impl Config {
     pub fn from_env<V: Into<VarValue>>(
         get: impl Fn(&str) -> Option<V>,
     ) -> Result<Config, ConfigError> {
+        Config::check(get).map_err(|problems| problems.first)
+    }
+
+    /// Like [`Config::from_env`], but goes on past an invalid variable and reports every one, in
+    /// the order of [`variables()`] (for `npm run check-config`). A variable that another's
+    /// range depends on (`JWKS_CACHE_TTL_SECONDS`, `ORIGIN_AUTH_HEADER`) is taken at its default
+    /// for that check when it is itself invalid.
+    pub fn check<V: Into<VarValue>>(get: impl Fn(&str) -> Option<V>) -> Result<Config, Problems> {
         let var = |name: &'static str| Var::new(name, get(name).map(Into::into));
         let int = |name: &'static str, min: u64, max: u64, unit: &str| {
             var(name).number((min, max), unit, "")
         };
+        let mut found = Found::default();
 
         // Token verification.
-        let authority = var("JWT_AUTHORITY").text()?;
-        check_url("JWT_AUTHORITY", &authority, UrlRule::Issuer)?;
-        let audience = var("JWT_AUDIENCE").entries(ListShape::Comma)?;
-        let audiences = list(&audience.items);
-        if audiences.is_empty() {
-            return Err(audience.error("a comma-separated list of at least one audience"));
-        }
-        let jwks_url = var("JWT_JWKS_URL").text()?;
+        let authority = var("JWT_AUTHORITY").text().and_then(|authority| {
+            check_url("JWT_AUTHORITY", &authority, UrlRule::Issuer).map(|_| authority)
+        });
+        let authority: String = found.keep(authority).unwrap_or_default();
+        let audiences = var("JWT_AUDIENCE")
+            .entries(ListShape::Comma)
+            .and_then(|audience| {
+                let audiences = list(&audience.items);
+                if audiences.is_empty() {
+                    return Err(audience.error("a comma-separated list of at least one audience"));
+                }
+                Ok(audiences)
+            });
+        let audiences = found.keep(audiences).unwrap_or_default();
+        let jwks_url = var("JWT_JWKS_URL").text().and_then(|jwks_url| {
+            if !jwks_url.is_empty() {
+                check_url("JWT_JWKS_URL", &jwks_url, UrlRule::Jwks)?;
+            }
+            Ok(jwks_url)
+        });
+        let jwks_url: String = found.keep(jwks_url).unwrap_or_default();
         let location = if jwks_url.is_empty() {
             // OIDC discovery at `{JWT_AUTHORITY}/.well-known/openid-configuration` (the authority
             // without its trailing `/`); its `issuer` must equal the authority exactly.
@@ -386,94 +433,171 @@ impl Config {
                 issuer: authority.clone(),
             }
         } else {
-            check_url("JWT_JWKS_URL", &jwks_url, UrlRule::Jwks)?;
             JwksLocation::Direct(jwks_url)
         };
-        let algorithms = algorithms(&var("JWT_ALGORITHMS").entries(ListShape::Comma)?)?;
-        let clock_skew = int("JWT_CLOCK_SKEW_SECONDS", 0, 600, "seconds")?;
-        let max_token_bytes = int("JWT_MAX_TOKEN_BYTES", 512, 65_536, "bytes")?;
-        let required = list(&var("JWT_REQUIRED_CLAIMS").entries(ListShape::Comma)?.items);
-        let types = list(&var("JWT_TYP").entries(ListShape::Comma)?.items);
-        let max_age =
-            var("JWT_MAX_TOKEN_AGE_SECONDS").optional_number((1, 31_536_000), "seconds")?;
+        let algorithms = var("JWT_ALGORITHMS")
+            .entries(ListShape::Comma)
+            .and_then(|entries| algorithms(&entries));
+        let algorithms = found.keep(algorithms).unwrap_or_default();
+        let clock_skew = found
+            .keep(int("JWT_CLOCK_SKEW_SECONDS", 0, 600, "seconds"))
+            .unwrap_or(0);
+        let max_token_bytes = found
+            .keep(int("JWT_MAX_TOKEN_BYTES", 512, 65_536, "bytes"))
+            .unwrap_or(0);
+        let required = found
+            .keep(var("JWT_REQUIRED_CLAIMS").entries(ListShape::Comma))
+            .map(|entries| list(&entries.items))
+            .unwrap_or_default();
+        let types = found
+            .keep(var("JWT_TYP").entries(ListShape::Comma))
+            .map(|entries| list(&entries.items))
+            .unwrap_or_default();
+        let max_age = var("JWT_MAX_TOKEN_AGE_SECONDS").optional_number((1, 31_536_000), "seconds");
+        let max_age = found.keep(max_age).flatten();
 
         // Key cache.
-        let cache_type = var("JWKS_CACHE_TYPE").text()?;
-        let cache_kind = match cache_type.to_ascii_lowercase().as_str() {
-            "kv" => CacheKind::Kv,
-            "in_memory" => CacheKind::InMemory,
-            _ => {
-                return Err(error(
+        let cache_kind = var("JWKS_CACHE_TYPE").text().and_then(|cache_type| {
+            match cache_type.to_ascii_lowercase().as_str() {
+                "kv" => Ok(CacheKind::Kv),
+                "in_memory" => Ok(CacheKind::InMemory),
+                _ => Err(error(
                     "JWKS_CACHE_TYPE",
                     "\"kv\" or \"in_memory\"",
                     &cache_type,
-                ))
+                )),
             }
-        };
+        });
+        let cache_kind = found.keep(cache_kind).unwrap_or(CacheKind::Kv);
         const MAX_TTL: u64 = 604_800;
-        let ttl = int("JWKS_CACHE_TTL_SECONDS", 1, MAX_TTL, "seconds")?;
+        // The clamps are checked against the default TTL when the TTL itself is invalid.
+        let ttl = found
+            .keep(int("JWKS_CACHE_TTL_SECONDS", 1, MAX_TTL, "seconds"))
+            .unwrap_or(CachePolicy::default().ttl);
         let min_ttl = var("JWKS_MIN_TTL_SECONDS").number(
             (1, ttl),
             "seconds",
             " (at most JWKS_CACHE_TTL_SECONDS)",
-        )?;
+        );
+        let min_ttl = found.keep(min_ttl).unwrap_or(ttl);
         let max_ttl = var("JWKS_MAX_TTL_SECONDS").number(
             (ttl, MAX_TTL),
             "seconds",
             " (at least JWKS_CACHE_TTL_SECONDS)",
-        )?;
-        let max_stale = int("JWKS_MAX_STALE_SECONDS", 0, 2_592_000, "seconds")?;
-        let unknown_kid_cooldown = int("JWKS_UNKNOWN_KID_COOLDOWN_SECONDS", 1, 3_600, "seconds")?;
-        let interval_minutes = int("JWKS_REFRESH_INTERVAL_MINUTES", 1, 1_440, "minutes")?;
-        let refresh_enabled = var("JWKS_ENABLE_BACKGROUND_REFRESH").boolean()?;
-        let fetch_timeout_ms = int("JWKS_FETCH_TIMEOUT_MS", 100, 60_000, "milliseconds")?;
+        );
+        let max_ttl = found.keep(max_ttl).unwrap_or(ttl);
+        let max_stale = found
+            .keep(int("JWKS_MAX_STALE_SECONDS", 0, 2_592_000, "seconds"))
+            .unwrap_or(0);
+        let unknown_kid_cooldown = found
+            .keep(int(
+                "JWKS_UNKNOWN_KID_COOLDOWN_SECONDS",
+                1,
+                3_600,
+                "seconds",
+            ))
+            .unwrap_or(1);
+        let interval_minutes = found
+            .keep(int("JWKS_REFRESH_INTERVAL_MINUTES", 1, 1_440, "minutes"))
+            .unwrap_or(1);
+        let refresh_enabled = found
+            .keep(var("JWKS_ENABLE_BACKGROUND_REFRESH").boolean())
+            .unwrap_or(false);
+        let fetch_timeout_ms = found
+            .keep(int("JWKS_FETCH_TIMEOUT_MS", 100, 60_000, "milliseconds"))
+            .unwrap_or(100);
 
         // Gateway.
-        let origin_url = var("ORIGIN_URL").text()?;
-        let origin_url = check_url("ORIGIN_URL", &origin_url, UrlRule::Origin)?;
-        let origin_url = origin_url.as_str().trim_end_matches('/').to_owned();
-        let origin_timeout_ms = int("ORIGIN_TIMEOUT_MS", 100, 300_000, "milliseconds")?;
-        let public_paths = public_paths(&var("PUBLIC_PATHS").entries(ListShape::Comma)?.items)?;
-        let route_scopes = route_scopes(&var("ROUTE_SCOPES").entries(ListShape::Semicolon)?.items)?;
-        let claim_headers = claim_headers(&var("CLAIM_HEADERS").entries(ListShape::Comma)?.items)?;
-        let forward_preflight = var("FORWARD_PREFLIGHT").boolean()?;
-        let realm = var("AUTH_REALM").text()?;
-        if !realm
-            .chars()
-            .all(|c| (' '..='~').contains(&c) && c != '"' && c != '\\')
-        {
-            return Err(error(
-                "AUTH_REALM",
-                "printable ASCII without '\"' or '\\'",
-                &realm,
-            ));
-        }
-        let log_level = var("LOG_LEVEL").text()?;
-        let log_level = Level::parse(&log_level).ok_or_else(|| {
-            error(
-                "LOG_LEVEL",
-                "one of \"error\", \"warn\", \"info\" or \"debug\"",
-                &log_level,
-            )
-        })?;
-        let status_token = match var(STATUS_TOKEN).text()? {
-            token if token.is_empty() => None,
-            token if token.chars().count() < MIN_STATUS_TOKEN_CHARS => {
-                return Err(ConfigError {
-                    variable: STATUS_TOKEN,
-                    expected: format!(
-                        "a secret of at least {MIN_STATUS_TOKEN_CHARS} characters, found one of {} \
-                         (the value is not shown)",
-                        token.chars().count()
-                    ),
-                    found: None,
-                    found_type: None,
-                    element: None,
-                })
+        let origin_url = var("ORIGIN_URL").text().and_then(|origin_url| {
+            let url = check_url("ORIGIN_URL", &origin_url, UrlRule::Origin)?;
+            Ok(url.as_str().trim_end_matches('/').to_owned())
+        });
+        let origin_url = found.keep(origin_url).unwrap_or_default();
+        let origin_timeout_ms = found
+            .keep(int("ORIGIN_TIMEOUT_MS", 100, 300_000, "milliseconds"))
+            .unwrap_or(100);
+        // `CLAIM_HEADERS` is checked against the default name when this one is invalid.
+        let origin_auth_header = var(ORIGIN_AUTH_HEADER).text().and_then(|name| {
+            OriginAuth::header_name(&name)
+                .map_err(|why| error(ORIGIN_AUTH_HEADER, why.to_string(), &name))
+        });
+        let origin_auth_header = found
+            .keep(origin_auth_header)
+            .unwrap_or_else(|| DEFAULT_ORIGIN_AUTH_HEADER.to_owned());
+        let public_paths = var("PUBLIC_PATHS")
+            .entries(ListShape::Comma)
+            .and_then(|entries| public_paths(&entries.items));
+        let public_paths = found.keep(public_paths).unwrap_or_default();
+        let route_scopes = var("ROUTE_SCOPES")
+            .entries(ListShape::Semicolon)
+            .and_then(|entries| route_scopes(&entries.items));
+        let route_scopes = found.keep(route_scopes).unwrap_or_default();
+        let claim_headers = var("CLAIM_HEADERS")
+            .entries(ListShape::Comma)
+            .and_then(|entries| claim_headers(&entries.items, &origin_auth_header));
+        let claim_headers = found.keep(claim_headers).unwrap_or_default();
+        let forward_preflight = found
+            .keep(var("FORWARD_PREFLIGHT").boolean())
+            .unwrap_or(false);
+        let realm = var("AUTH_REALM").text().and_then(|realm| {
+            if realm
+                .chars()
+                .all(|c| (' '..='~').contains(&c) && c != '"' && c != '\\')
+            {
+                Ok(realm)
+            } else {
+                Err(error(
+                    "AUTH_REALM",
+                    "printable ASCII without '\"' or '\\'",
+                    &realm,
+                ))
             }
-            token => Some(token),
-        };
+        });
+        let realm = found.keep(realm).unwrap_or_default();
+        let log_level = var("LOG_LEVEL").text().and_then(|log_level| {
+            Level::parse(&log_level).ok_or_else(|| {
+                error(
+                    "LOG_LEVEL",
+                    "one of \"error\", \"warn\", \"info\" or \"debug\"",
+                    &log_level,
+                )
+            })
+        });
+        let log_level = found.keep(log_level).unwrap_or(Level::Info);
+        let status_token = var(STATUS_TOKEN).text().and_then(|token| match token {
+            token if token.is_empty() => Ok(None),
+            token if token.chars().count() < MIN_STATUS_TOKEN_CHARS => Err(ConfigError {
+                variable: STATUS_TOKEN,
+                expected: format!(
+                    "a secret of at least {MIN_STATUS_TOKEN_CHARS} characters, found one of {} \
+                     (the value is not shown)",
+                    token.chars().count()
+                ),
+                found: None,
+                found_type: None,
+                element: None,
+            }),
+            token => Ok(Some(token)),
+        });
+        let status_token = found.keep(status_token).flatten();
+        let origin_auth = var(ORIGIN_AUTH_SECRET).text().and_then(|secret| {
+            let secret = (!secret.is_empty()).then_some(secret);
+            OriginAuth::new(&origin_auth_header, secret).map_err(|why| ConfigError {
+                variable: ORIGIN_AUTH_SECRET,
+                expected: why.to_string(),
+                found: None,
+                found_type: None,
+                element: None,
+            })
+        });
+        let origin_auth = found.keep(origin_auth).unwrap_or_default();
 
+        if let Some((first, rest)) = found.0.split_first() {
+            return Err(Problems {
+                first: first.clone(),
+                rest: rest.to_vec(),
+            });
+        }
         Ok(Config {
             verification: VerificationPolicy {
                 algorithms,
@@ -513,10 +637,38 @@ impl Config {
                 claim_headers,
                 forward_preflight,
                 status_token,
+                origin_auth,
             },
             realm,
             log_level,
         })
+    }
+}
+
+/// The problems found so far by [`Config::check`].
+#[derive(Default)]
+struct Found(Vec<ConfigError>);
+
+impl Found {
+    /// The value, or `None` with its error recorded.
+    fn keep<T>(&mut self, result: Result<T, ConfigError>) -> Option<T> {
+        result.map_err(|error| self.0.push(error)).ok()
+    }
+}
+
+/// Every invalid variable of an environment, in the order of [`variables()`]: at least one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problems {
+    /// The first invalid variable: the one [`Config::from_env`] reports.
+    pub first: ConfigError,
+    /// The others, in order.
+    pub rest: Vec<ConfigError>,
+}
+
+impl Problems {
+    /// Every problem, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &ConfigError> {
+        std::iter::once(&self.first).chain(&self.rest)
     }
 }
 
@@ -686,7 +838,10 @@ fn route_scopes(entries: &[String]) -> Result<Vec<RouteScope>, ConfigError> {
     Ok(rules)
 }
 
-fn claim_headers(entries: &[String]) -> Result<Vec<ClaimHeader>, ConfigError> {
+fn claim_headers(
+    entries: &[String],
+    origin_auth_header: &str,
+) -> Result<Vec<ClaimHeader>, ConfigError> {
     let mut headers: Vec<ClaimHeader> = Vec::new();
     for entry in entries {
         let bad = |what: &dyn fmt::Display| {
@@ -703,6 +858,12 @@ fn claim_headers(entries: &[String]) -> Result<Vec<ClaimHeader>, ConfigError> {
             .any(|other| same_name(&other.header, &header.header))
         {
             return Err(bad(&"each header name once"));
+        }
+        // The origin secret's header is the gateway's alone.
+        if same_name(&header.header, origin_auth_header) {
+            return Err(bad(&format!(
+                "a header other than ORIGIN_AUTH_HEADER ({origin_auth_header})"
+            )));
         }
         headers.push(header);
     }

@@ -6,6 +6,8 @@
 mod harness;
 
 use edge_jwt_core::gateway::answer::GatewayError;
+use edge_jwt_core::gateway::forward::{header_edits, ClientInfo};
+use edge_jwt_core::gateway::pipeline::Forward;
 use edge_jwt_core::jws::error::Rejection;
 use edge_jwt_core::jws::jwk::KeySet;
 use edge_jwt_core::keys::source::FetchError;
@@ -381,4 +383,79 @@ fn a_cached_token_passes_on_a_stale_set_only_until_max_stale() {
         ),
         "past max-stale: {outcome:?}"
     );
+}
+
+const ORIGIN_SECRET: &str = "origin-secret-0123456789abcdef-0123456789";
+
+/// The headers the origin receives for `req`, forwarded as `forward`: the client's headers
+/// edited by the core's rules, as the Worker applies them (without the body's framing headers
+/// for a preflight).
+fn origin_headers(gateway: &TestGateway, req: &Req, forward: &Forward) -> Vec<(String, String)> {
+    let policy = &gateway.gateway.policy;
+    let names: Vec<&str> = req.headers.iter().map(|(name, _)| name.as_str()).collect();
+    let client = ClientInfo {
+        ip: Some("203.0.113.7".to_owned()),
+        proto: "https".to_owned(),
+        host: "gateway.test".to_owned(),
+    };
+    let mut edits = header_edits(
+        &names,
+        None,
+        None,
+        &client,
+        &policy.claim_headers,
+        &forward.identity,
+        &policy.origin_auth,
+    );
+    if !forward.with_body {
+        edits = edits.without_body();
+    }
+    edits.apply(&req.headers)
+}
+
+#[test]
+fn every_forwarded_request_carries_the_origin_secret_and_never_the_clients() {
+    let requests = |token: &str| {
+        [
+            ("protected", Req::new("GET", "/orders/1").bearer(token)),
+            ("public", Req::new("GET", "/health/live")),
+            (
+                "preflight",
+                Req::new("OPTIONS", "/orders")
+                    .header("Access-Control-Request-Method", "POST")
+                    .header("Content-Length", "0"),
+            ),
+        ]
+    };
+    let reader = token_with(&["orders:read"]);
+    for (secret, header) in [
+        (Some(ORIGIN_SECRET), "X-Gateway-Auth"),
+        (Some(ORIGIN_SECRET), "X-Origin-Token"),
+        (None, "X-Gateway-Auth"),
+    ] {
+        let mut vars = vec![("PUBLIC_PATHS", "/health"), ("ORIGIN_AUTH_HEADER", header)];
+        if let Some(secret) = secret {
+            vars.push(("ORIGIN_AUTH_SECRET", secret));
+        }
+        let gateway = TestGateway::new(&vars);
+        for (route, req) in requests(&reader) {
+            let spoofed = header.replace('-', "_");
+            for req in [
+                req.clone(),
+                req.clone().header(header, "forged"),
+                req.header(&spoofed, "forged"),
+            ] {
+                let outcome = gateway.run(&req, now());
+                let headers = origin_headers(&gateway, &req, outcome.forwarded());
+                let sent: Vec<&str> = headers
+                    .iter()
+                    .filter(|(name, _)| name.eq_ignore_ascii_case(header))
+                    .chain(headers.iter().filter(|(name, _)| *name == spoofed))
+                    .map(|(_, value)| value.as_str())
+                    .collect();
+                let expected: Vec<&str> = secret.into_iter().collect();
+                assert_eq!(sent, expected, "{route} {header} {:?}", req.headers);
+            }
+        }
+    }
 }

@@ -147,7 +147,7 @@ fn every_variable_is_read_once_in_the_documented_order() {
 }
 
 #[test]
-fn variables_are_unique_documented_and_only_status_token_is_secret() {
+fn variables_are_unique_documented_and_the_secrets_are_known() {
     let names: BTreeSet<&str> = variables().iter().map(|(name, _, _)| *name).collect();
     assert_eq!(names.len(), variables().len());
     for (name, _, meaning) in variables() {
@@ -158,52 +158,7 @@ fn variables_are_unique_documented_and_only_status_token_is_secret() {
         );
     }
     let secrets: Vec<&str> = names.iter().copied().filter(|n| is_secret(n)).collect();
-    assert_eq!(secrets, ["STATUS_TOKEN"]);
-}
-
-/// `NAME = "value"` lines of the `[vars]` table.
-fn wrangler_vars() -> BTreeMap<String, String> {
-    let mut vars = BTreeMap::new();
-    let mut inside = false;
-    for line in include_str!("../../../wrangler.toml")
-        .lines()
-        .map(str::trim)
-    {
-        if line.starts_with('[') {
-            inside = line == "[vars]";
-            continue;
-        }
-        if !inside || line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (name, value) = line.split_once('=').expect("NAME = \"value\" in [vars]");
-        let value = value.trim();
-        assert!(
-            value.len() >= 2 && value.starts_with('"') && value.ends_with('"'),
-            "{line}: [vars] values must be plain strings"
-        );
-        vars.insert(name.trim().to_owned(), value[1..value.len() - 1].to_owned());
-    }
-    vars
-}
-
-#[test]
-fn wrangler_toml_lists_every_variable_with_its_default() {
-    let vars = wrangler_vars();
-    let listed: BTreeSet<&str> = vars.keys().map(String::as_str).collect();
-    let expected: BTreeSet<&str> = variables()
-        .iter()
-        .map(|(name, _, _)| *name)
-        .filter(|name| !is_secret(name))
-        .collect();
-    assert_eq!(listed, expected);
-    for (name, default, _) in variables().iter().filter(|(name, _, _)| !is_secret(name)) {
-        assert_eq!(
-            vars.get(*name),
-            Some(&default.to_string()),
-            "default of {name}"
-        );
-    }
+    assert_eq!(secrets, ["ORIGIN_AUTH_SECRET", "STATUS_TOKEN"]);
 }
 
 #[test]
@@ -841,27 +796,132 @@ fn a_short_status_token_is_refused_without_echoing_it() {
     err("STATUS_TOKEN", "ééééééééééééééé");
 }
 
+/// One invalid value for several variables, in the documented order.
+const BAD: [(&str, &str); 11] = [
+    ("JWT_AUTHORITY", "http://example.com"),
+    ("JWT_AUDIENCE", ""),
+    ("JWT_ALGORITHMS", "HS256"),
+    ("JWT_CLOCK_SKEW_SECONDS", "-1"),
+    ("JWKS_CACHE_TYPE", "redis"),
+    ("ORIGIN_URL", "ftp://x"),
+    ("ORIGIN_AUTH_HEADER", "Cookie"),
+    ("ROUTE_SCOPES", "GET /a"),
+    ("LOG_LEVEL", "loud"),
+    ("STATUS_TOKEN", "short"),
+    ("ORIGIN_AUTH_SECRET", "short"),
+];
+
+fn all_bad() -> BTreeMap<&'static str, String> {
+    BAD.iter()
+        .map(|(name, value)| (*name, (*value).to_owned()))
+        .collect()
+}
+
 #[test]
 fn the_first_error_in_the_documented_order_is_reported() {
-    let mut env = BTreeMap::new();
-    let bad = [
-        ("STATUS_TOKEN", "short"),
-        ("LOG_LEVEL", "loud"),
-        ("ROUTE_SCOPES", "GET /a"),
-        ("ORIGIN_URL", "ftp://x"),
-        ("JWKS_CACHE_TYPE", "redis"),
-        ("JWT_CLOCK_SKEW_SECONDS", "-1"),
-        ("JWT_ALGORITHMS", "HS256"),
-        ("JWT_AUDIENCE", ""),
-        ("JWT_AUTHORITY", "http://example.com"),
-    ];
-    for (name, value) in bad {
-        env.insert(name, value.to_owned());
-    }
+    let mut env = all_bad();
     // Fix the variables one by one, earliest first: the next one in order is reported.
-    for &(name, _) in bad.iter().rev() {
+    for (name, _) in BAD {
         assert_eq!(load(&env).unwrap_err().variable, name);
         env.insert(name, minimal().get(name).cloned().unwrap_or_default());
     }
     assert_eq!(load(&env).unwrap(), load(&minimal()).unwrap());
+}
+
+#[test]
+fn check_reports_every_invalid_variable_in_the_documented_order() {
+    let env = all_bad();
+    let bad = BAD;
+    let problems = Config::check(|name| env.get(name).cloned()).unwrap_err();
+    let named: Vec<&str> = problems.iter().map(|problem| problem.variable).collect();
+    let expected: Vec<&str> = bad.iter().map(|(name, _)| *name).collect();
+    assert_eq!(named, expected);
+    // `from_env` reports the first of them.
+    assert_eq!(load(&env).unwrap_err(), problems.first);
+    // Each problem is the one `from_env` reports for that variable alone.
+    for (problem, (name, value)) in problems.iter().zip(bad) {
+        assert_eq!(*problem, err(name, value));
+    }
+    assert!(Config::check(|name| minimal().get(name).cloned()).is_ok());
+}
+
+#[test]
+fn a_dependent_range_is_checked_against_the_default_when_its_base_is_invalid() {
+    let mut env = minimal();
+    env.insert("JWKS_CACHE_TTL_SECONDS", "soon".to_owned());
+    env.insert("JWKS_MIN_TTL_SECONDS", "700".to_owned());
+    env.insert("JWKS_MAX_TTL_SECONDS", "3600".to_owned());
+    let problems = Config::check(|name| env.get(name).cloned()).unwrap_err();
+    let named: Vec<&str> = problems.iter().map(|problem| problem.variable).collect();
+    // 700 is above the default TTL (600); 3600 is within its clamps.
+    assert_eq!(named, ["JWKS_CACHE_TTL_SECONDS", "JWKS_MIN_TTL_SECONDS"]);
+}
+
+const ORIGIN_SECRET: &str = "origin-secret-0123456789abcdef-0123456789";
+
+#[test]
+fn the_origin_auth_header_defaults_and_can_be_renamed() {
+    let config = load(&minimal()).unwrap();
+    assert_eq!(config.gateway.origin_auth.header(), "X-Gateway-Auth");
+    assert!(!config.gateway.origin_auth.is_set());
+    let config = ok("ORIGIN_AUTH_HEADER", " X-Origin-Token ");
+    assert_eq!(config.gateway.origin_auth.header(), "X-Origin-Token");
+    for name in [
+        "Cookie",
+        "X-Auth-Gateway",
+        "CF-Access-Token",
+        "X Token",
+        "Host",
+    ] {
+        let error = err("ORIGIN_AUTH_HEADER", name);
+        assert!(error.to_string().contains(name.trim()), "{error}");
+    }
+}
+
+#[test]
+fn the_origin_auth_secret_is_a_secret() {
+    let config = ok("ORIGIN_AUTH_SECRET", ORIGIN_SECRET);
+    assert!(config.gateway.origin_auth.is_set());
+    assert_eq!(
+        config.gateway.origin_auth.header_to_send(),
+        Some(("x-gateway-auth".to_owned(), ORIGIN_SECRET.to_owned()))
+    );
+    let shown = format!("{config:?}");
+    assert!(!shown.contains(ORIGIN_SECRET), "{shown}");
+    for bad in [
+        &ORIGIN_SECRET[..31],
+        "origin secret with spaces 0123456789abcdef",
+    ] {
+        let error = err("ORIGIN_AUTH_SECRET", bad);
+        assert_eq!(error.found, None);
+        for text in [error.to_string(), format!("{error:?}")] {
+            assert!(!text.contains(bad), "{text}");
+            assert!(!text.contains("origin"), "{text}");
+        }
+    }
+    // Blank is unset.
+    assert!(!ok("ORIGIN_AUTH_SECRET", "  ").gateway.origin_auth.is_set());
+}
+
+#[test]
+fn a_claim_header_may_not_be_the_origin_auth_header() {
+    for (header, claims) in [
+        ("", "sub=X-Gateway-Auth"),
+        ("", "sub=x_gateway_auth"),
+        ("X-Origin-Token", "email=X-Origin-Token"),
+    ] {
+        let mut env = minimal();
+        if !header.is_empty() {
+            env.insert("ORIGIN_AUTH_HEADER", header.to_owned());
+        }
+        env.insert("CLAIM_HEADERS", claims.to_owned());
+        let error = load(&env).unwrap_err();
+        assert_eq!(error.variable, "CLAIM_HEADERS", "{error}");
+        assert!(error.to_string().contains("ORIGIN_AUTH_HEADER"), "{error}");
+    }
+    // Once renamed, the default name is an ordinary header.
+    let mut env = minimal();
+    env.insert("ORIGIN_AUTH_HEADER", "X-Origin-Token".to_owned());
+    env.insert("CLAIM_HEADERS", "sub=X-Gateway-Auth".to_owned());
+    assert!(load(&env).is_ok());
 }

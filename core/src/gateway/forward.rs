@@ -1,11 +1,13 @@
 //! The request the gateway sends to the origin: its URL and its headers.
 //!
 //! The method and the body pass through unchanged; the headers are the client's, minus what is
-//! per-connection or could forge an identity, plus the `X-Forwarded-*` headers and the verified
-//! identity ([`crate::gateway::identity`]).
+//! per-connection or could forge an identity or the gateway's secret, plus the `X-Forwarded-*`
+//! headers, the verified identity ([`crate::gateway::identity`]) and the origin secret
+//! ([`crate::gateway::origin_auth`]).
 
 use crate::gateway::client_headers::{same_name, stripped};
 use crate::gateway::identity::ClaimHeader;
+use crate::gateway::origin_auth::OriginAuth;
 
 /// The headers the gateway rebuilds from what it knows of the client's connection.
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
@@ -44,7 +46,8 @@ pub struct ClientInfo {
 /// so `X_Auth_Subject` is `X-Auth-Subject`): hop-by-hop headers and every header the incoming
 /// `Connection` header(s) name, `Host`, client-address headers (`Forwarded`, `X-Forwarded-*`,
 /// `X-Real-IP`, `True-Client-IP`...), method overrides, path rewrites, and the identity headers
-/// (`X-Auth-*` and every `CLAIM_HEADERS` name), which only the gateway may set.
+/// (`X-Auth-*` and every `CLAIM_HEADERS` name), which only the gateway may set, and the origin
+/// secret's header (`ORIGIN_AUTH_HEADER`), whether or not a secret is configured.
 ///
 /// `authorization` is kept: the origin may verify the token itself. `content-length` is kept:
 /// the body is streamed to the origin unchanged, so its length still holds.
@@ -53,13 +56,15 @@ pub struct ClientInfo {
 /// order) with `client.ip` appended, or `client.ip` alone; without a client IP it is omitted
 /// altogether, since origins trust the last entry as the one their proxy added. `x-real-ip` is
 /// `client.ip` (omitted without one). Then `x-forwarded-proto` (`client.proto`) and
-/// `x-forwarded-host` (`client.host`), and finally `identity`
-/// ([`crate::gateway::identity::identity_headers`]) as given, with names lowercased.
+/// `x-forwarded-host` (`client.host`), then `identity`
+/// ([`crate::gateway::identity::identity_headers`]) as given, with names lowercased, and last
+/// the origin secret when `origin_auth` has one.
 pub fn forwarded_headers(
     incoming: &[(String, String)],
     client: &ClientInfo,
     claim_headers: &[ClaimHeader],
     identity: &[(String, String)],
+    origin_auth: &OriginAuth,
 ) -> Vec<(String, String)> {
     let joined = |wanted: &str| {
         let values: Vec<&str> = incoming
@@ -77,14 +82,9 @@ pub fn forwarded_headers(
         client,
         claim_headers,
         identity,
+        origin_auth,
     );
-    let mut headers: Vec<(String, String)> = incoming
-        .iter()
-        .map(|(name, value)| (name.to_ascii_lowercase(), value.clone()))
-        .filter(|(name, _)| !edits.delete.contains(name))
-        .collect();
-    headers.extend(edits.set);
-    headers
+    edits.apply(incoming)
 }
 
 /// What turns a copy of the client's headers into the origin request's headers, as
@@ -99,6 +99,18 @@ pub struct HeaderEdits {
 }
 
 impl HeaderEdits {
+    /// The `incoming` headers (names in any case) with the edits applied, names lowercase: what
+    /// the Worker sends after copying the client's headers natively.
+    pub fn apply(self, incoming: &[(String, String)]) -> Vec<(String, String)> {
+        let mut headers: Vec<(String, String)> = incoming
+            .iter()
+            .map(|(name, value)| (name.to_ascii_lowercase(), value.clone()))
+            .filter(|(name, _)| !self.delete.contains(name))
+            .collect();
+        headers.extend(self.set);
+        headers
+    }
+
     /// The edits for a request forwarded without its body (a CORS preflight): its framing
     /// headers go too, so the origin never waits for a body that does not come.
     pub fn without_body(mut self) -> HeaderEdits {
@@ -120,6 +132,7 @@ pub fn header_edits(
     client: &ClientInfo,
     claim_headers: &[ClaimHeader],
     identity: &[(String, String)],
+    origin_auth: &OriginAuth,
 ) -> HeaderEdits {
     let connection_listed: Vec<&str> = connection
         .into_iter()
@@ -130,6 +143,7 @@ pub fn header_edits(
     let mut delete: Vec<String> = Vec::new();
     for name in names {
         let dropped = stripped(name, claim_headers).is_some()
+            || same_name(name, origin_auth.header())
             || connection_listed
                 .iter()
                 .any(|listed| same_name(listed, name));
@@ -160,6 +174,7 @@ pub fn header_edits(
             .iter()
             .map(|(name, value)| (name.to_ascii_lowercase(), value.clone())),
     );
+    set.extend(origin_auth.header_to_send());
     HeaderEdits { delete, set }
 }
 
@@ -214,7 +229,23 @@ mod tests {
     }
 
     fn forward(incoming: &[(&str, &str)]) -> Vec<(String, String)> {
-        forwarded_headers(&pairs(incoming), &client(Some("203.0.113.7")), &[], &[])
+        forward_to(&OriginAuth::default(), incoming, &[])
+    }
+
+    /// `incoming` from a client with an address, forwarded with `auth` and the verified
+    /// `identity`.
+    fn forward_to(
+        auth: &OriginAuth,
+        incoming: &[(&str, &str)],
+        identity: &[(&str, &str)],
+    ) -> Vec<(String, String)> {
+        forwarded_headers(
+            &pairs(incoming),
+            &client(Some("203.0.113.7")),
+            &[],
+            &pairs(identity),
+            auth,
+        )
     }
 
     #[test]
@@ -325,7 +356,8 @@ mod tests {
     #[test]
     fn without_a_client_ip_there_is_no_x_forwarded_for() {
         for incoming in [vec![], pairs(&[("X-Forwarded-For", "198.51.100.1")])] {
-            let headers = forwarded_headers(&incoming, &client(None), &[], &[]);
+            let headers =
+                forwarded_headers(&incoming, &client(None), &[], &[], &OriginAuth::default());
             assert!(
                 values(&headers, "x-forwarded-for").is_empty(),
                 "{headers:?}"
@@ -366,6 +398,7 @@ mod tests {
             &client(Some("203.0.113.7")),
             &config,
             &identity,
+            &OriginAuth::default(),
         );
         assert_eq!(values(&headers, "x-auth-subject"), ["alice"]);
         assert!(values(&headers, "x-auth-roles").is_empty());
@@ -389,6 +422,7 @@ mod tests {
             &client(None),
             &config,
             &[],
+            &OriginAuth::default(),
         );
         assert!(values(&headers, "x-user-email").is_empty());
         assert!(values(&headers, "tenant").is_empty());
@@ -401,6 +435,7 @@ mod tests {
             &client(None),
             &[],
             &pairs(&[("X-Auth-Subject", "alice")]),
+            &OriginAuth::default(),
         );
         assert_eq!(values(&headers, "x-auth-subject"), ["alice"]);
     }
@@ -426,8 +461,13 @@ mod tests {
             ("Accept", "*/*"),
         ]);
         let identity = pairs(&[("x-auth-subject", "alice")]);
-        let headers =
-            forwarded_headers(&incoming, &client(Some("203.0.113.7")), &config, &identity);
+        let headers = forwarded_headers(
+            &incoming,
+            &client(Some("203.0.113.7")),
+            &config,
+            &identity,
+            &OriginAuth::default(),
+        );
         assert_eq!(
             headers,
             pairs(&[
@@ -440,7 +480,13 @@ mod tests {
             ])
         );
         // Without a client IP, no client-address header reaches the origin at all.
-        let headers = forwarded_headers(&incoming, &client(None), &config, &[]);
+        let headers = forwarded_headers(
+            &incoming,
+            &client(None),
+            &config,
+            &[],
+            &OriginAuth::default(),
+        );
         assert!(values(&headers, "x-real-ip").is_empty(), "{headers:?}");
         assert!(values(&headers, "true-client-ip").is_empty());
     }
@@ -454,6 +500,7 @@ mod tests {
             &client(None),
             &[],
             &[],
+            &OriginAuth::default(),
         )
         .without_body();
         for name in ["content-length", "content-type", "content-encoding"] {
@@ -484,8 +531,80 @@ mod tests {
             ("Forwarded".to_owned(), "for=10.0.0.1".to_owned()),
             ("accept".to_owned(), "*/*".to_owned()),
         ];
-        let out = forwarded_headers(&incoming, &client, &[], &[]);
+        let out = forwarded_headers(&incoming, &client, &[], &[], &OriginAuth::default());
         assert!(out.iter().all(|(name, _)| name != "forwarded"), "{out:?}");
         assert!(out.iter().any(|(name, _)| name == "accept"));
+    }
+
+    const ORIGIN_SECRET: &str = "origin-secret-0123456789abcdef-0123";
+
+    fn origin_auth(header: &str, secret: Option<&str>) -> OriginAuth {
+        OriginAuth::new(header, secret.map(str::to_owned)).unwrap()
+    }
+
+    #[test]
+    fn the_origin_secret_is_added_last_and_a_client_copy_never_passes() {
+        let auth = origin_auth("X-Gateway-Auth", Some(ORIGIN_SECRET));
+        let headers = forward_to(
+            &auth,
+            &[
+                ("X-Gateway-Auth", "forged"),
+                ("x_gateway_auth", "forged"),
+                ("X-GATEWAY-AUTH", "forged"),
+                ("Accept", "*/*"),
+            ],
+            &[("x-auth-subject", "alice")],
+        );
+        // What a request without the forged headers gets without a secret, then the secret.
+        let mut expected = forward_to(
+            &OriginAuth::default(),
+            &[("Accept", "*/*")],
+            &[("x-auth-subject", "alice")],
+        );
+        expected.push(("x-gateway-auth".to_owned(), ORIGIN_SECRET.to_owned()));
+        assert_eq!(headers, expected);
+    }
+
+    #[test]
+    fn without_a_secret_the_header_is_still_stripped_and_none_is_sent() {
+        for auth in [OriginAuth::default(), origin_auth("X-Origin-Token", None)] {
+            let incoming = pairs(&[(auth.header(), "forged"), ("Accept", "*/*")]);
+            let headers = forwarded_headers(&incoming, &client(None), &[], &[], &auth);
+            assert_eq!(
+                names(&headers),
+                ["accept", "x-forwarded-proto", "x-forwarded-host"],
+                "{auth:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_configured_header_name_replaces_the_default_one() {
+        let auth = origin_auth("X-Origin-Token", Some(ORIGIN_SECRET));
+        let incoming = pairs(&[("x-origin-token", "forged"), ("X-Gateway-Auth", "kept")]);
+        let headers = forwarded_headers(&incoming, &client(None), &[], &[], &auth);
+        assert_eq!(values(&headers, "x-origin-token"), [ORIGIN_SECRET]);
+        // The default name means nothing once another one is configured.
+        assert_eq!(values(&headers, "x-gateway-auth"), ["kept"]);
+    }
+
+    #[test]
+    fn a_preflight_carries_the_secret_too() {
+        let auth = origin_auth("X-Gateway-Auth", Some(ORIGIN_SECRET));
+        let edits = header_edits(
+            &["Access-Control-Request-Method", "X-Gateway-Auth"],
+            None,
+            None,
+            &client(None),
+            &[],
+            &[],
+            &auth,
+        )
+        .without_body();
+        assert!(edits.delete.iter().any(|n| n == "x-gateway-auth"));
+        assert_eq!(
+            edits.set.last(),
+            Some(&("x-gateway-auth".to_owned(), ORIGIN_SECRET.to_owned()))
+        );
     }
 }

@@ -63,6 +63,15 @@ pub enum ClaimHeaderError {
 /// client address, method override, path rewrite) and `CF-*`: credentials and framing.
 const RESERVED_HEADERS: &[&str] = &["authorization", "content-length", "cookie"];
 
+/// Whether the gateway or the platform owns the header `name` (any case, `_` or `-`):
+/// credentials, framing, `CF-*`, and every header stripped for another reason than identity.
+pub(crate) fn is_reserved_header(name: &str) -> bool {
+    let name = normalized(name);
+    RESERVED_HEADERS.contains(&name.as_str())
+        || name.starts_with("cf-")
+        || stripped(&name, &[]).is_some_and(|why| why != Stripped::Identity)
+}
+
 impl FromStr for ClaimHeader {
     type Err = ClaimHeaderError;
 
@@ -78,11 +87,7 @@ impl FromStr for ClaimHeader {
         if !is_token(header) {
             return Err(ClaimHeaderError::HeaderName);
         }
-        let name = normalized(header);
-        if RESERVED_HEADERS.contains(&name.as_str())
-            || name.starts_with("cf-")
-            || stripped(&name, &[]).is_some_and(|why| why != Stripped::Identity)
-        {
+        if is_reserved_header(header) {
             return Err(ClaimHeaderError::Reserved);
         }
         Ok(ClaimHeader {

@@ -9,12 +9,14 @@
 //! | [`client_headers`] | the client headers that never reach the origin                 |
 //! | [`identity`]       | the verified identity as headers for the origin                |
 //! | [`forward`]        | the origin request's URL and headers                           |
+//! | [`origin_auth`]    | the secret header that proves a request came through the gateway |
 //! | [`token_cache`]    | the per-isolate LRU cache of verified tokens                   |
 //! | [`answer`]         | gateway errors and their RFC 6750 answers (one place)          |
 pub mod answer;
 pub mod client_headers;
 pub mod forward;
 pub mod identity;
+pub mod origin_auth;
 pub mod path;
 pub mod pipeline;
 pub mod routing;

@@ -30,6 +30,7 @@ use subtle::ConstantTimeEq;
 
 use crate::gateway::answer::{bearer_token, GatewayError};
 use crate::gateway::identity::{identity_headers, ClaimHeader};
+use crate::gateway::origin_auth::OriginAuth;
 use crate::gateway::path::{canonicalize, CanonicalPath};
 use crate::gateway::routing::{check_scopes, is_preflight, is_public, required_scopes, RouteScope};
 use crate::gateway::token_cache::TokenCache;
@@ -71,6 +72,8 @@ pub struct GatewayPolicy {
     pub forward_preflight: bool,
     /// `STATUS_TOKEN`; never shown by `Debug`.
     pub status_token: Option<String>,
+    /// `ORIGIN_AUTH_HEADER` and `ORIGIN_AUTH_SECRET`; its `Debug` never shows the secret.
+    pub origin_auth: OriginAuth,
 }
 
 impl std::fmt::Debug for GatewayPolicy {
@@ -84,6 +87,7 @@ impl std::fmt::Debug for GatewayPolicy {
                 "status_token",
                 &self.status_token.as_ref().map(|_| "<redacted>"),
             )
+            .field("origin_auth", &self.origin_auth)
             .finish()
     }
 }

@@ -79,6 +79,7 @@ const KINDS: &[(&str, Kind)] = &[
     ("JWKS_FETCH_TIMEOUT_MS", Kind::Number),
     ("ORIGIN_URL", Kind::Text),
     ("ORIGIN_TIMEOUT_MS", Kind::Number),
+    ("ORIGIN_AUTH_HEADER", Kind::Text),
     ("PUBLIC_PATHS", Kind::List),
     ("ROUTE_SCOPES", Kind::List),
     ("CLAIM_HEADERS", Kind::List),
@@ -86,6 +87,7 @@ const KINDS: &[(&str, Kind)] = &[
     ("AUTH_REALM", Kind::Text),
     ("LOG_LEVEL", Kind::Text),
     ("STATUS_TOKEN", Kind::Text),
+    ("ORIGIN_AUTH_SECRET", Kind::Text),
 ];
 
 /// A valid text value of every variable whose default is empty, for the "same meaning" tests.
@@ -103,6 +105,7 @@ fn sample(name: &str) -> &'static str {
         "ROUTE_SCOPES" => "POST /orders=orders:write; GET /orders=orders:read audit",
         "CLAIM_HEADERS" => "sub=X-Sub,realm_access.roles=X-Roles",
         "STATUS_TOKEN" => SECRET,
+        "ORIGIN_AUTH_SECRET" => "origin-secret-0123456789abcdef-0123456789",
         _ => {
             let (_, default, _) = variables().iter().find(|(n, _, _)| *n == name).unwrap();
             default
