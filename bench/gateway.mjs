@@ -11,7 +11,8 @@
 // BENCH_ALG (RS256; ES256, EdDSA...), BENCH_WARMUP_SECONDS (1), BENCH_FRESH (5 fresh starts),
 // BENCH_BASELINE (a git ref, e.g. main or HEAD~1: that commit's Worker is built into
 // bench/.baseline/<commit>/ and loaded as a fourth Worker, "baseline", interleaved with the
-// others: a change's before and after in the same run).
+// others: a change's before and after in the same run; or a directory with a built Worker, such
+// as a copy of build/ made with other settings).
 // Targets (issue 12) are reported as PASS/MISS and never fail the script.
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -239,6 +240,8 @@ async function load(url, tokens, { seconds, connections }) {
  * baselines reuse. Returns the build directory relative to the repository.
  */
 function buildBaseline(ref) {
+  // A directory holding a built Worker (index.js), relative to the repository: used as it is.
+  if (existsSync(`${root}${ref}/index.js`)) return { commit: null, buildDir: ref };
   const commit = execFileSync("git", ["rev-parse", "--verify", `${ref}^{commit}`], { cwd: root, encoding: "utf8" }).trim();
   const dir = `bench/.baseline/${commit.slice(0, 12)}`;
   if (existsSync(`${root}${dir}/build/index.js`)) return { commit, buildDir: `${dir}/build` };

@@ -22,9 +22,27 @@ use gateway::{now, Isolate, WorkerRequest};
 use js_sys::Promise;
 use serde_json::json;
 use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use worker::{event, Date, Env, ScheduleContext, ScheduledEvent};
+
+#[wasm_bindgen(module = "/src/runtime.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = startupEnv)]
+    fn startup_env() -> JsValue;
+}
+
+/// When the runtime loads the Worker: the isolate's gateway is built (its configuration read and
+/// checked) before the first request, from the bindings the runtime offers at load. The runtime
+/// may load a Worker while the first request's connection is still being set up, so that
+/// request does not wait for it. Without bindings at load, the first request builds it.
+#[event(start)]
+fn start() {
+    let env = startup_env();
+    if env.is_object() {
+        gateway::isolate(&env.unchecked_into());
+    }
+}
 
 /// Every request: the gateway's own endpoints, or verification and forwarding to the origin.
 ///

@@ -4,6 +4,16 @@
 // core pipeline decides what is forwarded and with which headers; this file only carries it out.
 // Why it is JavaScript: docs/decisions/0007-runtime-glue.md.
 
+import * as workers from "cloudflare:workers";
+
+/**
+ * The Worker's bindings while the runtime loads it, before any request (`env` of
+ * "cloudflare:workers"), or undefined on a runtime that does not offer them there.
+ */
+export function startupEnv() {
+  return workers.env;
+}
+
 /**
  * The parts of `request` the pipeline reads, in one string of lines (none of them can contain a
  * line feed: the URL parser removes them, header names and values cannot hold one): method,
