@@ -6,6 +6,7 @@ use std::rc::Rc;
 
 use edge_jwt_core::config::{CacheKind, Config, ConfigError};
 use edge_jwt_core::gateway::pipeline::{Gateway, RequestView};
+use edge_jwt_core::gateway::rejection_log::RejectionLog;
 use edge_jwt_core::gateway::token_cache::{self, TokenCache};
 use edge_jwt_core::keys::fetch::{FetchSettings, JwksFetcher};
 use edge_jwt_core::keys::KeyCache;
@@ -20,6 +21,7 @@ use worker::Env;
 use crate::http::WorkerHttp;
 use crate::kv::{KvTier, BINDING};
 use crate::logging::ConsoleLog;
+use crate::metrics::Metrics;
 
 /// The core pipeline over the Workers ports.
 pub(crate) type Core = Gateway<JwksFetcher<WorkerHttp>, KvTier, ConsoleLog, WebCryptoBackend>;
@@ -28,6 +30,8 @@ pub(crate) type Core = Gateway<JwksFetcher<WorkerHttp>, KvTier, ConsoleLog, WebC
 pub(crate) struct Isolate {
     pub(crate) config: Config,
     pub(crate) core: Core,
+    /// The Analytics Engine dataset (`METRICS`), when bound.
+    pub(crate) metrics: Option<Metrics>,
 }
 
 thread_local! {
@@ -101,8 +105,14 @@ fn build(env: &Env) -> Result<Isolate, ConfigError> {
         backend: WebCryptoBackend::new(),
         tokens: TokenCache::new(token_cache::DEFAULT_CAPACITY),
         log,
+        rejections: RejectionLog::default(),
     };
-    Ok(Isolate { config, core })
+    let metrics = Metrics::from_env(env, &log);
+    Ok(Isolate {
+        config,
+        core,
+        metrics,
+    })
 }
 
 /// The headers read together with the URL, in the same call: the pipeline's and the proxy's

@@ -10,11 +10,13 @@ mod gateway;
 mod http;
 mod kv;
 mod logging;
+mod metrics;
 mod proxy;
 mod response;
 mod vars;
 
 use edge_jwt_core::gateway::answer::GatewayError;
+use edge_jwt_core::gateway::metrics::{CacheUse, RequestOutcome};
 use edge_jwt_core::gateway::pipeline::{Decision, Forward};
 use edge_jwt_core::keys::heartbeat::ScheduledRun;
 use edge_jwt_core::log::{EventSink, Level};
@@ -65,15 +67,41 @@ pub fn fetch(req: web_sys::Request, env: Env, _ctx: worker::worker_sys::Context)
     let Some(request) = WorkerRequest::new(req) else {
         return answer(&GatewayError::InvalidRequest("unparsable URL"), realm);
     };
-    match gateway.core.decide(&request, now()) {
-        Decision::Health => ready(response::json(&json!({ "status": "ok" }))),
-        Decision::Forward(target) => forward(gateway, &request, &target),
-        Decision::Reject(error) => answer(&error, realm),
+    // When the request arrived: the pipeline's clock, and the start of the metrics' latency.
+    let start_ms = js_sys::Date::now();
+    match gateway.core.decide(&request, (start_ms / 1000.0) as u64) {
+        Decision::Health => {
+            let response = ready(response::json(&json!({ "status": "ok" })));
+            measured(
+                gateway,
+                &request,
+                start_ms,
+                &RequestOutcome::Health,
+                response,
+            )
+        }
+        Decision::Forward(target) => {
+            let outcome = RequestOutcome::Forwarded(target.cache);
+            let response = forward(gateway, &request, &target);
+            measured(gateway, &request, start_ms, &outcome, response)
+        }
+        Decision::Reject(error) => {
+            let outcome = RequestOutcome::Rejected(&error, CacheUse::default());
+            measured(gateway, &request, start_ms, &outcome, answer(&error, realm))
+        }
         Decision::Status => {
             let isolate = isolate.clone();
             future_to_promise(async move {
                 let gateway = settled_isolate(&isolate)?;
-                status(gateway, &env).await
+                let response = status(gateway, &env).await?;
+                measure(
+                    gateway,
+                    &request,
+                    start_ms,
+                    &RequestOutcome::Status,
+                    &response,
+                );
+                Ok(response)
             })
         }
         Decision::Verify(pending) => {
@@ -81,11 +109,47 @@ pub fn fetch(req: web_sys::Request, env: Env, _ctx: worker::worker_sys::Context)
             future_to_promise(async move {
                 let gateway = settled_isolate(&isolate)?;
                 match gateway.core.verify(&pending, now()).await {
-                    Ok(target) => JsFuture::from(forward(gateway, &request, &target)).await,
-                    Err(error) => response::error(&error, &gateway.config.realm),
+                    Ok(target) => {
+                        let outcome = RequestOutcome::Forwarded(target.cache);
+                        let response = forward(gateway, &request, &target);
+                        JsFuture::from(measured(gateway, &request, start_ms, &outcome, response))
+                            .await
+                    }
+                    Err(error) => {
+                        let outcome = RequestOutcome::Rejected(&error, pending.cache_use());
+                        let response = response::error(&error, &gateway.config.realm)?;
+                        measure(gateway, &request, start_ms, &outcome, &response);
+                        Ok(response)
+                    }
                 }
             })
         }
+    }
+}
+
+/// `response` (a promise of the request's response), after asking for its data point.
+fn measured(
+    gateway: &Isolate,
+    request: &WorkerRequest,
+    start_ms: f64,
+    outcome: &RequestOutcome<'_>,
+    response: Promise,
+) -> Promise {
+    measure(gateway, request, start_ms, outcome, &response);
+    response
+}
+
+/// The request's data point, when the isolate has a `METRICS` dataset: one call to JavaScript,
+/// which writes it once `response` (a response or a promise of one) settles. Nothing otherwise.
+fn measure(
+    gateway: &Isolate,
+    request: &WorkerRequest,
+    start_ms: f64,
+    outcome: &RequestOutcome<'_>,
+    response: &JsValue,
+) {
+    if let Some(metrics) = &gateway.metrics {
+        metrics.request(outcome, &request.req, response, start_ms);
     }
 }
 
@@ -133,6 +197,8 @@ async fn status(gateway: &Isolate, env: &Env) -> std::result::Result<JsValue, Js
             "secret_set": core.policy.origin_auth.is_set(),
         },
         "key_cache": core.keys.status(now()),
+        // Analytics Engine (`METRICS`): the view across isolates and locations.
+        "metrics": { "dataset_bound": gateway.metrics.is_some() },
         "imported_crypto_keys": core.backend.imported_keys(),
         "token_cache": {
             "entries": core.tokens.len(),
@@ -152,7 +218,9 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     };
     if let Ok(gateway) = gateway::isolate(&env).as_ref() {
         if gateway.config.refresh.enabled {
-            match gateway.core.keys.refresh(now()).await {
+            let start_ms = js_sys::Date::now();
+            let result = gateway.core.keys.refresh(now()).await;
+            match &result {
                 Ok(outcome) => gateway.core.log.event(
                     Level::Info,
                     "scheduled_refresh",
@@ -165,7 +233,14 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
                     json!({ "error": err.to_string() }),
                 ),
             }
+            if let Some(metrics) = &gateway.metrics {
+                let current = gateway.core.keys.current();
+                let generation = current.map_or(0, |set| set.meta.generation);
+                metrics.refresh(result.as_ref(), generation, start_ms);
+            }
         }
+        // The end of a flood of refusals, reported even if no refusal follows it.
+        gateway.core.flush_rejection_log(now());
     }
     if let Err(err) = kv::record_scheduled_run(&env, &run).await {
         worker::console_error!("recording the scheduled run in KV failed: {err}");

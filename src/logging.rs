@@ -11,7 +11,7 @@ pub(crate) struct ConsoleLog {
 
 impl EventSink for ConsoleLog {
     fn event(&self, level: Level, event: &'static str, fields: serde_json::Value) {
-        if level > self.level {
+        if !self.enabled(level) {
             return;
         }
         let text = line(level, event, Date::now().as_millis(), &fields);
@@ -20,5 +20,9 @@ impl EventSink for ConsoleLog {
             Level::Warn => worker::console_warn!("{text}"),
             Level::Info | Level::Debug => worker::console_log!("{text}"),
         }
+    }
+
+    fn enabled(&self, level: Level) -> bool {
+        level <= self.level
     }
 }

@@ -83,3 +83,30 @@ export function respond(status, body, challenge, retryAfter) {
   if (retryAfter !== "") headers["retry-after"] = retryAfter;
   return new Response(body, { status, headers });
 }
+
+/**
+ * Writes one Workers Analytics Engine data point to `dataset` (the METRICS binding): `index`,
+ * the core's blobs (`blobs`, one a line) and `generation` (core/src/gateway/metrics.rs), then
+ * what only the runtime sees: blob `colo` (`request.cf.colo`, "" without a request) and doubles
+ * `status` (of `response`, a Response or a promise of one, written once it settles; 0 without
+ * one) and `latency_ms` (since `startMs`, by workerd's clock, which advances only while the
+ * isolate waits for I/O). Never throws: metrics never fail a request.
+ */
+export function writeMetric(dataset, index, blobs, generation, request, response, startMs) {
+  const write = (status) => {
+    try {
+      dataset.writeDataPoint({
+        indexes: [index],
+        blobs: [...blobs.split("\n"), request?.cf?.colo ?? ""],
+        doubles: [generation, status, Date.now() - startMs],
+      });
+    } catch {
+      // A dataset that refuses the point (over its limits) costs the point, not the request.
+    }
+  };
+  if (typeof response?.then === "function") {
+    response.then((settled) => write(settled.status), () => write(0));
+  } else {
+    write(response?.status ?? 0);
+  }
+}

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+pub mod limiter;
+
 /// Log level (`LOG_LEVEL`), most to least severe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Level {
@@ -44,6 +46,13 @@ impl fmt::Display for Level {
 pub trait EventSink {
     /// Records `event` at `level` with extra `fields` (a JSON object).
     fn event(&self, level: Level, event: &'static str, fields: serde_json::Value);
+
+    /// Whether an event at `level` would be written: callers on the request path ask first, so
+    /// that an event filtered out costs no allocation and no formatting.
+    fn enabled(&self, level: Level) -> bool {
+        let _ = level;
+        true
+    }
 }
 
 /// One log line: `{"level":..,"event":..,"time":..,<fields>}`.

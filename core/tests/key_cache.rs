@@ -18,8 +18,8 @@ use edge_jwt_core::jws::jwk::KeySet;
 use edge_jwt_core::keys::fetch::JwksLocation;
 use edge_jwt_core::keys::source::{FetchError, Fetched, KeySource};
 use edge_jwt_core::keys::{
-    CachePolicy, CachedKeySet, KeyCache, KeyCacheTier, RefreshOutcome, ResolveError, SourceBinding,
-    TierError,
+    CachePolicy, CachedKeySet, KeyCache, KeyCacheTier, KeyTier, RefreshOutcome, ResolveError,
+    SourceBinding, TierError,
 };
 use edge_jwt_core::log::{EventSink, Level};
 use serde_json::{json, Value};
@@ -1840,4 +1840,117 @@ fn the_refetch_marker_is_bound_to_the_jwks_location_too() {
     );
     assert_eq!(provider.calls(), 4);
     assert_eq!(two.stats().unknown_kid_refetches, 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key-set changes in the logs, and the tier that answered.
+
+fn lookup_tier(cache: &Cache, kid: &str, now: u64) -> Result<KeyTier, ResolveError> {
+    pollster::block_on(cache.lookup(Some(kid), now)).map(|(_, tier)| tier)
+}
+
+#[test]
+fn every_key_set_change_is_logged_with_the_kids_added_and_removed() {
+    let source = FakeSource::default();
+    source.then(modified(set_a(), "\"a\""));
+    source.then(Reply::NotModified { max_age: None });
+    source.set_mode(modified(set_b(), "\"b\""));
+    let tier = FakeTier::default();
+    let (one, log) = isolate(&source, Some(&tier), CachePolicy::default());
+
+    // Fetched: the first set this isolate has.
+    assert_eq!(lookup_tier(&one, "jose-rs256", NOW), Ok(KeyTier::Issuer));
+    let fetched = log.fields("key_set_refreshed");
+    assert_eq!(fetched.len(), 1);
+    assert_eq!(fetched[0]["change"], "fetched");
+    assert_eq!(
+        fetched[0]["kids_added"],
+        json!(["jose-rs256", "jose-es256"])
+    );
+    assert_eq!(fetched[0]["kids_removed"], json!([]));
+    assert_eq!(log.count(Level::Info, "key_set_refreshed"), 1);
+
+    // Revalidated (304): same generation, nothing added or removed.
+    assert_eq!(refresh(&one, NOW + 60), Ok(RefreshOutcome::Unchanged));
+    let revalidated = &log.fields("key_set_refreshed")[1];
+    assert_eq!(revalidated["change"], "revalidated");
+    assert_eq!(revalidated["kids_added"], json!([]));
+    assert_eq!(revalidated["kids_removed"], json!([]));
+
+    // Rotated.
+    assert_eq!(
+        refresh(&one, NOW + 120),
+        Ok(RefreshOutcome::Updated { generation: 2 })
+    );
+    let rotated = &log.fields("key_set_refreshed")[2];
+    assert_eq!(rotated["change"], "rotated");
+    assert_eq!(rotated["generation"], 2);
+    assert_eq!(rotated["kids_added"], json!(["jose-eddsa"]));
+    assert_eq!(rotated["kids_removed"], json!(["jose-rs256"]));
+
+    // Another isolate adopts the set from the shared tier: logged once, as adopted.
+    let (two, two_log) = isolate(&source, Some(&tier), CachePolicy::default());
+    assert_eq!(lookup_tier(&two, "jose-eddsa", NOW + 121), Ok(KeyTier::Kv));
+    assert_eq!(
+        lookup_tier(&two, "jose-eddsa", NOW + 122),
+        Ok(KeyTier::Memory)
+    );
+    let adopted = two_log.fields("key_set_adopted");
+    assert_eq!(adopted.len(), 1, "{adopted:?}");
+    assert_eq!(two_log.count(Level::Info, "key_set_adopted"), 1);
+    assert_eq!(adopted[0]["generation"], 2);
+    assert_eq!(adopted[0]["previous_generation"], Value::Null);
+    assert_eq!(
+        adopted[0]["kids_added"],
+        json!(["jose-es256", "jose-eddsa"])
+    );
+    assert!(two_log.fields("key_set_refreshed").is_empty());
+}
+
+#[test]
+fn a_set_that_cannot_be_had_is_logged_as_unavailable_once_per_failed_fetch() {
+    let policy = CachePolicy::default();
+    let source = FakeSource::serving(Reply::Fail(FetchError::Status(500)));
+    let (cache, log) = isolate(&source, None, policy);
+    for second in 0..policy.unknown_kid_cooldown {
+        assert!(is_unavailable(&lookup(&cache, "jose-rs256", NOW + second)).is_some());
+    }
+    let unavailable = log.fields("key_set_unavailable");
+    assert_eq!(
+        unavailable.len(),
+        1,
+        "one per failed fetch, not per request"
+    );
+    assert_eq!(log.count(Level::Warn, "key_set_unavailable"), 1);
+    assert_eq!(unavailable[0]["reason"], "cold");
+    assert_eq!(unavailable[0]["retry_after"], policy.unknown_kid_cooldown);
+    assert!(unavailable[0]["error"].as_str().unwrap().contains("500"));
+
+    // A set past max-stale whose refresh fails: unavailable again, with how stale it was.
+    let policy = CachePolicy {
+        max_stale: 100,
+        ..CachePolicy::default()
+    };
+    let source = FakeSource::default();
+    source.then(modified(set_a(), "\"a\""));
+    source.set_mode(Reply::Fail(FetchError::Status(503)));
+    let (cache, log) = isolate(&source, None, policy);
+    assert_eq!(lookup_tier(&cache, "jose-rs256", NOW), Ok(KeyTier::Issuer));
+    let past = NOW + policy.ttl + policy.max_stale;
+    // Within max-stale, the stale set answers (from memory).
+    assert_eq!(
+        lookup_tier(&cache, "jose-rs256", past - 1),
+        Ok(KeyTier::Memory)
+    );
+    assert!(log.fields("key_set_unavailable").is_empty());
+    let later = past + policy.unknown_kid_cooldown;
+    assert!(is_unavailable(&lookup(&cache, "jose-rs256", later)).is_some());
+    let unavailable = log.fields("key_set_unavailable");
+    assert_eq!(unavailable.len(), 1, "{unavailable:?}");
+    assert_eq!(unavailable[0]["reason"], "max_stale_exceeded");
+    assert_eq!(unavailable[0]["generation"], 1);
+    assert_eq!(
+        unavailable[0]["stale_for_seconds"],
+        later - (NOW + policy.ttl)
+    );
 }

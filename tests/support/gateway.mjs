@@ -29,25 +29,27 @@ export const DIRECT_SOCKET = { unsafeDirectSockets: [{ host: "127.0.0.1", port: 
  * `buildDir` (relative to the repository) selects another Worker bundle, such as the crypto
  * test harness. `kvNamespaces: []` leaves the KV binding out, so every KV operation fails.
  * `miniflare` adds Miniflare options (the benchmark serves through a direct socket with it).
+ * `workers` are more Workers beside the gateway (such as the METRICS stub below), which the
+ * gateway's own options in `worker` (for example `wrappedBindings`) can name.
  * Returns { mf, fetch(path, init), scheduled(cron), kv(), close() }.
  */
-export async function startGateway({ vars = {}, kvPersist = false, buildDir: bundle = "build", kvNamespaces = ["JWKS_CACHE"], miniflare = {} } = {}) {
+export async function startGateway({ vars = {}, kvPersist = false, buildDir: bundle = "build", kvNamespaces = ["JWKS_CACHE"], miniflare = {}, worker = {}, workers = [] } = {}) {
   const buildDir = `${root}${bundle}`;
   if (!existsSync(`${buildDir}/index.js`)) {
     throw new Error(`${bundle}/index.js is missing: run \`npm test\` (it builds every bundle first)`);
   }
-  const mf = new Miniflare({
-    host: "127.0.0.1",
+  const gateway = {
     modules: true,
     scriptPath: `${buildDir}/index.js`,
     modulesRoot: buildDir,
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
     compatibilityDate: compatibilityDate(),
     kvNamespaces,
-    kvPersist,
     bindings: vars,
-    ...miniflare,
-  });
+    ...worker,
+  };
+  const shared = { host: "127.0.0.1", kvPersist, ...miniflare };
+  const mf = new Miniflare(workers.length === 0 ? { ...gateway, ...shared } : { ...shared, workers: [{ name: "gateway", ...gateway }, ...workers] });
   await mf.ready;
   return {
     mf,
@@ -69,3 +71,22 @@ export async function startGateway({ vars = {}, kvPersist = false, buildDir: bun
     },
   };
 }
+
+/**
+ * A stand-in for a Workers Analytics Engine dataset, for `workers`: Miniflare's own local
+ * dataset (`analyticsEngineDatasets`) drops every data point, so this one logs each as a line
+ * `metrics_stub_point <JSON>` that a test reads back through `handleStructuredLogs`. Bind it
+ * with `worker: { wrappedBindings: { METRICS: { scriptName: METRICS_STUB.name } } }`.
+ */
+export const METRICS_STUB = {
+  name: "metrics-stub",
+  modules: [
+    {
+      type: "ESModule",
+      path: "metrics-stub.mjs",
+      contents: `export default function () {
+  return { writeDataPoint(point) { console.log("metrics_stub_point " + JSON.stringify(point)); } };
+}`,
+    },
+  ],
+};

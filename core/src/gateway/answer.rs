@@ -48,6 +48,39 @@ impl GatewayError {
     }
 }
 
+impl GatewayError {
+    /// The HTTP status of the answer.
+    pub const fn status(&self) -> u16 {
+        match self {
+            GatewayError::NoCredentials | GatewayError::InvalidToken(_) => 401,
+            GatewayError::InvalidRequest(_) => 400,
+            GatewayError::InsufficientScope { .. } => 403,
+            GatewayError::NotFound => 404,
+            GatewayError::Misconfigured => 500,
+            GatewayError::OriginUnreachable => 502,
+            GatewayError::KeysUnavailable { .. } => 503,
+            GatewayError::OriginTimeout => 504,
+        }
+    }
+
+    /// The stable code of logs and metrics: a token's [`Rejection::code`], else one per kind
+    /// (`no_credentials`, `invalid_request`, `insufficient_scope`, `not_found`,
+    /// `keys_unavailable`, `gateway_misconfigured`, `origin_unreachable`, `origin_timeout`).
+    pub const fn code(&self) -> &'static str {
+        match self {
+            GatewayError::NoCredentials => "no_credentials",
+            GatewayError::InvalidRequest(_) => "invalid_request",
+            GatewayError::InvalidToken(rejection) => rejection.code(),
+            GatewayError::InsufficientScope { .. } => "insufficient_scope",
+            GatewayError::KeysUnavailable { .. } => "keys_unavailable",
+            GatewayError::Misconfigured => "gateway_misconfigured",
+            GatewayError::OriginUnreachable => "origin_unreachable",
+            GatewayError::OriginTimeout => "origin_timeout",
+            GatewayError::NotFound => "not_found",
+        }
+    }
+}
+
 /// The HTTP form of a [`GatewayError`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorAnswer {
@@ -76,16 +109,14 @@ impl GatewayError {
             }
             Some(text)
         };
-        let (status, www_authenticate, retry_after, error, description) = match self {
+        let (www_authenticate, retry_after, error, description) = match self {
             GatewayError::NoCredentials => (
-                401,
                 challenge(None, None),
                 None,
                 "unauthorized",
                 "a bearer token is required".to_owned(),
             ),
             GatewayError::InvalidRequest(why) => (
-                400,
                 challenge(Some("invalid_request"), Some(("error_description", why))),
                 None,
                 "invalid_request",
@@ -94,7 +125,6 @@ impl GatewayError {
             GatewayError::InvalidToken(rejection) => {
                 let description = format!("{}: {}", rejection.code(), rejection);
                 (
-                    401,
                     challenge(
                         Some("invalid_token"),
                         Some(("error_description", &description)),
@@ -107,7 +137,6 @@ impl GatewayError {
             GatewayError::InsufficientScope { required } => {
                 let scope = required.join(" ");
                 (
-                    403,
                     challenge(Some("insufficient_scope"), Some(("scope", &scope))),
                     None,
                     "insufficient_scope",
@@ -115,35 +144,30 @@ impl GatewayError {
                 )
             }
             GatewayError::KeysUnavailable { retry_after } => (
-                503,
                 None,
                 Some(*retry_after),
                 "temporarily_unavailable",
                 "signing keys are unavailable; retry later".to_owned(),
             ),
             GatewayError::Misconfigured => (
-                500,
                 None,
                 None,
                 "gateway_misconfigured",
                 "the gateway is misconfigured; see its logs".to_owned(),
             ),
             GatewayError::OriginUnreachable => (
-                502,
                 None,
                 None,
                 "bad_gateway",
                 "the origin could not be reached".to_owned(),
             ),
             GatewayError::OriginTimeout => (
-                504,
                 None,
                 None,
                 "gateway_timeout",
                 "the origin did not answer in time".to_owned(),
             ),
             GatewayError::NotFound => (
-                404,
                 None,
                 None,
                 "not_found",
@@ -151,7 +175,7 @@ impl GatewayError {
             ),
         };
         ErrorAnswer {
-            status,
+            status: self.status(),
             www_authenticate,
             retry_after,
             body: json!({ "error": error, "error_description": description }),

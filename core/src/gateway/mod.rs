@@ -12,13 +12,17 @@
 //! | [`origin_auth`]    | the secret header that proves a request came through the gateway |
 //! | [`token_cache`]    | the per-isolate LRU cache of verified tokens                   |
 //! | [`answer`]         | gateway errors and their RFC 6750 answers (one place)          |
+//! | [`rejection_log`]  | the log line of a refused request, under a line budget         |
+//! | [`metrics`]        | the Analytics Engine data point of a request or a refresh      |
 pub mod answer;
 pub mod client_headers;
 pub mod forward;
 pub mod identity;
+pub mod metrics;
 pub mod origin_auth;
 pub mod path;
 pub mod pipeline;
+pub mod rejection_log;
 pub mod routing;
 pub mod token_cache;
 

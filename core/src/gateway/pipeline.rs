@@ -21,7 +21,12 @@
 //!    the identity headers.
 //!
 //! A forwarded request carries the canonical path, the path its rules were checked against.
+//!
+//! Every refusal, whether [`Gateway::decide`] or [`Gateway::verify`] makes it, is logged here in
+//! one way ([`crate::gateway::rejection_log`]), and every decision says what it asked of the
+//! caches ([`CacheUse`], for the metrics).
 
+use std::cell::Cell;
 use std::rc::Rc;
 
 use serde_json::json;
@@ -30,14 +35,16 @@ use subtle::ConstantTimeEq;
 
 use crate::gateway::answer::{bearer_token, GatewayError};
 use crate::gateway::identity::{identity_headers, ClaimHeader};
+use crate::gateway::metrics::{CacheUse, TokenCacheUse};
 use crate::gateway::origin_auth::OriginAuth;
 use crate::gateway::path::{canonicalize, CanonicalPath};
+use crate::gateway::rejection_log::{RejectionLine, RejectionLog};
 use crate::gateway::routing::{check_scopes, is_preflight, is_public, required_scopes, RouteScope};
 use crate::gateway::token_cache::TokenCache;
 use crate::jws::backend::SignatureBackend;
 use crate::jws::verify::{VerifiedToken, Verifier};
 use crate::keys::source::KeySource;
-use crate::keys::{KeyCache, KeyCacheTier};
+use crate::keys::{KeyCache, KeyCacheTier, KeyTier};
 use crate::log::{EventSink, Level};
 
 /// The liveness endpoint.
@@ -116,6 +123,8 @@ pub struct Forward {
     pub identity: Vec<(String, String)>,
     /// Whether the request body goes along (a preflight carries none).
     pub with_body: bool,
+    /// What the request asked of the caches.
+    pub cache: CacheUse,
 }
 
 /// A request waiting for [`Gateway::verify`].
@@ -127,6 +136,16 @@ pub struct Pending {
     path_and_query: String,
     /// Whether [`Gateway::decide`] already looked the token up in the token cache.
     looked_up: bool,
+    /// What [`Gateway::verify`] asked of the caches, once it ran.
+    cache: Cell<CacheUse>,
+}
+
+impl Pending {
+    /// What [`Gateway::verify`] asked of the caches (the key tier that answered, the token
+    /// cache), for the outcome it returned; nothing before it ran.
+    pub fn cache_use(&self) -> CacheUse {
+        self.cache.get()
+    }
 }
 
 /// The gateway of one isolate: its policy, the verifier, the key cache, the signature backend
@@ -144,6 +163,8 @@ pub struct Gateway<S, T, L, B> {
     pub tokens: TokenCache,
     /// Where events go.
     pub log: L,
+    /// The budget of `request_rejected` lines.
+    pub rejections: RejectionLog,
 }
 
 impl<S, T, L, B> Gateway<S, T, L, B>
@@ -158,8 +179,36 @@ where
     pub fn decide(&self, req: &impl RequestView, now: u64) -> Decision {
         match self.decide_inner(req, now) {
             Ok(decision) => decision,
-            Err(error) => Decision::Reject(error),
+            Err(error) => {
+                self.rejections.record(&self.log, &error, now, |error| {
+                    // Read again only for a line that is written: the path and the token as
+                    // `decide_inner` read them.
+                    let route = canonicalize(req.path()).ok();
+                    let header = req.header("authorization");
+                    let token = bearer_token(header.as_deref()).ok();
+                    self.rejection_line(error, req.method(), route.as_ref(), token)
+                });
+                Decision::Reject(error)
+            }
         }
+    }
+
+    /// The `request_rejected` line of `error`.
+    fn rejection_line<'e>(
+        &self,
+        error: &'e GatewayError,
+        method: &str,
+        route: Option<&CanonicalPath>,
+        token: Option<&str>,
+    ) -> RejectionLine<'e> {
+        let max = self.verifier.policy().max_token_bytes;
+        RejectionLine::new(error, method, route.map(CanonicalPath::as_sent), token, max)
+    }
+
+    /// Reports the `request_rejected` lines the budget left out in windows that have ended by
+    /// `now` (for the scheduled handler: the end of a flood is reported without a next line).
+    pub fn flush_rejection_log(&self, now: u64) {
+        self.rejections.flush(&self.log, now);
     }
 
     fn decide_inner(&self, req: &impl RequestView, now: u64) -> Result<Decision, GatewayError> {
@@ -188,6 +237,7 @@ where
                 path_and_query,
                 identity: Vec::new(),
                 with_body: !preflight,
+                cache: CacheUse::default(),
             }));
         }
         // Tokens in URLs end up in logs and caches: only the header is accepted.
@@ -212,6 +262,11 @@ where
                     path_and_query,
                     identity,
                     with_body: true,
+                    cache: CacheUse {
+                        tier: Some(KeyTier::Memory),
+                        token_cache: TokenCacheUse::Hit,
+                        generation: set.meta.generation,
+                    },
                 }));
             }
         }
@@ -221,6 +276,7 @@ where
             path,
             path_and_query,
             looked_up: fresh.is_some(),
+            cache: Cell::new(CacheUse::default()),
         }))
     }
 
@@ -228,13 +284,24 @@ where
     /// (memory, KV or the issuer), then the cached verification if it still holds with that key
     /// set, or the signature and the claims; then the route's scopes.
     pub async fn verify(&self, pending: &Pending, now: u64) -> Result<Forward, GatewayError> {
+        let result = self.verify_inner(pending, now).await;
+        if let Err(error) = &result {
+            self.rejections.record(&self.log, error, now, |error| {
+                let token = Some(pending.token.as_str());
+                self.rejection_line(error, &pending.method, Some(&pending.path), token)
+            });
+        }
+        result
+    }
+
+    async fn verify_inner(&self, pending: &Pending, now: u64) -> Result<Forward, GatewayError> {
         let inspected = self
             .verifier
             .inspect(&pending.token)
             .map_err(GatewayError::InvalidToken)?;
-        let set = self
+        let (set, tier) = self
             .keys
-            .keys_for(inspected.kid(), now)
+            .lookup(inspected.kid(), now)
             .await
             .map_err(|err| GatewayError::from_resolve(err, inspected.kid()))?;
         let claims = &self.verifier.policy().claims;
@@ -243,6 +310,15 @@ where
         } else {
             self.tokens.get(&pending.token, &set.keys, claims, now)
         };
+        pending.cache.set(CacheUse {
+            tier: Some(tier),
+            token_cache: if cached.is_some() {
+                TokenCacheUse::Hit
+            } else {
+                TokenCacheUse::Miss
+            },
+            generation: set.meta.generation,
+        });
         let verified = match cached {
             Some(verified) => verified,
             None => {
@@ -251,11 +327,13 @@ where
                     .verify(&inspected, &set.keys, &self.backend, now)
                     .await
                     .map_err(GatewayError::InvalidToken)?;
-                self.log.event(
-                    Level::Debug,
-                    "token_verified",
-                    json!({ "kid": verified.kid, "alg": verified.alg.name() }),
-                );
+                if self.log.enabled(Level::Debug) {
+                    self.log.event(
+                        Level::Debug,
+                        "token_verified",
+                        json!({ "kid": verified.kid, "alg": verified.alg.name() }),
+                    );
+                }
                 self.tokens.insert(&pending.token, verified)
             }
         };
@@ -264,6 +342,7 @@ where
             path_and_query: pending.path_and_query.clone(),
             identity,
             with_body: true,
+            cache: pending.cache.get(),
         })
     }
 

@@ -25,6 +25,6 @@ pub mod tier;
 pub use binding::SourceBinding;
 pub use policy::CachePolicy;
 pub use record::{CachedKeySet, KeySetMeta};
-pub use resolver::{KeyCache, RefreshOutcome, ResolveError};
+pub use resolver::{KeyCache, KeyTier, RefreshOutcome, ResolveError};
 pub use stats::{CacheStats, KeyCacheStatus, KeySetStatus};
 pub use tier::{KeyCacheTier, MemoryTier, TierError};

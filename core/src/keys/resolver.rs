@@ -49,6 +49,28 @@ pub enum ResolveError {
     },
 }
 
+/// Which tier answered a lookup ([`KeyCache::lookup`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyTier {
+    /// Isolate memory (a fresh set, or a stale one served while refreshing fails or runs).
+    Memory,
+    /// The shared tier (KV): a newer fresh set another isolate or the cron stored.
+    Kv,
+    /// The key source (the issuer's JWKS endpoint), fetched for this lookup.
+    Issuer,
+}
+
+impl KeyTier {
+    /// The name in metrics and logs: `memory`, `kv` or `issuer`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            KeyTier::Memory => "memory",
+            KeyTier::Kv => "kv",
+            KeyTier::Issuer => "issuer",
+        }
+    }
+}
+
 /// How a scheduled refresh ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefreshOutcome {
@@ -129,6 +151,15 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
         kid: Option<&str>,
         now: u64,
     ) -> Result<Rc<CachedKeySet>, ResolveError> {
+        self.lookup(kid, now).await.map(|(set, _)| set)
+    }
+
+    /// [`KeyCache::keys_for`], with the tier that answered.
+    pub async fn lookup(
+        &self,
+        kid: Option<&str>,
+        now: u64,
+    ) -> Result<(Rc<CachedKeySet>, KeyTier), ResolveError> {
         let knows = |set: &CachedKeySet| kid.is_none_or(|kid| set.keys.get(kid).is_some());
 
         // 1. Isolate memory: the steady-state path.
@@ -138,9 +169,11 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
             if set.is_fresh(now) {
                 if knows(set) {
                     self.count(|s| s.memory_hits += 1);
-                    self.log
-                        .event(Level::Debug, "key_cache_hit", json!({ "tier": "memory" }));
-                    return Ok(set.clone());
+                    if self.log.enabled(Level::Debug) {
+                        self.log
+                            .event(Level::Debug, "key_cache_hit", json!({ "tier": "memory" }));
+                    }
+                    return Ok((set.clone(), KeyTier::Memory));
                 }
                 // An unknown kid: within the isolate's cooldown it is refused here, before any
                 // shared-tier read; otherwise this request claims the refetch now, before its
@@ -160,7 +193,7 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
                 self.count(|s| s.kv_hits += 1);
                 self.log
                     .event(Level::Debug, "key_cache_hit", json!({ "tier": "kv" }));
-                return Ok(set.clone());
+                return Ok((set.clone(), KeyTier::Kv));
             }
         }
 
@@ -168,15 +201,15 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
         match current {
             None => self.fetch_cold(now).await.and_then(|set| {
                 if knows(&set) {
-                    Ok(set)
+                    Ok((set, KeyTier::Issuer))
                 } else {
                     Err(ResolveError::UnknownKey)
                 }
             }),
             Some(set) if !set.is_fresh(now) => {
-                let set = self.refresh_stale(set, now).await?;
+                let (set, tier) = self.refresh_stale(set, now).await?;
                 if knows(&set) {
-                    Ok(set)
+                    Ok((set, tier))
                 } else {
                     // A refresh just ran (or is running): the kid is unknown for now.
                     self.count(|s| s.cooldown_rejections += 1);
@@ -239,6 +272,25 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
             .is_none_or(|mine| shared.is_newer_than(mine))
         {
             self.memory.put(shared.clone());
+            if current
+                .as_ref()
+                .is_none_or(|mine| mine.meta.generation != shared.meta.generation)
+            {
+                // Another isolate or the cron stored a set this isolate did not have.
+                let (added, removed) = kid_changes(current.as_deref(), &shared.keys);
+                self.log.event(
+                    Level::Info,
+                    "key_set_adopted",
+                    json!({
+                        "tier": "kv",
+                        "generation": shared.meta.generation,
+                        "previous_generation": current.as_ref().map(|set| set.meta.generation),
+                        "kids": shared.keys.kids().collect::<Vec<_>>(),
+                        "kids_added": added,
+                        "kids_removed": removed,
+                    }),
+                );
+            }
             Some(shared)
         } else {
             current
@@ -272,24 +324,23 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
         }
         self.fetch_and_store(None, now, "cold")
             .await
-            .map_err(|cause| ResolveError::Unavailable {
-                retry_after: self.retry_after(now),
-                cause,
-            })
+            .map_err(|cause| self.unavailable(cause, "cold", None, now))
     }
 
     async fn refresh_stale(
         &self,
         stale: Rc<CachedKeySet>,
         now: u64,
-    ) -> Result<Rc<CachedKeySet>, ResolveError> {
+    ) -> Result<(Rc<CachedKeySet>, KeyTier), ResolveError> {
         let usable_until = stale.fresh_until().saturating_add(self.policy.max_stale);
         if now < usable_until {
             if self.refresh_running(now) {
-                return Ok(self.serve_stale(stale, now, "refresh already running"));
+                let stale = self.serve_stale(stale, now, "refresh already running");
+                return Ok((stale, KeyTier::Memory));
             }
             if self.blocked(now) {
-                return Ok(self.serve_stale(stale, now, "last refresh failed"));
+                let stale = self.serve_stale(stale, now, "last refresh failed");
+                return Ok((stale, KeyTier::Memory));
             }
         } else if let Some(unavailable) = self.backoff(now) {
             // Past max_stale the failure backoff still holds: no fetch per request.
@@ -297,13 +348,38 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
         }
         let result = self.fetch_marked(Some(stale.clone()), now, "expired").await;
         match result {
-            Ok(set) => Ok(set),
-            Err(_) if now < usable_until => Ok(self.serve_stale(stale, now, "refresh failed")),
-            Err(cause) => Err(ResolveError::Unavailable {
-                retry_after: self.retry_after(now),
-                cause,
-            }),
+            Ok(set) => Ok((set, KeyTier::Issuer)),
+            Err(_) if now < usable_until => Ok((
+                self.serve_stale(stale, now, "refresh failed"),
+                KeyTier::Memory,
+            )),
+            Err(cause) => Err(self.unavailable(cause, "max_stale_exceeded", Some(&stale), now)),
         }
+    }
+
+    /// The 503 after a fetch failed with no usable set to fall back on (none at all, or the
+    /// last one past max-stale), logged: from here requests get 503 until a fetch succeeds.
+    /// Once per failed fetch, so at most once per failure backoff.
+    fn unavailable(
+        &self,
+        cause: FetchError,
+        reason: &'static str,
+        stale: Option<&CachedKeySet>,
+        now: u64,
+    ) -> ResolveError {
+        let retry_after = self.retry_after(now);
+        self.log.event(
+            Level::Warn,
+            "key_set_unavailable",
+            json!({
+                "reason": reason,
+                "retry_after": retry_after,
+                "stale_for_seconds": stale.map(|set| now.saturating_sub(set.fresh_until())),
+                "generation": stale.map(|set| set.meta.generation),
+                "error": cause.to_string(),
+            }),
+        );
+        ResolveError::Unavailable { retry_after, cause }
     }
 
     fn serve_stale(&self, stale: Rc<CachedKeySet>, now: u64, why: &str) -> Rc<CachedKeySet> {
@@ -349,7 +425,7 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
         set: Rc<CachedKeySet>,
         kid: Option<&str>,
         now: u64,
-    ) -> Result<Rc<CachedKeySet>, ResolveError> {
+    ) -> Result<(Rc<CachedKeySet>, KeyTier), ResolveError> {
         let cooldown = self.policy.unknown_kid_cooldown;
         let recent = |at: Option<u64>| at.is_some_and(|at| now < at.saturating_add(cooldown));
         if let Some(shared) = &self.shared {
@@ -379,9 +455,12 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
         let result = self
             .fetch_marked(Some(set.clone()), now, "unknown_kid")
             .await;
-        let updated = result.unwrap_or(set);
+        let (updated, tier) = match result {
+            Ok(fetched) => (fetched, KeyTier::Issuer),
+            Err(_) => (set, KeyTier::Memory),
+        };
         if kid.is_none_or(|kid| updated.keys.get(kid).is_some()) {
-            Ok(updated)
+            Ok((updated, tier))
         } else {
             Err(ResolveError::UnknownKey)
         }
@@ -413,7 +492,7 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
         result
     }
 
-    fn reject_unknown(&self, kid: Option<&str>) -> Result<Rc<CachedKeySet>, ResolveError> {
+    fn reject_unknown<R>(&self, kid: Option<&str>) -> Result<R, ResolveError> {
         self.count(|s| s.cooldown_rejections += 1);
         self.log.event(
             Level::Debug,
@@ -495,13 +574,22 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
                 }),
             );
         }
+        let change = match &current {
+            None => "fetched",
+            Some(old) if old.meta.generation == next.meta.generation => "revalidated",
+            Some(_) => "rotated",
+        };
+        let (added, removed) = kid_changes(current.as_deref(), &next.keys);
         self.log.event(
             Level::Info,
             "key_set_refreshed",
             json!({
                 "reason": reason,
+                "change": change,
                 "generation": next.meta.generation,
                 "kids": next.keys.kids().collect::<Vec<_>>(),
+                "kids_added": added,
+                "kids_removed": removed,
                 "skipped_keys": skipped(&next.keys),
                 "ttl": next.meta.ttl,
                 "source": next.meta.source,
@@ -584,6 +672,19 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
             json!({ "reason": reason, "error": err.to_string() }),
         );
         err
+    }
+}
+
+/// The `kid`s of `new` that `old` lacks, and those of `old` that `new` lacks (every `kid` of
+/// `new` is added when there is no `old`).
+fn kid_changes<'k>(old: Option<&'k CachedKeySet>, new: &'k KeySet) -> (Vec<&'k str>, Vec<&'k str>) {
+    let lacks = |set: &KeySet, kid: &str| set.get(kid).is_none();
+    match old {
+        None => (new.kids().collect(), Vec::new()),
+        Some(old) => (
+            new.kids().filter(|kid| lacks(&old.keys, kid)).collect(),
+            old.keys.kids().filter(|kid| lacks(new, kid)).collect(),
+        ),
     }
 }
 

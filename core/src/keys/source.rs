@@ -55,6 +55,22 @@ pub enum FetchError {
     BudgetExhausted,
 }
 
+impl FetchError {
+    /// A stable code for metrics: `invalid_url`, `transport`, `status`, `redirect`, `too_large`,
+    /// `invalid_document` or `budget_exhausted`.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            FetchError::InvalidUrl(_) => "invalid_url",
+            FetchError::Transport(_) => "transport",
+            FetchError::Status(_) => "status",
+            FetchError::Redirect(_) => "redirect",
+            FetchError::TooLarge { .. } => "too_large",
+            FetchError::InvalidDocument(_) => "invalid_document",
+            FetchError::BudgetExhausted => "budget_exhausted",
+        }
+    }
+}
+
 /// Produces key sets on demand. The production implementation is [`crate::keys::fetch::JwksFetcher`]
 /// (hardened HTTP fetch, discovery, retries); tests use fakes.
 pub trait KeySource {

@@ -11,6 +11,7 @@ use std::rc::Rc;
 use edge_jwt_core::config::Config;
 use edge_jwt_core::gateway::answer::GatewayError;
 use edge_jwt_core::gateway::pipeline::{Decision, Forward, Gateway, RequestView};
+use edge_jwt_core::gateway::rejection_log::RejectionLog;
 use edge_jwt_core::gateway::token_cache::TokenCache;
 use edge_jwt_core::jws::jwk::KeySet;
 use edge_jwt_core::jws::native::NativeBackend;
@@ -137,12 +138,61 @@ impl KeyCacheTier for NoSharedTier {
     }
 }
 
-/// Discards events.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Quiet;
+/// One recorded event: level, name and fields.
+type Event = (Level, &'static str, Value);
 
-impl EventSink for Quiet {
-    fn event(&self, _level: Level, _event: &'static str, _fields: Value) {}
+/// Records the events at or above its level, as the Worker's console log writes them.
+#[derive(Debug, Clone)]
+pub(crate) struct Recorder {
+    level: Rc<RefCell<Level>>,
+    events: Rc<RefCell<Vec<Event>>>,
+}
+
+impl Recorder {
+    /// A recorder at `level`.
+    pub(crate) fn new(level: Level) -> Recorder {
+        Recorder {
+            level: Rc::new(RefCell::new(level)),
+            events: Rc::new(RefCell::new(Vec::new())),
+        }
+    }
+
+    /// From now on, records events at `level` and above.
+    pub(crate) fn set_level(&self, level: Level) {
+        *self.level.borrow_mut() = level;
+    }
+
+    /// Every `event` recorded so far, with its level, and forgets them.
+    pub(crate) fn take(&self, event: &str) -> Vec<(Level, Value)> {
+        let mut events = self.events.borrow_mut();
+        let (taken, kept) = events.drain(..).partition(|(_, name, _)| *name == event);
+        *events = kept;
+        taken
+            .into_iter()
+            .map(|(level, _, fields)| (level, fields))
+            .collect()
+    }
+
+    /// The names of every event recorded so far.
+    pub(crate) fn names(&self) -> Vec<&'static str> {
+        self.events
+            .borrow()
+            .iter()
+            .map(|(_, name, _)| *name)
+            .collect()
+    }
+}
+
+impl EventSink for Recorder {
+    fn event(&self, level: Level, event: &'static str, fields: Value) {
+        if self.enabled(level) {
+            self.events.borrow_mut().push((level, event, fields));
+        }
+    }
+
+    fn enabled(&self, level: Level) -> bool {
+        level <= *self.level.borrow()
+    }
 }
 
 /// A request as the pipeline sees it.
@@ -236,12 +286,14 @@ impl Outcome {
     }
 }
 
-type Inner = Gateway<Source, NoSharedTier, Quiet, NativeBackend>;
+type Inner = Gateway<Source, NoSharedTier, Recorder, NativeBackend>;
 
 /// A gateway for the fixture issuer, configured by `vars` on top of the required variables.
 pub(crate) struct TestGateway {
     pub(crate) gateway: Inner,
     pub(crate) source: Source,
+    /// Its events (level `info`).
+    pub(crate) log: Recorder,
 }
 
 impl TestGateway {
@@ -262,16 +314,27 @@ impl TestGateway {
             reply: Rc::new(RefCell::new(Ok(fixture_keys()))),
             calls: Rc::new(RefCell::new(0)),
         };
-        let keys = KeyCache::new(source.clone(), None::<NoSharedTier>, config.cache, Quiet);
+        let log = Recorder::new(Level::Info);
+        let keys = KeyCache::new(
+            source.clone(),
+            None::<NoSharedTier>,
+            config.cache,
+            log.clone(),
+        );
         let gateway = Gateway {
             policy: config.gateway.clone(),
             verifier: Verifier::new(config.verification.clone()),
             keys,
             backend: NativeBackend,
             tokens: TokenCache::new(64),
-            log: Quiet,
+            log: log.clone(),
+            rejections: RejectionLog::default(),
         };
-        TestGateway { gateway, source }
+        TestGateway {
+            gateway,
+            source,
+            log,
+        }
     }
 
     /// `req` through the pipeline at `now`: `decide`, then `verify` when asked for.
