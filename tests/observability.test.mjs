@@ -226,6 +226,8 @@ describe("without the METRICS binding", () => {
         assert.equal(points(lines).length, 0);
         const problems = lines.filter((line) => /"level":"(warn|error)"|Error|exception/i.test(line));
         assert.deepEqual(problems, []);
+        // LOG_LEVEL=info: the per-request debug events are not written.
+        assert.deepEqual(lines.filter((line) => line.includes('"level":"debug"')), []);
       } finally {
         await gateway.close();
       }

@@ -1954,3 +1954,33 @@ fn a_set_that_cannot_be_had_is_logged_as_unavailable_once_per_failed_fetch() {
         later - (NOW + policy.ttl)
     );
 }
+
+#[test]
+fn the_tier_that_answered_is_the_issuer_whenever_the_lookup_fetched() {
+    let source = FakeSource::default();
+    source.then(modified(set_a(), "\"a\""));
+    source.set_mode(modified(set_b(), "\"b\""));
+    let policy = CachePolicy::default();
+    let (cache, _) = isolate(&source, None, policy);
+    assert_eq!(lookup_tier(&cache, "jose-rs256", NOW), Ok(KeyTier::Issuer));
+    assert_eq!(
+        lookup_tier(&cache, "jose-es256", NOW + 1),
+        Ok(KeyTier::Memory)
+    );
+    // A kid the set lacks: refetched.
+    assert_eq!(
+        lookup_tier(&cache, "jose-eddsa", NOW + 2),
+        Ok(KeyTier::Issuer)
+    );
+    assert_eq!(
+        lookup_tier(&cache, "jose-eddsa", NOW + 3),
+        Ok(KeyTier::Memory)
+    );
+    // A stale set: refreshed.
+    let stale = NOW + 2 + policy.ttl;
+    assert_eq!(
+        lookup_tier(&cache, "jose-eddsa", stale),
+        Ok(KeyTier::Issuer)
+    );
+    assert_eq!(source.calls(), 3);
+}

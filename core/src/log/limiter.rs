@@ -147,6 +147,16 @@ mod tests {
     }
 
     #[test]
+    fn the_rejection_budget_is_at_most_a_line_per_second() {
+        // README ("Logs and metrics") and docs/operations.md state these numbers.
+        assert_eq!(
+            (REJECTION_LINES_PER_WINDOW, REJECTION_WINDOW_SECONDS),
+            (10, 10)
+        );
+        assert!(u64::from(REJECTION_LINES_PER_WINDOW) <= REJECTION_WINDOW_SECONDS);
+    }
+
+    #[test]
     fn the_rejection_budget_is_bounded() {
         let limiter = LogLimiter::for_rejections();
         let written = (0..REJECTION_WINDOW_SECONDS * 100)
