@@ -65,19 +65,28 @@ function forged(header, payload) {
   return `${part(header)}.${part(payload)}.AAAA`;
 }
 
-describe("rejection logs and key-set events", () => {
-  let stack;
-  let observed;
+/**
+ * A demo stack and a gateway with `vars` and the METRICS stub on it, started before the tests of
+ * the enclosing `describe` and closed after them: `{ stack, observed }` once started.
+ */
+function observedSuite(vars) {
+  const suite = {};
   before(async () => {
-    stack = await startStack();
-    observed = await startObserved(stack, { vars: { ROUTE_SCOPES: "POST /orders=orders:write" } });
+    suite.stack = await startStack();
+    suite.observed = await startObserved(suite.stack, { vars });
   });
   after(async () => {
-    await observed?.gateway.close();
-    await stack?.close();
+    await suite.observed?.gateway.close();
+    await suite.stack?.close();
   });
+  return suite;
+}
+
+describe("rejection logs and key-set events", () => {
+  const suite = observedSuite({ ROUTE_SCOPES: "POST /orders=orders:write" });
 
   test("a refusal is one request_rejected line with its code, route and token header, never the token", async () => {
+    const { stack, observed } = suite;
     const { gateway, lines } = observed;
     const res = await gateway.fetch("/orders/1?page=2");
     assert.equal(res.status, 401);
@@ -123,6 +132,7 @@ describe("rejection logs and key-set events", () => {
   });
 
   test("the first key set is logged as fetched, with its kids", async () => {
+    const { stack, observed } = suite;
     const [refreshed] = await atLeast(1, () => events(observed.lines, "key_set_refreshed"));
     assert.equal(refreshed.level, "info");
     assert.equal(refreshed.change, "fetched");
@@ -131,7 +141,7 @@ describe("rejection logs and key-set events", () => {
   });
 
   test("a flood of refusals writes a bounded number of lines", async () => {
-    const fresh = await startObserved(stack, { metrics: "none" });
+    const fresh = await startObserved(suite.stack, { metrics: "none" });
     try {
       const flood = 60;
       for (let i = 0; i < flood; i += 1) {
@@ -151,18 +161,10 @@ describe("rejection logs and key-set events", () => {
 });
 
 describe("metrics through the METRICS Analytics Engine binding", () => {
-  let stack;
-  let observed;
-  before(async () => {
-    stack = await startStack();
-    observed = await startObserved(stack, { vars: { PUBLIC_PATHS: "/health" } });
-  });
-  after(async () => {
-    await observed?.gateway.close();
-    await stack?.close();
-  });
+  const suite = observedSuite({ PUBLIC_PATHS: "/health" });
 
   test("one data point per request: outcome, code, tier, token cache, colo, status, latency", async () => {
+    const { stack, observed } = suite;
     const { gateway, lines } = observed;
     const token = await stack.issuer.mint({ scope: "orders:read" });
     const cf = { cf: { colo: "TST" } };
@@ -192,6 +194,7 @@ describe("metrics through the METRICS Analytics Engine binding", () => {
   });
 
   test("one data point per scheduled refresh", async () => {
+    const { stack, observed } = suite;
     const { gateway, lines } = observed;
     const before = points(lines).length;
     await gateway.scheduled();

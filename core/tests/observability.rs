@@ -13,22 +13,10 @@ use edge_jwt_core::keys::source::FetchError;
 use edge_jwt_core::keys::KeyTier;
 use edge_jwt_core::log::limiter::{REJECTION_LINES_PER_WINDOW, REJECTION_WINDOW_SECONDS};
 use edge_jwt_core::log::Level;
-use harness::{issued_at, token_with, Req, TestGateway};
+use harness::{issued_at, orders_gateway, token_with, Req, TestGateway, STATUS_TOKEN};
 use serde_json::{json, Value};
 
-const STATUS_TOKEN: &str = "status-token-0123456789abcdef";
 const ISSUER: &str = "https://issuer.example";
-
-fn orders_gateway() -> TestGateway {
-    TestGateway::new(&[
-        (
-            "ROUTE_SCOPES",
-            "POST /orders=orders:write; GET /orders=orders:read",
-        ),
-        ("PUBLIC_PATHS", "/health"),
-        ("STATUS_TOKEN", STATUS_TOKEN),
-    ])
-}
 
 /// A compact JWS with these header and payload and a junk signature.
 fn forged(header: Value, payload: Value) -> String {

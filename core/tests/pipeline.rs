@@ -12,21 +12,7 @@ use edge_jwt_core::jws::error::Rejection;
 use edge_jwt_core::jws::jwk::KeySet;
 use edge_jwt_core::keys::source::FetchError;
 use edge_jwt_core::keys::CachePolicy;
-use harness::{issued_at, token_with, Outcome, Req, TestGateway};
-
-const STATUS_TOKEN: &str = "status-token-0123456789abcdef";
-
-/// The configuration: reading and writing orders need different scopes.
-fn orders_gateway() -> TestGateway {
-    TestGateway::new(&[
-        (
-            "ROUTE_SCOPES",
-            "POST /orders=orders:write; GET /orders=orders:read",
-        ),
-        ("PUBLIC_PATHS", "/health,/public/docs"),
-        ("STATUS_TOKEN", STATUS_TOKEN),
-    ])
-}
+use harness::{issued_at, orders_gateway, token_with, Outcome, Req, TestGateway, STATUS_TOKEN};
 
 fn now() -> u64 {
     issued_at() + 10

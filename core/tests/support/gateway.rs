@@ -255,6 +255,22 @@ impl RequestView for Req {
     }
 }
 
+/// The status endpoint's token of [`orders_gateway`].
+pub(crate) const STATUS_TOKEN: &str = "status-token-0123456789abcdef";
+
+/// The configuration: reading and writing orders need different scopes; `/health` and
+/// `/public/docs` are public; the status endpoint is open to [`STATUS_TOKEN`].
+pub(crate) fn orders_gateway() -> TestGateway {
+    TestGateway::new(&[
+        (
+            "ROUTE_SCOPES",
+            "POST /orders=orders:write; GET /orders=orders:read",
+        ),
+        ("PUBLIC_PATHS", "/health,/public/docs"),
+        ("STATUS_TOKEN", STATUS_TOKEN),
+    ])
+}
+
 /// What became of a request in the end.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Outcome {
