@@ -20,6 +20,7 @@ use worker::Env;
 use crate::http::WorkerHttp;
 use crate::kv::{KvTier, BINDING};
 use crate::logging::ConsoleLog;
+use crate::urls::RuntimeUrls;
 
 /// The core pipeline over the Workers ports.
 pub(crate) type Core = Gateway<JwksFetcher<WorkerHttp>, KvTier, ConsoleLog, WebCryptoBackend>;
@@ -51,7 +52,7 @@ pub(crate) fn current() -> Option<Rc<Result<Isolate, ConfigError>>> {
 }
 
 fn build(env: &Env) -> Result<Isolate, ConfigError> {
-    let config = Config::from_env(|name| crate::vars::read(env, name));
+    let config = Config::from_env_with(|name| crate::vars::read(env, name), &RuntimeUrls);
     let config = match config {
         Ok(config) => config,
         Err(err) => {

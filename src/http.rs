@@ -1,7 +1,9 @@
 //! Outbound HTTP for the JWKS fetcher: the Workers `fetch`, with a timeout, no redirects and a
 //! response size cap.
 
+use crate::urls::RuntimeUrls;
 use edge_jwt_core::keys::fetch::{HttpClient, HttpResponse, TransportError};
+use edge_jwt_core::keys::url::{ParsedUrl, UrlParser};
 use futures_util::future::{select, Either};
 use futures_util::StreamExt;
 use std::time::Duration;
@@ -12,6 +14,12 @@ use worker::{
 /// [`HttpClient`] over the Workers runtime.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct WorkerHttp;
+
+impl UrlParser for WorkerHttp {
+    fn parse_url(&self, text: &str) -> Option<ParsedUrl> {
+        RuntimeUrls.parse_url(text)
+    }
+}
 
 impl HttpClient for WorkerHttp {
     async fn get(

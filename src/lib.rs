@@ -12,6 +12,7 @@ mod kv;
 mod logging;
 mod proxy;
 mod response;
+mod urls;
 mod vars;
 
 use edge_jwt_core::gateway::answer::GatewayError;

@@ -83,3 +83,19 @@ export function respond(status, body, challenge, retryAfter) {
   if (retryAfter !== "") headers["retry-after"] = retryAfter;
   return new Response(body, { status, headers });
 }
+
+/**
+ * `text` read by the runtime's URL parser (the one `fetch` uses), as lines: href, scheme
+ * (without ":"), hostname, then "1" when it has a user name or a password, else "0"; or "" when
+ * it is not an absolute URL. None of them can hold a line feed (the parser removes them).
+ */
+export function parseUrl(text) {
+  let url;
+  try {
+    url = new URL(text);
+  } catch {
+    return "";
+  }
+  const credentials = url.username !== "" || url.password !== "" ? "1" : "0";
+  return [url.href, url.protocol.slice(0, -1), url.hostname, credentials].join("\n");
+}

@@ -193,7 +193,7 @@ where
         }
         // Tokens in URLs end up in logs and caches: only the header is accepted.
         let query_token = req.query().is_some_and(|query| {
-            url::form_urlencoded::parse(query.as_bytes()).any(|(name, _)| name == "access_token")
+            form_urlencoded::parse(query.as_bytes()).any(|(name, _)| name == "access_token")
         });
         if query_token {
             return Err(GatewayError::InvalidRequest(
