@@ -18,7 +18,7 @@ use wasm_bindgen::JsValue;
 use worker::Env;
 
 use crate::http::WorkerHttp;
-use crate::kv::{KvTier, BINDING};
+use crate::kv::KvTier;
 use crate::logging::ConsoleLog;
 use crate::urls::RuntimeUrls;
 
@@ -77,7 +77,7 @@ fn build(env: &Env) -> Result<Isolate, ConfigError> {
     let max_keys = settings.max_keys;
     let shared = match config.cache_kind {
         CacheKind::Kv => Some(KvTier::new(
-            env.kv(BINDING).ok(),
+            crate::kv::namespace(env),
             &config.jwks.url,
             config.refresh.interval_minutes,
             max_keys,
