@@ -38,7 +38,7 @@ use crate::jws::error::truncated;
 use crate::jws::verify::VerificationPolicy;
 pub use crate::keys::fetch::JwksLocation;
 use crate::keys::fetch::{absolute_url, check_url as check_fetch_url};
-#[cfg(feature = "native")]
+#[cfg(feature = "url")]
 use crate::keys::url::UrlCrate;
 use crate::keys::url::{ParsedUrl, UrlParser};
 use crate::keys::CachePolicy;
@@ -387,7 +387,7 @@ impl Config {
     /// `get` returns a variable's typed value ([`VarValue`], or a `String`), `None` when it is
     /// unset. URLs are checked with the `url` crate's parser; the Worker uses
     /// [`Config::from_env_with`] and the runtime's.
-    #[cfg(feature = "native")]
+    #[cfg(feature = "url")]
     pub fn from_env<V: Into<VarValue>>(
         get: impl Fn(&str) -> Option<V>,
     ) -> Result<Config, ConfigError> {
@@ -407,7 +407,7 @@ impl Config {
     /// the order of [`variables()`] (for `npm run check-config`). A variable that another's
     /// range depends on (`JWKS_CACHE_TTL_SECONDS`, `ORIGIN_AUTH_HEADER`) is taken at its default
     /// for that check when it is itself invalid.
-    #[cfg(feature = "native")]
+    #[cfg(feature = "url")]
     pub fn check<V: Into<VarValue>>(get: impl Fn(&str) -> Option<V>) -> Result<Config, Problems> {
         Config::check_with(get, &UrlCrate)
     }

@@ -64,11 +64,11 @@ pub trait UrlParser {
 }
 
 /// The `url` crate's parser (native builds, the configuration checker, tests).
-#[cfg(feature = "native")]
+#[cfg(feature = "url")]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct UrlCrate;
 
-#[cfg(feature = "native")]
+#[cfg(feature = "url")]
 impl UrlParser for UrlCrate {
     fn parse_url(&self, text: &str) -> Option<ParsedUrl> {
         let url = url::Url::parse(text).ok()?;
@@ -81,7 +81,7 @@ impl UrlParser for UrlCrate {
     }
 }
 
-#[cfg(all(test, feature = "native"))]
+#[cfg(all(test, feature = "url"))]
 mod tests {
     use super::*;
 
