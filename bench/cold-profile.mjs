@@ -1,5 +1,6 @@
 // CPU profile of a fresh gateway isolate's first requests (KV warm): where the cold start goes.
-//   node bench/cold-profile.mjs        (needs `npm run build`; EDGE_JWT_WASM_NAMES=1 for names)
+//   node bench/cold-profile.mjs   (after `npm run build`, EDGE_JWT_WASM_NAMES=1 for names, and
+//   `bash scripts/bootstrap.sh bench` for its packages)
 // A first instance fills a persisted KV directory; a second one starts on it with V8's sampling
 // profiler attached through workerd's inspector before its first request, serves
 // /_gateway/health, then a token request, then the same token again, and the profile of those

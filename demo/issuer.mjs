@@ -23,7 +23,10 @@ const KEY_OPTIONS = {
  * `hang`: never, `garbage`: not JSON), or `empty`: a well-formed JWKS with no key, the issuer
  * revoking every key.
  */
-export const JWKS_MODES = ["ok", "error", "hang", "garbage", "empty"];
+export const JWKS_MODES = ["ok", "error", "hang", "garbage", "empty", "huge", "huge-chunked"];
+
+/** Bytes of padding in the "huge" mode: a valid JWKS larger than the gateway's 256 KiB cap. */
+const HUGE_PADDING = 300 * 1024;
 
 /**
  * Starts the issuer. `port` 0 picks a free port. Returns a handle with the issuer URL, request
@@ -68,6 +71,22 @@ export async function startIssuer({ port = 0, alg = "RS256", audience = "order-s
         return undefined;
       }
       if (mode === "empty") return send(200, { keys: [] });
+      if (mode === "huge") return send(200, { ...handle.jwks(), padding: "x".repeat(HUGE_PADDING) });
+      if (mode === "huge-chunked") {
+        // No Content-Length, and a body that goes on at 16 KiB every 10 ms for 30 s (or until
+        // the client hangs up): a reader that counts while it streams stops after 256 KiB; one
+        // that reads to the end times out first.
+        res.writeHead(200, { "content-type": "application/json", "cache-control": "max-age=300" });
+        const chunk = "x".repeat(16 * 1024);
+        const until = Date.now() + 30_000;
+        const more = () => {
+          if (res.destroyed || Date.now() >= until) return res.end();
+          res.write(chunk);
+          setTimeout(more, 10).unref();
+        };
+        res.write(JSON.stringify(handle.jwks()).slice(0, -1) + ', "padding": "');
+        return more();
+      }
       return send(200, handle.jwks());
     }
     if (path === "/token" && req.method === "POST") {

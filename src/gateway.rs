@@ -19,9 +19,10 @@ use wasm_bindgen::JsValue;
 use worker::Env;
 
 use crate::http::WorkerHttp;
-use crate::kv::{KvTier, BINDING};
+use crate::kv::KvTier;
 use crate::logging::ConsoleLog;
 use crate::metrics::Metrics;
+use crate::urls::RuntimeUrls;
 
 /// The core pipeline over the Workers ports.
 pub(crate) type Core = Gateway<JwksFetcher<WorkerHttp>, KvTier, ConsoleLog, WebCryptoBackend>;
@@ -55,7 +56,7 @@ pub(crate) fn current() -> Option<Rc<Result<Isolate, ConfigError>>> {
 }
 
 fn build(env: &Env) -> Result<Isolate, ConfigError> {
-    let config = Config::from_env(|name| crate::vars::read(env, name));
+    let config = Config::from_env_with(|name| crate::vars::read(env, name), &RuntimeUrls);
     let config = match config {
         Ok(config) => config,
         Err(err) => {
@@ -80,7 +81,7 @@ fn build(env: &Env) -> Result<Isolate, ConfigError> {
     let max_keys = settings.max_keys;
     let shared = match config.cache_kind {
         CacheKind::Kv => Some(KvTier::new(
-            env.kv(BINDING).ok(),
+            crate::kv::namespace(env),
             &config.jwks.url,
             config.refresh.interval_minutes,
             max_keys,

@@ -1,17 +1,32 @@
 //! Outbound HTTP for the JWKS fetcher: the Workers `fetch`, with a timeout, no redirects and a
-//! response size cap.
+//! response size cap (`fetchJson` in `src/runtime.js`).
 
 use edge_jwt_core::keys::fetch::{HttpClient, HttpResponse, TransportError};
-use futures_util::future::{select, Either};
-use futures_util::StreamExt;
-use std::time::Duration;
-use worker::{
-    AbortController, Date, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
-};
+use edge_jwt_core::keys::url::{ParsedUrl, UrlParser};
+use js_sys::{Array, Promise, Uint8Array};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::urls::RuntimeUrls;
+
+#[wasm_bindgen(module = "/src/runtime.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = fetchJson)]
+    fn fetch_json(url: &str, etag: &str, timeout_ms: f64, max_bytes: f64) -> Promise;
+    #[wasm_bindgen(js_name = sleep)]
+    fn sleep_ms(ms: f64) -> Promise;
+}
 
 /// [`HttpClient`] over the Workers runtime.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct WorkerHttp;
+
+impl UrlParser for WorkerHttp {
+    fn parse_url(&self, text: &str) -> Option<ParsedUrl> {
+        RuntimeUrls.parse_url(text)
+    }
+}
 
 impl HttpClient for WorkerHttp {
     async fn get(
@@ -21,67 +36,33 @@ impl HttpClient for WorkerHttp {
         timeout_ms: u64,
         max_bytes: usize,
     ) -> Result<HttpResponse, TransportError> {
-        let controller = AbortController::default();
-        let signal = controller.signal();
-        let exchange = async move {
-            let headers = Headers::new();
-            headers.set("accept", "application/json").map_err(network)?;
-            if let Some(etag) = etag {
-                headers.set("if-none-match", etag).map_err(network)?;
-            }
-            let mut init = RequestInit::new();
-            init.with_method(Method::Get)
-                .with_headers(headers)
-                .with_redirect(RequestRedirect::Manual);
-            let request = Request::new_with_init(url, &init).map_err(network)?;
-            let mut response = Fetch::Request(request)
-                .send_with_signal(&signal)
-                .await
-                .map_err(network)?;
-            let header = |name: &str| response.headers().get(name).ok().flatten();
-            let (etag, cache_control, content_type, length) = (
-                header("etag"),
-                header("cache-control"),
-                header("content-type"),
-                header("content-length"),
-            );
-            if length
-                .and_then(|l| l.trim().parse::<usize>().ok())
-                .is_some_and(|l| l > max_bytes)
-            {
-                return Err(TransportError::TooLarge);
-            }
-            let status = response.status_code();
-            let mut body = Vec::new();
-            if (200..300).contains(&status) {
-                let mut stream = response.stream().map_err(network)?;
-                while let Some(chunk) = stream.next().await {
-                    body.extend_from_slice(&chunk.map_err(network)?);
-                    if body.len() > max_bytes {
-                        return Err(TransportError::TooLarge);
-                    }
-                }
-            }
-            Ok(HttpResponse {
-                status,
-                etag,
-                cache_control,
-                content_type,
-                body,
-            })
-        };
-        let timeout = Delay::from(Duration::from_millis(timeout_ms));
-        match select(Box::pin(exchange), timeout).await {
-            Either::Left((result, _)) => result,
-            Either::Right(((), _)) => {
-                controller.abort();
-                Err(TransportError::Timeout)
-            }
-        }
+        let answer = JsFuture::from(fetch_json(
+            url,
+            etag.unwrap_or_default(),
+            timeout_ms as f64,
+            max_bytes as f64,
+        ))
+        .await
+        .map_err(|failure| match failure.as_string().as_deref() {
+            Some("timeout") => TransportError::Timeout,
+            Some("too_large") => TransportError::TooLarge,
+            Some(message) => TransportError::Network(message.to_owned()),
+            None => TransportError::Network("fetch failed".to_owned()),
+        })?;
+        let parts = Array::from(&answer);
+        let text = |index: u32| parts.get(index).as_string();
+        Ok(HttpResponse {
+            status: parts.get(0).as_f64().unwrap_or_default() as u16,
+            etag: text(1),
+            cache_control: text(2),
+            content_type: text(3),
+            body: Uint8Array::new(&parts.get(4)).to_vec(),
+        })
     }
 
     async fn sleep(&self, ms: u64) {
-        Delay::from(Duration::from_millis(ms)).await;
+        // The promise never rejects.
+        let _: Result<JsValue, JsValue> = JsFuture::from(sleep_ms(ms as f64)).await;
     }
 
     fn random(&self) -> f64 {
@@ -89,10 +70,6 @@ impl HttpClient for WorkerHttp {
     }
 
     fn now_ms(&self) -> u64 {
-        Date::now().as_millis()
+        js_sys::Date::now() as u64
     }
-}
-
-fn network(err: worker::Error) -> TransportError {
-    TransportError::Network(err.to_string())
 }

@@ -3,16 +3,31 @@
 //! and the record are bound to the configured JWKS location ([`SourceBinding`]): a record written
 //! for another location is never read as this gateway's key set.
 
-use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
 use edge_jwt_core::keys::fetch::JwksLocation;
 use edge_jwt_core::keys::heartbeat::{ScheduledRun, LAST_SCHEDULED_RUN_KEY};
 use edge_jwt_core::keys::{CachedKeySet, KeyCacheTier, SourceBinding, TierError};
-use futures_util::future::{select, Either};
-use worker::kv::KvStore;
-use worker::{Delay, Env, Result};
+use js_sys::Promise;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+use worker::Env;
+
+#[wasm_bindgen(module = "/src/runtime.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = kvGet)]
+    fn kv_get(namespace: &JsValue, key: &str, cache_ttl: f64, timeout_ms: f64) -> Promise;
+    #[wasm_bindgen(js_name = kvPut)]
+    fn kv_put(
+        namespace: &JsValue,
+        key: &str,
+        value: &str,
+        expiration_ttl: f64,
+        timeout_ms: f64,
+    ) -> Promise;
+}
 
 /// Name of the KV namespace binding in `wrangler.toml`.
 pub(crate) const BINDING: &str = "JWKS_CACHE";
@@ -27,9 +42,9 @@ const KV_MIN_TTL: u64 = 60;
 /// [`KeyCacheTier`] over Workers KV. The binding is taken once, when the isolate's gateway is
 /// built: bindings belong to the isolate, and looking one up costs several JS calls.
 pub(crate) struct KvTier {
-    /// `None` when the Worker has no `JWKS_CACHE` binding: every operation then fails (and is
-    /// logged by the cache as a tier error), and requests go on without KV.
-    store: Option<KvStore>,
+    /// The namespace; `None` when the Worker has no `JWKS_CACHE` binding: every operation then
+    /// fails (and is logged by the cache as a tier error), and requests go on without KV.
+    store: Option<JsValue>,
     binding: SourceBinding,
     set_key: String,
     refetch_key: String,
@@ -43,7 +58,7 @@ impl KvTier {
     /// A tier over `store` (the `JWKS_CACHE` binding, if the Worker has one) for the key set
     /// fetched from `location` (the configured JWKS URL, or discovery).
     pub(crate) fn new(
-        store: Option<KvStore>,
+        store: Option<JsValue>,
         location: &JwksLocation,
         refresh_interval_minutes: u64,
         max_keys: usize,
@@ -60,7 +75,7 @@ impl KvTier {
         }
     }
 
-    fn store(&self) -> std::result::Result<&KvStore, TierError> {
+    fn store(&self) -> std::result::Result<&JsValue, TierError> {
         self.store
             .as_ref()
             .ok_or(TierError::MissingBinding { binding: BINDING })
@@ -74,25 +89,53 @@ impl KvTier {
         ttl_seconds: u64,
     ) -> std::result::Result<(), TierError> {
         let store = self.store()?;
-        let put = store
-            .put(key, value)
-            .map_err(platform)?
-            .expiration_ttl(ttl_seconds.max(KV_MIN_TTL));
-        within_timeout(put.execute()).await
+        put(store, key, &value, ttl_seconds.max(KV_MIN_TTL)).await
     }
 }
 
-async fn within_timeout<T>(
-    operation: impl Future<Output = std::result::Result<T, worker::kv::KvError>>,
-) -> std::result::Result<T, TierError> {
-    match select(Box::pin(operation), Delay::from(KV_TIMEOUT)).await {
-        Either::Left((result, _)) => result.map_err(platform),
-        Either::Right(_) => Err(TierError::TimedOut { limit: KV_TIMEOUT }),
-    }
+/// The namespace bound as `JWKS_CACHE`, if `env` has one.
+pub(crate) fn namespace(env: &Env) -> Option<JsValue> {
+    js_sys::Reflect::get(env, &JsValue::from_str(BINDING))
+        .ok()
+        .filter(JsValue::is_object)
 }
 
-fn platform(err: worker::kv::KvError) -> TierError {
-    TierError::platform(&err.to_string())
+/// `key` as text, `None` when absent; `cache_ttl` seconds of edge caching (0: KV's default).
+async fn get(
+    store: &JsValue,
+    key: &str,
+    cache_ttl: u64,
+) -> std::result::Result<Option<String>, TierError> {
+    settled(kv_get(store, key, cache_ttl as f64, timeout_ms()))
+        .await
+        .map(|text| text.as_string())
+}
+
+/// Writes `value` under `key`, to expire after `ttl_seconds`.
+async fn put(
+    store: &JsValue,
+    key: &str,
+    value: &str,
+    ttl_seconds: u64,
+) -> std::result::Result<(), TierError> {
+    settled(kv_put(store, key, value, ttl_seconds as f64, timeout_ms()))
+        .await
+        .map(drop)
+}
+
+fn timeout_ms() -> f64 {
+    KV_TIMEOUT.as_millis() as f64
+}
+
+/// A KV operation's outcome: a rejection is "timeout" or the runtime's message.
+async fn settled(operation: Promise) -> std::result::Result<JsValue, TierError> {
+    JsFuture::from(operation)
+        .await
+        .map_err(|failure| match failure.as_string().as_deref() {
+            Some("timeout") => TierError::TimedOut { limit: KV_TIMEOUT },
+            Some(message) => TierError::platform(message),
+            None => TierError::platform("KV operation failed"),
+        })
 }
 
 impl KeyCacheTier for KvTier {
@@ -101,14 +144,7 @@ impl KeyCacheTier for KvTier {
     }
 
     async fn get(&self) -> std::result::Result<Option<Rc<CachedKeySet>>, TierError> {
-        let store = self.store()?;
-        let text = within_timeout(
-            store
-                .get(&self.set_key)
-                .cache_ttl(self.read_cache_ttl)
-                .text(),
-        )
-        .await?;
+        let text = get(self.store()?, &self.set_key, self.read_cache_ttl).await?;
         Ok(text
             .and_then(|text| CachedKeySet::from_record(&text, &self.binding, self.max_keys))
             .map(Rc::new))
@@ -124,8 +160,7 @@ impl KeyCacheTier for KvTier {
     }
 
     async fn last_refetch(&self) -> std::result::Result<Option<u64>, TierError> {
-        let store = self.store()?;
-        let text = within_timeout(store.get(&self.refetch_key).text()).await?;
+        let text = get(self.store()?, &self.refetch_key, 0).await?;
         Ok(text.and_then(|text| text.trim().parse().ok()))
     }
 
@@ -140,16 +175,19 @@ impl KeyCacheTier for KvTier {
 }
 
 /// The last scheduled run recorded in KV, if any (a corrupt record reads as none).
-pub(crate) async fn last_scheduled_run(env: &Env) -> Result<Option<ScheduledRun>> {
-    let text = env.kv(BINDING)?.get(LAST_SCHEDULED_RUN_KEY).text().await?;
+pub(crate) async fn last_scheduled_run(
+    env: &Env,
+) -> std::result::Result<Option<ScheduledRun>, TierError> {
+    let store = namespace(env).ok_or(TierError::MissingBinding { binding: BINDING })?;
+    let text = get(&store, LAST_SCHEDULED_RUN_KEY, 0).await?;
     Ok(text.as_deref().and_then(ScheduledRun::from_json))
 }
 
-/// Stores `run` as the last scheduled run.
-pub(crate) async fn record_scheduled_run(env: &Env, run: &ScheduledRun) -> Result<()> {
-    env.kv(BINDING)?
-        .put(LAST_SCHEDULED_RUN_KEY, run.to_json())?
-        .execute()
-        .await?;
-    Ok(())
+/// Stores `run` as the last scheduled run (without expiry).
+pub(crate) async fn record_scheduled_run(
+    env: &Env,
+    run: &ScheduledRun,
+) -> std::result::Result<(), TierError> {
+    let store = namespace(env).ok_or(TierError::MissingBinding { binding: BINDING })?;
+    put(&store, LAST_SCHEDULED_RUN_KEY, &run.to_json(), 0).await
 }

@@ -13,6 +13,7 @@ mod logging;
 mod metrics;
 mod proxy;
 mod response;
+mod urls;
 mod vars;
 
 use edge_jwt_core::gateway::answer::GatewayError;

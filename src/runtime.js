@@ -85,6 +85,106 @@ export function respond(status, body, challenge, retryAfter) {
 }
 
 /**
+ * `text` read by the runtime's URL parser (the one `fetch` uses), as lines: href, scheme
+ * (without ":"), hostname, then "1" when it has a user name or a password, else "0"; or "" when
+ * it is not an absolute URL. None of them can hold a line feed (the parser removes them).
+ */
+export function parseUrl(text) {
+  let url;
+  try {
+    url = new URL(text);
+  } catch {
+    return "";
+  }
+  const credentials = url.username !== "" || url.password !== "" ? "1" : "0";
+  return [url.href, url.protocol.slice(0, -1), url.hostname, credentials].join("\n");
+}
+
+// ---- The key cache's I/O: the JWKS fetch, KV and the retry backoff (src/http.rs, src/kv.rs) ----
+// Rare next to requests; here so that the module carries none of the `worker` crate's fetch and
+// KV wrappers. Every failure settles as a rejection with a string: "timeout", "too_large", or
+// the runtime's message.
+
+/** What a failure settles with: its message. */
+const failure = (error) => {
+  throw typeof error === "string" ? error : String(error?.message ?? error);
+};
+
+/** `promise`, or a rejection with "timeout" after `ms` milliseconds. */
+function withTimeout(promise, ms) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject("timeout"), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer)).catch(failure);
+}
+
+/** A promise resolved after `ms` milliseconds (the fetcher's retry backoff). */
+export function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * GET `url` for the key fetcher: JSON accepted, `If-None-Match: etag` unless `etag` is "",
+ * redirects returned (never followed), the whole exchange aborted after `timeoutMs`, and the body
+ * of a 2xx read up to `maxBytes` (one byte more is "too_large", as is a larger Content-Length).
+ * Settles with [status, ETag, Cache-Control, Content-Type, body bytes] (absent headers null).
+ */
+export async function fetchJson(url, etag, timeoutMs, maxBytes) {
+  const headers = { accept: "application/json" };
+  if (etag !== "") headers["if-none-match"] = etag;
+  const signal = AbortSignal.timeout(timeoutMs);
+  try {
+    const response = await fetch(url, { headers, redirect: "manual", signal });
+    const header = (name) => response.headers.get(name);
+    const length = header("content-length");
+    let body = new Uint8Array(0);
+    if (length !== null && Number(length.trim()) > maxBytes) {
+      await response.body?.cancel();
+      throw "too_large";
+    }
+    if (response.status >= 200 && response.status < 300 && response.body !== null) {
+      const reader = response.body.getReader();
+      const chunks = [];
+      let size = 0;
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        size += value.byteLength;
+        if (size > maxBytes) {
+          await reader.cancel();
+          throw "too_large";
+        }
+        chunks.push(value);
+      }
+      body = new Uint8Array(size);
+      let at = 0;
+      for (const chunk of chunks) {
+        body.set(chunk, at);
+        at += chunk.byteLength;
+      }
+    } else {
+      await response.body?.cancel();
+    }
+    return [response.status, header("etag"), header("cache-control"), header("content-type"), body];
+  } catch (error) {
+    failure(signal.aborted && error !== "too_large" ? "timeout" : error);
+  }
+}
+
+/** `key` of the KV `namespace` as text (null when absent), read with `cacheTtl` seconds of edge caching when above 0. */
+export function kvGet(namespace, key, cacheTtl, timeoutMs) {
+  const options = cacheTtl > 0 ? { type: "text", cacheTtl } : { type: "text" };
+  return withTimeout(Promise.resolve().then(() => namespace.get(key, options)), timeoutMs);
+}
+
+/** Writes `value` under `key` of the KV `namespace`, to expire after `expirationTtl` seconds (0: never). */
+export function kvPut(namespace, key, value, expirationTtl, timeoutMs) {
+  const options = expirationTtl > 0 ? { expirationTtl } : {};
+  return withTimeout(Promise.resolve().then(() => namespace.put(key, value, options)), timeoutMs);
+}
+
+/**
  * Writes one Workers Analytics Engine data point to `dataset` (the METRICS binding): `index`,
  * the core's blobs (`blobs`, one a line) and `generation` (core/src/gateway/metrics.rs), then
  * what only the runtime sees: blob `colo` (`request.cf.colo`, "" without a request) and doubles

@@ -134,6 +134,20 @@ describe("key cache in workerd", () => {
     assert.equal(stack.issuer.counts.jwks, before, "no new fetch during the backoff");
   });
 
+  for (const mode of ["huge", "huge-chunked"]) {
+    test(`a JWKS over the 256 KiB cap (${mode === "huge" ? "with Content-Length" : "streaming without end"}) is refused: 503, nothing cached`, async () => {
+      stack = await startStack({ vars: { JWKS_FETCH_TIMEOUT_MS: "5000" } });
+      stack.issuer.setMode(mode);
+      const gateway = await stack.addGateway();
+      const { body } = await expectStatus(gateway, await stack.issuer.mint(), 503, "the only JWKS is too large");
+      assert.equal(body.error, "temporarily_unavailable");
+      const { key_cache: cache } = await status(gateway);
+      assert.match(cache.last_fetch_error, /larger than 262144 bytes/);
+      assert.equal(cache.key_set, null);
+      assert.equal(stack.issuer.counts.jwks, 1, "a size failure is not retried");
+    });
+  }
+
   test("key rotation: a new kid is picked up on demand; a removed kid fails after the next refresh", async () => {
     stack = await startStack();
     const gateway = await stack.addGateway();

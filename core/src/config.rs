@@ -26,8 +26,6 @@
 
 use std::fmt;
 
-use url::Url;
-
 use crate::gateway::client_headers::same_name;
 use crate::gateway::identity::ClaimHeader;
 use crate::gateway::origin_auth::{OriginAuth, DEFAULT_ORIGIN_AUTH_HEADER};
@@ -40,6 +38,9 @@ use crate::jws::error::truncated;
 use crate::jws::verify::VerificationPolicy;
 pub use crate::keys::fetch::JwksLocation;
 use crate::keys::fetch::{absolute_url, check_url as check_fetch_url};
+#[cfg(feature = "url")]
+use crate::keys::url::UrlCrate;
+use crate::keys::url::{ParsedUrl, UrlParser};
 use crate::keys::CachePolicy;
 use crate::log::Level;
 
@@ -55,7 +56,8 @@ const VARIABLES: &[(&str, &str, &str)] = &[
         "JWT_AUTHORITY",
         "",
         "Required. The issuer: an absolute https URL (http only for localhost and loopback \
-         addresses), without query or fragment. A token's `iss` must equal it exactly; OIDC \
+         addresses), without query or fragment, in ASCII (an internationalised host in its \
+         `xn--` form, as for every URL below). A token's `iss` must equal it exactly; OIDC \
          discovery is read from `{JWT_AUTHORITY}/.well-known/openid-configuration` when \
          `JWT_JWKS_URL` is empty.",
     ),
@@ -380,20 +382,41 @@ impl fmt::Debug for Config {
 }
 
 impl Config {
-    /// Reads and validates every variable through `get` (the Worker's `env`, or a map in tests),
-    /// in the order of [`variables()`]; the first invalid one is the error. `get` returns a
-    /// variable's typed value ([`VarValue`], or a `String`), `None` when it is unset.
+    /// Reads and validates every variable through `get` (a map in tests, wrangler.toml's values
+    /// in `check-config`), in the order of [`variables()`]; the first invalid one is the error.
+    /// `get` returns a variable's typed value ([`VarValue`], or a `String`), `None` when it is
+    /// unset. URLs are checked with the `url` crate's parser; the Worker uses
+    /// [`Config::from_env_with`] and the runtime's.
+    #[cfg(feature = "url")]
     pub fn from_env<V: Into<VarValue>>(
         get: impl Fn(&str) -> Option<V>,
     ) -> Result<Config, ConfigError> {
-        Config::check(get).map_err(|problems| problems.first)
+        Config::from_env_with(get, &UrlCrate)
+    }
+
+    /// [`Config::from_env`] with the platform's URL parser (the Worker's is the runtime's own
+    /// `URL`), which checks `JWT_AUTHORITY`, `JWT_JWKS_URL` and `ORIGIN_URL`.
+    pub fn from_env_with<V: Into<VarValue>>(
+        get: impl Fn(&str) -> Option<V>,
+        urls: &dyn UrlParser,
+    ) -> Result<Config, ConfigError> {
+        Config::check_with(get, urls).map_err(|problems| problems.first)
     }
 
     /// Like [`Config::from_env`], but goes on past an invalid variable and reports every one, in
     /// the order of [`variables()`] (for `npm run check-config`). A variable that another's
     /// range depends on (`JWKS_CACHE_TTL_SECONDS`, `ORIGIN_AUTH_HEADER`) is taken at its default
     /// for that check when it is itself invalid.
+    #[cfg(feature = "url")]
     pub fn check<V: Into<VarValue>>(get: impl Fn(&str) -> Option<V>) -> Result<Config, Problems> {
+        Config::check_with(get, &UrlCrate)
+    }
+
+    /// [`Config::check`] with the platform's URL parser.
+    pub fn check_with<V: Into<VarValue>>(
+        get: impl Fn(&str) -> Option<V>,
+        urls: &dyn UrlParser,
+    ) -> Result<Config, Problems> {
         let var = |name: &'static str| Var::new(name, get(name).map(Into::into));
         let int = |name: &'static str, min: u64, max: u64, unit: &str| {
             var(name).number((min, max), unit, "")
@@ -402,7 +425,7 @@ impl Config {
 
         // Token verification.
         let authority = var("JWT_AUTHORITY").text().and_then(|authority| {
-            check_url("JWT_AUTHORITY", &authority, UrlRule::Issuer).map(|_| authority)
+            check_url(urls, "JWT_AUTHORITY", &authority, UrlRule::Issuer).map(|_| authority)
         });
         let authority: String = found.keep(authority).unwrap_or_default();
         let audiences = var("JWT_AUDIENCE")
@@ -417,7 +440,7 @@ impl Config {
         let audiences = found.keep(audiences).unwrap_or_default();
         let jwks_url = var("JWT_JWKS_URL").text().and_then(|jwks_url| {
             if !jwks_url.is_empty() {
-                check_url("JWT_JWKS_URL", &jwks_url, UrlRule::Jwks)?;
+                check_url(urls, "JWT_JWKS_URL", &jwks_url, UrlRule::Jwks)?;
             }
             Ok(jwks_url)
         });
@@ -509,8 +532,8 @@ impl Config {
 
         // Gateway.
         let origin_url = var("ORIGIN_URL").text().and_then(|origin_url| {
-            let url = check_url("ORIGIN_URL", &origin_url, UrlRule::Origin)?;
-            Ok(url.as_str().trim_end_matches('/').to_owned())
+            let url = check_url(urls, "ORIGIN_URL", &origin_url, UrlRule::Origin)?;
+            Ok(url.href.trim_end_matches('/').to_owned())
         });
         let origin_url = found.keep(origin_url).unwrap_or_default();
         let origin_timeout_ms = found
@@ -714,7 +737,12 @@ enum UrlRule {
 /// Checks an absolute URL: scheme, a host, no credentials, no fragment, and a query only where
 /// `rule` allows one. The text must already be in the plain form a URL parser would keep, so
 /// that the string used elsewhere (the issuer is compared byte for byte) is what was checked.
-fn check_url(name: &'static str, text: &str, rule: UrlRule) -> Result<Url, ConfigError> {
+fn check_url(
+    urls: &dyn UrlParser,
+    name: &'static str,
+    text: &str,
+    rule: UrlRule,
+) -> Result<ParsedUrl, ConfigError> {
     let expected = match rule {
         UrlRule::Issuer => {
             "an absolute https URL (http only for localhost and loopback addresses) without \
@@ -727,7 +755,8 @@ fn check_url(name: &'static str, text: &str, rule: UrlRule) -> Result<Url, Confi
         UrlRule::Origin => "an absolute http or https URL without query or fragment",
     };
     let bad = || error(name, expected, text);
-    // The URL parser has no Unicode back end (core/Cargo.toml, `idna_adapter`): say what to write.
+    // The text is the configured form (the issuer is compared byte for byte): ASCII, as a URL
+    // parser would keep it.
     if !text.is_ascii() {
         return Err(error(
             name,
@@ -751,14 +780,14 @@ fn check_url(name: &'static str, text: &str, rule: UrlRule) -> Result<Url, Confi
     // The fetcher's own URL policy for the issuer and the JWKS; any absolute http(s) URL for
     // the origin.
     let url = match rule {
-        UrlRule::Issuer | UrlRule::Jwks => check_fetch_url(text).map_err(|_| bad())?,
-        UrlRule::Origin => absolute_url(text)
+        UrlRule::Issuer | UrlRule::Jwks => check_fetch_url(urls, text).map_err(|_| bad())?,
+        UrlRule::Origin => absolute_url(urls, text)
             .ok()
-            .filter(|url| matches!(url.scheme(), "http" | "https"))
+            .filter(|url| matches!(url.scheme.as_str(), "http" | "https"))
             .ok_or_else(bad)?,
     };
-    let query_ok = rule == UrlRule::Jwks || url.query().is_none();
-    if !query_ok || url.fragment().is_some() {
+    let query_ok = rule == UrlRule::Jwks || !url.has_query();
+    if !query_ok || url.has_fragment() {
         return Err(bad());
     }
     Ok(url)

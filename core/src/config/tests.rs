@@ -925,3 +925,24 @@ fn a_claim_header_may_not_be_the_origin_auth_header() {
     env.insert("CLAIM_HEADERS", "sub=X-Gateway-Auth".to_owned());
     assert!(load(&env).is_ok());
 }
+
+/// The shared table of configured URLs (core/tests/data/url-policy.json), with the `url` crate;
+/// tests/urls.test.mjs runs the same table in workerd with the runtime's parser.
+#[test]
+fn the_url_policy_table_holds_with_the_url_crate() {
+    let table: serde_json::Value =
+        serde_json::from_str(include_str!("../../tests/data/url-policy.json")).unwrap();
+    let cases = table["cases"].as_array().unwrap();
+    assert!(cases.len() >= 30);
+    for case in cases {
+        let name = match case["variable"].as_str().unwrap() {
+            "JWT_AUTHORITY" => "JWT_AUTHORITY",
+            "JWT_JWKS_URL" => "JWT_JWKS_URL",
+            "ORIGIN_URL" => "ORIGIN_URL",
+            other => panic!("unknown variable {other}"),
+        };
+        let value = case["value"].as_str().unwrap();
+        let accepted = case["accepted"].as_bool().unwrap();
+        assert_eq!(with(name, value).is_ok(), accepted, "{name} = {value}");
+    }
+}

@@ -361,11 +361,13 @@ fn show_number(number: f64) -> String {
         }
         .to_owned()
     } else if number.fract() == 0.0 && number.abs() < 1e16 {
-        // `{}` writes whole doubles without ".0", and `-0` as "-0".
-        format!("{number}")
+        // Whole doubles without ".0".
+        (number as i64).to_string()
     } else {
-        // `{:?}` switches to exponent notation for very large or small magnitudes.
-        format!("{number:?}")
+        // The shortest form that reads back as the same double, in exponent notation for very
+        // large or small magnitudes: serde_json's writer, so that the module needs no second
+        // float formatter.
+        serde_json::Value::from(number).to_string()
     }
 }
 

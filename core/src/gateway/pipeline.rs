@@ -40,9 +40,9 @@ use crate::gateway::origin_auth::OriginAuth;
 use crate::gateway::path::{canonicalize, CanonicalPath};
 use crate::gateway::rejection_log::{RejectionLine, RejectionLog};
 use crate::gateway::routing::{check_scopes, is_preflight, is_public, required_scopes, RouteScope};
-use crate::gateway::token_cache::TokenCache;
+use crate::gateway::token_cache::{CachedToken, TokenCache};
 use crate::jws::backend::SignatureBackend;
-use crate::jws::verify::{VerifiedToken, Verifier};
+use crate::jws::verify::Verifier;
 use crate::keys::source::KeySource;
 use crate::keys::{KeyCache, KeyCacheTier, KeyTier};
 use crate::log::{EventSink, Level};
@@ -119,8 +119,9 @@ pub enum Decision {
 pub struct Forward {
     /// The canonical path (the one the rules were checked against) and the query as received.
     pub path_and_query: String,
-    /// The verified identity headers (none on public paths and preflights).
-    pub identity: Vec<(String, String)>,
+    /// The verified identity headers (none on public paths and preflights), derived once per
+    /// cached token.
+    pub identity: Rc<[(String, String)]>,
     /// Whether the request body goes along (a preflight carries none).
     pub with_body: bool,
     /// What the request asked of the caches.
@@ -235,14 +236,14 @@ where
         if preflight || is_public(raw, &path, &self.policy.public_paths) {
             return Ok(Decision::Forward(Forward {
                 path_and_query,
-                identity: Vec::new(),
+                identity: Rc::from([]),
                 with_body: !preflight,
                 cache: CacheUse::default(),
             }));
         }
         // Tokens in URLs end up in logs and caches: only the header is accepted.
         let query_token = req.query().is_some_and(|query| {
-            url::form_urlencoded::parse(query.as_bytes()).any(|(name, _)| name == "access_token")
+            form_urlencoded::parse(query.as_bytes()).any(|(name, _)| name == "access_token")
         });
         if query_token {
             return Err(GatewayError::InvalidRequest(
@@ -351,15 +352,13 @@ where
         &self,
         method: &str,
         path: &CanonicalPath,
-        verified: &Rc<VerifiedToken>,
-    ) -> Result<Vec<(String, String)>, GatewayError> {
+        verified: &CachedToken,
+    ) -> Result<Rc<[(String, String)]>, GatewayError> {
         if let Some(required) = required_scopes(method, path, &self.policy.route_scopes) {
             check_scopes(required, &verified.claims)?;
         }
-        Ok(identity_headers(
-            &verified.claims,
-            &self.policy.claim_headers,
-        ))
+        Ok(verified
+            .identity(|verified| identity_headers(&verified.claims, &self.policy.claim_headers)))
     }
 
     /// Whether `authorization` is `Bearer <STATUS_TOKEN>`, compared in constant time (over

@@ -20,9 +20,10 @@
 //! key, the checks on every hit and the counters. The cache uses a [`RefCell`] so its methods
 //! take `&self`; it is not `Sync` and is meant for a `thread_local` in the Worker.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::fmt;
 use std::num::NonZeroUsize;
+use std::ops::Deref;
 use std::rc::Rc;
 
 use lru::LruCache;
@@ -50,6 +51,32 @@ pub struct TokenCacheStats {
     pub invalidated: u64,
 }
 
+/// A verified token as the cache keeps it: the verification, and the identity headers derived
+/// from it once, on first use (they depend only on the claims and the isolate's configuration),
+/// rather than on every hit.
+pub struct CachedToken {
+    verified: VerifiedToken,
+    identity: OnceCell<Rc<[(String, String)]>>,
+}
+
+impl CachedToken {
+    /// The identity headers, made by `derive` the first time and shared afterwards.
+    pub fn identity(
+        &self,
+        derive: impl FnOnce(&VerifiedToken) -> Vec<(String, String)>,
+    ) -> Rc<[(String, String)]> {
+        Rc::clone(self.identity.get_or_init(|| derive(&self.verified).into()))
+    }
+}
+
+impl Deref for CachedToken {
+    type Target = VerifiedToken;
+
+    fn deref(&self) -> &VerifiedToken {
+        &self.verified
+    }
+}
+
 /// SHA-256 of a token: the only form in which a token is kept.
 type TokenKey = [u8; 32];
 
@@ -57,7 +84,7 @@ type TokenKey = [u8; 32];
 struct Inner {
     /// The entries, most recently used first; `None` when the capacity is 0 (an [`LruCache`]
     /// holds at least one entry).
-    entries: Option<LruCache<TokenKey, Rc<VerifiedToken>>>,
+    entries: Option<LruCache<TokenKey, Rc<CachedToken>>>,
     stats: TokenCacheStats,
 }
 
@@ -93,7 +120,7 @@ impl TokenCache {
         keys: &KeySet,
         policy: &ClaimsPolicy,
         now: u64,
-    ) -> Option<Rc<VerifiedToken>> {
+    ) -> Option<Rc<CachedToken>> {
         let key = token_key(token);
         let mut inner = self.inner.borrow_mut();
         let Inner { entries, stats } = &mut *inner;
@@ -119,9 +146,12 @@ impl TokenCache {
     /// Stores a freshly verified `token` as the most recently used entry (replacing an earlier
     /// entry for the same token), evicting the least recently used entry when the cache is full.
     /// Returns the shared value, which [`TokenCache::get`] hands out later.
-    pub fn insert(&self, token: &str, verified: VerifiedToken) -> Rc<VerifiedToken> {
+    pub fn insert(&self, token: &str, verified: VerifiedToken) -> Rc<CachedToken> {
         let key = token_key(token);
-        let value = Rc::new(verified);
+        let value = Rc::new(CachedToken {
+            verified,
+            identity: OnceCell::new(),
+        });
         let mut inner = self.inner.borrow_mut();
         let Inner { entries, stats } = &mut *inner;
         if let Some(entries) = entries {

@@ -26,7 +26,8 @@ use std::cell::RefCell;
 use std::future::Future;
 
 use serde_json::Value;
-use url::{Host, Url};
+
+use crate::keys::url::{ParsedUrl, UrlParser};
 
 use crate::jws::error::truncated;
 use crate::jws::jwk::KeySet;
@@ -67,7 +68,7 @@ pub enum TransportError {
 }
 
 /// The platform's outbound HTTP (the Worker implements it with fetch; tests with fakes).
-pub trait HttpClient {
+pub trait HttpClient: UrlParser {
     /// GET `url` with `Accept: application/json` and `If-None-Match: etag` when given; must not
     /// follow redirects (return 3xx as is), must abort after `timeout_ms`, and must stop reading
     /// and return [`TransportError::TooLarge`] past `max_bytes`.
@@ -186,8 +187,8 @@ impl<C: HttpClient> JwksFetcher<C> {
         discovery_url: &str,
         issuer: &str,
         deadline: u64,
-    ) -> Result<Url, FetchError> {
-        let url = check_url(discovery_url)?;
+    ) -> Result<ParsedUrl, FetchError> {
+        let url = check_url(&self.client, discovery_url)?;
         let response = match self.get(&url, None, deadline).await? {
             Answer::Ok(response) => response,
             // Never sent with an ETag, so `get` does not answer `NotModified`.
@@ -218,15 +219,15 @@ impl<C: HttpClient> JwksFetcher<C> {
         let jwks_uri = doc.get("jwks_uri").and_then(Value::as_str).ok_or_else(|| {
             FetchError::InvalidDocument("discovery document has no \"jwks_uri\" string".to_owned())
         })?;
-        let jwks_url = check_url(jwks_uri)?;
-        *self.discovered.borrow_mut() = Some(jwks_url.as_str().to_owned());
+        let jwks_url = check_url(&self.client, jwks_uri)?;
+        *self.discovered.borrow_mut() = Some(jwks_url.href.clone());
         Ok(jwks_url)
     }
 
     /// Fetches and validates the JWKS at `url`.
     async fn fetch_jwks(
         &self,
-        url: &Url,
+        url: &ParsedUrl,
         etag: Option<&str>,
         deadline: u64,
     ) -> Result<Fetched, FetchError> {
@@ -240,7 +241,7 @@ impl<C: HttpClient> JwksFetcher<C> {
                     .map_err(|error| FetchError::InvalidDocument(error.to_string()))?;
                 Ok(Fetched::Modified {
                     keys,
-                    source: url.as_str().to_owned(),
+                    source: url.href.clone(),
                     etag: response.etag.filter(|etag| !etag.is_empty()),
                     max_age: response.cache_control.as_deref().and_then(max_age),
                 })
@@ -252,7 +253,7 @@ impl<C: HttpClient> JwksFetcher<C> {
     /// the end of the budget.
     async fn get(
         &self,
-        url: &Url,
+        url: &ParsedUrl,
         etag: Option<&str>,
         deadline: u64,
     ) -> Result<Answer, FetchError> {
@@ -267,7 +268,7 @@ impl<C: HttpClient> JwksFetcher<C> {
             let timeout_ms = settings.timeout_ms.min(deadline - now);
             let result = self
                 .client
-                .get(url.as_str(), etag, timeout_ms, settings.max_bytes)
+                .get(&url.href, etag, timeout_ms, settings.max_bytes)
                 .await;
             let error = match result {
                 Ok(response) => match response.status {
@@ -317,7 +318,7 @@ impl<C: HttpClient> KeySource for JwksFetcher<C> {
         let deadline = self.client.now_ms().saturating_add(self.settings.budget_ms);
         match &self.location {
             JwksLocation::Direct(url) => {
-                let url = check_url(url)?;
+                let url = check_url(&self.client, url)?;
                 self.fetch_jwks(&url, etag, deadline).await
             }
             JwksLocation::Discovery {
@@ -329,7 +330,7 @@ impl<C: HttpClient> KeySource for JwksFetcher<C> {
                     let url = self.discover(discovery_url, issuer, deadline).await?;
                     return self.fetch_jwks(&url, etag, deadline).await;
                 };
-                let url = check_url(&remembered)?;
+                let url = check_url(&self.client, &remembered)?;
                 match self.fetch_jwks(&url, etag, deadline).await {
                     Err(FetchError::Status(status @ (404 | 410))) => {
                         *self.discovered.borrow_mut() = None;
@@ -371,18 +372,19 @@ fn json_text(response: &HttpResponse, max_bytes: usize) -> Result<&str, FetchErr
     Ok(text.strip_prefix('\u{feff}').unwrap_or(text))
 }
 
-/// An absolute URL with a host and without user name or password: what every configured URL
-/// must be (the fetcher's and the origin's). Anything else is [`FetchError::InvalidUrl`] (whose
-/// message never repeats credentials).
-pub fn absolute_url(url: &str) -> Result<Url, FetchError> {
-    let parsed = Url::parse(url)
-        .map_err(|error| FetchError::InvalidUrl(format!("not an absolute URL ({error})")))?;
-    if !parsed.username().is_empty() || parsed.password().is_some() {
+/// An absolute URL with a host and without user name or password, as `urls` (the platform's
+/// parser) reads it: what every configured URL must be (the fetcher's and the origin's).
+/// Anything else is [`FetchError::InvalidUrl`] (whose message never repeats credentials).
+pub fn absolute_url<P: UrlParser + ?Sized>(urls: &P, url: &str) -> Result<ParsedUrl, FetchError> {
+    let parsed = urls
+        .parse_url(url)
+        .ok_or_else(|| FetchError::InvalidUrl("not an absolute URL".to_owned()))?;
+    if parsed.credentials {
         return Err(FetchError::InvalidUrl(
             "URL must not contain credentials".to_owned(),
         ));
     }
-    if parsed.host().is_none() {
+    if parsed.hostname.is_empty() {
         return Err(FetchError::InvalidUrl("URL has no host".to_owned()));
     }
     Ok(parsed)
@@ -392,28 +394,19 @@ pub fn absolute_url(url: &str) -> Result<Url, FetchError> {
 /// [absolute URL](absolute_url), scheme `https`, or `http` only when the host is loopback
 /// (`127.0.0.0/8`, `[::1]` or `localhost`, for local development). The one definition of that
 /// policy: the configuration checks `JWT_AUTHORITY` and `JWT_JWKS_URL` with it too.
-pub fn check_url(url: &str) -> Result<Url, FetchError> {
-    let parsed = absolute_url(url)?;
-    match parsed.scheme() {
+pub fn check_url<P: UrlParser + ?Sized>(urls: &P, url: &str) -> Result<ParsedUrl, FetchError> {
+    let parsed = absolute_url(urls, url)?;
+    match parsed.scheme.as_str() {
         "https" => Ok(parsed),
-        "http" if parsed.host().is_some_and(|host| is_loopback(&host)) => Ok(parsed),
+        "http" if parsed.is_loopback() => Ok(parsed),
         "http" => Err(FetchError::InvalidUrl(format!(
             "http is allowed only to loopback hosts, not {:?}",
-            truncated(parsed.host_str().unwrap_or_default())
+            truncated(&parsed.hostname)
         ))),
         scheme => Err(FetchError::InvalidUrl(format!(
             "scheme {:?} is not allowed",
             truncated(scheme)
         ))),
-    }
-}
-
-fn is_loopback(host: &Host<&str>) -> bool {
-    match host {
-        Host::Ipv4(ip) => ip.is_loopback(),
-        Host::Ipv6(ip) => ip.is_loopback(),
-        // The URL parser lowercases domains of special schemes.
-        Host::Domain(domain) => *domain == "localhost",
     }
 }
 

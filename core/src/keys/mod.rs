@@ -21,6 +21,7 @@ pub mod resolver;
 pub mod source;
 pub mod stats;
 pub mod tier;
+pub mod url;
 
 pub use binding::SourceBinding;
 pub use policy::CachePolicy;

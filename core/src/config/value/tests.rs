@@ -279,9 +279,9 @@ fn numbers_are_whole_and_within_range() {
         (f64::NAN, "NaN"),
         (f64::INFINITY, "Infinity"),
         (f64::NEG_INFINITY, "-Infinity"),
-        (1e300, "1e300"),
+        (1e300, "1e+300"),
         (1e-7, "1e-7"),
-        (f64::MAX, "1.7976931348623157e308"),
+        (f64::MAX, "1.7976931348623157e+308"),
     ] {
         let error = err("JWT_CLOCK_SKEW_SECONDS", VarValue::Number(bad));
         assert_eq!(error.found.as_deref(), Some(shown));

@@ -95,7 +95,7 @@ fn hit_after_insert() {
     let stored = cache.insert(&token(1), verified(json!({})));
     let found = cache.get(&token(1), &keys(), &policy(), NOW).unwrap();
     assert!(Rc::ptr_eq(&stored, &found));
-    assert_eq!(*found, verified(json!({})));
+    assert_eq!(**found, verified(json!({})));
     assert_eq!(cache.len(), 1);
     assert!(!cache.is_empty());
 }
@@ -443,7 +443,7 @@ fn stats_serialize_for_the_status_endpoint() {
 fn capacity_zero_stores_nothing() {
     let cache = TokenCache::new(0);
     let stored = cache.insert(&token(1), verified(json!({})));
-    assert_eq!(*stored, verified(json!({})));
+    assert_eq!(**stored, verified(json!({})));
     assert!(cache.is_empty());
     assert_eq!(cache.capacity(), 0);
     assert!(cache.get(&token(1), &keys(), &policy(), NOW).is_none());
@@ -544,4 +544,28 @@ fn ten_thousand_entries_fill_and_look_up() {
             invalidated: 0,
         }
     );
+}
+
+#[test]
+fn the_identity_is_derived_once_per_cached_token_and_shared_by_its_hits() {
+    let cache = TokenCache::new(8);
+    let set = keys();
+    cache.insert("token-a", verified(json!({})));
+    let derived = std::cell::Cell::new(0);
+    let derive = |_: &VerifiedToken| {
+        derived.set(derived.get() + 1);
+        vec![("x-auth-subject".to_owned(), "user-1".to_owned())]
+    };
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let hit = cache.get("token-a", &set, &policy(), NOW).expect("a hit");
+        seen.push(hit.identity(derive));
+    }
+    assert_eq!(derived.get(), 1, "derived on the first hit only");
+    assert!(seen.iter().all(|identity| Rc::ptr_eq(identity, &seen[0])));
+    // A token inserted again (verified anew) derives its identity again.
+    cache.insert("token-a", verified(json!({})));
+    let hit = cache.get("token-a", &set, &policy(), NOW).expect("a hit");
+    hit.identity(derive);
+    assert_eq!(derived.get(), 2);
 }
