@@ -131,18 +131,17 @@ export async function startIssuer({ port = 0, alg = "RS256", audience = "order-s
     },
     /**
      * Signs a token with the newest key (or the key `kid`). Standard claims default to a valid
-     * access token for this issuer; `claims` and `header` override or add to them.
+     * access token for this issuer; `claims` and `header` override or add to them. `issuer` and
+     * `audience` replace this issuer's `iss` and `aud` (`null`: no such claim), for tokens that
+     * claim to come from someone else.
      */
-    async mint(claims = {}, { kid, header = {}, expiresIn = "1h" } = {}) {
+    async mint(claims = {}, { kid, header = {}, expiresIn = "1h", issuer = handle.url, audience: aud = audience } = {}) {
       const key = kid ? keys.find((k) => k.kid === kid) : keys[0];
       if (!key) throw new Error(`no key ${kid}`);
-      return new SignJWT({ sub: "demo-user", ...claims })
-        .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: "JWT", ...header })
-        .setIssuer(handle.url)
-        .setAudience(audience)
-        .setIssuedAt()
-        .setExpirationTime(expiresIn)
-        .sign(key.privateKey);
+      const jwt = new SignJWT({ sub: "demo-user", ...claims }).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: "JWT", ...header });
+      if (issuer !== null) jwt.setIssuer(issuer);
+      if (aud !== null) jwt.setAudience(aud);
+      return jwt.setIssuedAt().setExpirationTime(expiresIn).sign(key.privateKey);
     },
     /** Adds a new newest key; with `{ retire: true }` the older keys leave the set. */
     async rotate({ alg: keyAlg = alg, retire = false } = {}) {

@@ -60,3 +60,44 @@ export async function status(gateway) {
   if (res.status !== 200) throw new Error(`status endpoint answered ${res.status}`);
   return res.json();
 }
+
+/**
+ * One provider of `JWT_ISSUERS` for a demo `issuer`: its URL and audience, its keys at
+ * `/jwks.json` (or through OIDC discovery with `discovery: true`), `name` when given, and any
+ * other fields in `extra` as they are.
+ */
+export function providerEntry(issuer, { name, discovery = false, ...extra } = {}) {
+  return {
+    ...(name === undefined ? {} : { name }),
+    issuer: issuer.url,
+    audience: issuer.audience,
+    ...(discovery ? {} : { jwks_url: `${issuer.url}/jwks.json` }),
+    ...extra,
+  };
+}
+
+/**
+ * The [vars] of a test gateway that trusts `providers` (`JWT_ISSUERS`, as a JSON string, or as
+ * the array itself, a `[vars]` JSON value, with `asArray`) and forwards to `origin`.
+ */
+export function multiIssuerVars(providers, origin, overrides = {}, { asArray = false } = {}) {
+  return {
+    JWT_ISSUERS: asArray ? providers : JSON.stringify(providers),
+    ORIGIN_URL: origin.url,
+    STATUS_TOKEN,
+    LOG_LEVEL: "error",
+    ...overrides,
+  };
+}
+
+/** The entry of the status document's `providers` called `name`. */
+export function providerStatus(document, name) {
+  const found = (document.providers ?? []).find((p) => p.name === name);
+  if (!found) throw new Error(`no provider ${name} in ${JSON.stringify(document.providers ?? document)}`);
+  return found;
+}
+
+/** Requests a demo issuer has had for its keys (discovery documents and key sets). */
+export function keyRequests(issuer) {
+  return issuer.counts.discovery + issuer.counts.jwks;
+}
