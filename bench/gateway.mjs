@@ -636,7 +636,7 @@ try {
     target("added p99 latency over the pass-through < 1 ms (same token, 1 connection)", addedLatency.gateway.p99_ms.median, 1, addedLatency.gateway.p99_ms.median < 1, "ms"),
   ];
 
-  const keyCache = finalStatus.key_cache ?? {};
+  const keyCache = finalStatus.providers?.[0]?.key_cache ?? finalStatus.key_cache ?? {};
   const report = {
     date: new Date().toISOString(),
     settings: { seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, warmup_seconds: WARMUP_SECONDS, fresh_starts: FRESH, alg: ALG, distinct_tokens: DISTINCT, path: PATH },

@@ -26,6 +26,9 @@ use crate::urls::RuntimeUrls;
 
 /// The core pipeline over the Workers ports.
 pub(crate) type Core = Gateway<JwksFetcher<WorkerHttp>, KvTier, ConsoleLog, WebCryptoBackend>;
+/// One trusted issuer over the Workers ports.
+pub(crate) type Provider =
+    edge_jwt_core::gateway::provider::Provider<JwksFetcher<WorkerHttp>, KvTier, ConsoleLog>;
 
 /// Everything one isolate keeps between requests.
 pub(crate) struct Isolate {
@@ -79,30 +82,43 @@ fn build(env: &Env) -> Result<Isolate, ConfigError> {
         ..FetchSettings::default()
     };
     let max_keys = settings.max_keys;
-    let shared = match config.cache_kind {
-        CacheKind::Kv => Some(KvTier::new(
-            crate::kv::namespace(env),
-            &config.jwks.url,
-            config.refresh.interval_minutes,
-            max_keys,
-        )),
-        CacheKind::InMemory => None,
-    };
-    let keys = KeyCache::new(
-        JwksFetcher::new(WorkerHttp, config.jwks.url.clone(), settings),
-        shared,
-        config.cache,
-        log,
-    );
+    // Each provider has its own key cache: its own memory, its own KV records (keyed by its
+    // JWKS URL), its own unknown-kid cooldown.
+    let providers = config
+        .providers
+        .iter()
+        .map(|provider| {
+            let shared = match config.cache_kind {
+                CacheKind::Kv => Some(KvTier::new(
+                    crate::kv::namespace(env),
+                    &provider.jwks,
+                    config.refresh.interval_minutes,
+                    max_keys,
+                )),
+                CacheKind::InMemory => None,
+            };
+            edge_jwt_core::gateway::provider::Provider {
+                name: provider.name.clone(),
+                verifier: Verifier::new(provider.verification.clone()),
+                keys: KeyCache::new(
+                    JwksFetcher::new(WorkerHttp, provider.jwks.clone(), settings.clone()),
+                    shared,
+                    config.cache,
+                    log,
+                ),
+                claim_headers: provider.claim_headers.clone(),
+            }
+        })
+        .collect();
+    let issuers: Vec<&str> = config.providers.iter().map(|p| p.issuer()).collect();
     log.event(
         Level::Info,
         "gateway_started",
-        json!({ "issuer": config.verification.claims.issuer, "cache": format!("{:?}", config.cache_kind) }),
+        json!({ "issuers": issuers, "cache": format!("{:?}", config.cache_kind) }),
     );
     let core = Gateway {
         policy: config.gateway.clone(),
-        verifier: Verifier::new(config.verification.clone()),
-        keys,
+        providers,
         backend: WebCryptoBackend::new(),
         tokens: TokenCache::new(token_cache::DEFAULT_CAPACITY),
         log,

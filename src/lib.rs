@@ -150,7 +150,16 @@ fn measure(
     response: &JsValue,
 ) {
     if let Some(metrics) = &gateway.metrics {
-        metrics.request(outcome, &request.req, response, start_ms);
+        let cache = match outcome {
+            RequestOutcome::Forwarded(cache) | RequestOutcome::Rejected(_, cache) => *cache,
+            RequestOutcome::Health | RequestOutcome::Status => CacheUse::default(),
+        };
+        let providers = &gateway.core.providers;
+        let provider = cache
+            .provider
+            .and_then(|index| providers.get(index))
+            .map_or("", |provider| provider.name.as_str());
+        metrics.request(outcome, provider, &request.req, response, start_ms);
     }
 }
 
@@ -197,7 +206,12 @@ async fn status(gateway: &Isolate, env: &Env) -> std::result::Result<JsValue, Js
             "header": core.policy.origin_auth.header(),
             "secret_set": core.policy.origin_auth.is_set(),
         },
-        "key_cache": core.keys.status(now()),
+        // One entry per trusted issuer, each with its own key cache.
+        "providers": core.providers.iter().map(|provider| json!({
+            "name": provider.name,
+            "issuer": provider.issuer(),
+            "key_cache": provider.keys.status(now()),
+        })).collect::<Vec<_>>(),
         // Analytics Engine (`METRICS`): the view across isolates and locations.
         "metrics": { "dataset_bound": gateway.metrics.is_some() },
         "imported_crypto_keys": core.backend.imported_keys(),
@@ -209,7 +223,33 @@ async fn status(gateway: &Isolate, env: &Env) -> std::result::Result<JsValue, Js
     }))
 }
 
-/// The cron trigger: refreshes the key set into KV and memory, and records the run.
+/// One provider's scheduled refresh, logged and measured.
+async fn refresh(gateway: &Isolate, provider: &gateway::Provider) {
+    let start_ms = js_sys::Date::now();
+    let result = provider.keys.refresh(now()).await;
+    let log = &gateway.core.log;
+    match &result {
+        Ok(outcome) => log.event(
+            Level::Info,
+            "scheduled_refresh",
+            json!({ "provider": provider.name, "outcome": format!("{outcome:?}") }),
+        ),
+        // The last good set stays; the cache has logged the failure.
+        Err(err) => log.event(
+            Level::Warn,
+            "scheduled_refresh_failed",
+            json!({ "provider": provider.name, "error": err.to_string() }),
+        ),
+    }
+    if let Some(metrics) = &gateway.metrics {
+        let current = provider.keys.current();
+        let generation = current.map_or(0, |set| set.meta.generation);
+        metrics.refresh(result.as_ref(), generation, &provider.name, start_ms);
+    }
+}
+
+/// The cron trigger: refreshes every provider's key set into KV and memory, and records the
+/// run.
 #[event(scheduled)]
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let run = ScheduledRun {
@@ -219,26 +259,14 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     };
     if let Ok(gateway) = gateway::isolate(&env).as_ref() {
         if gateway.config.refresh.enabled {
-            let start_ms = js_sys::Date::now();
-            let result = gateway.core.keys.refresh(now()).await;
-            match &result {
-                Ok(outcome) => gateway.core.log.event(
-                    Level::Info,
-                    "scheduled_refresh",
-                    json!({ "outcome": format!("{outcome:?}") }),
-                ),
-                // The last good set stays; the cache has logged the failure.
-                Err(err) => gateway.core.log.event(
-                    Level::Warn,
-                    "scheduled_refresh_failed",
-                    json!({ "error": err.to_string() }),
-                ),
-            }
-            if let Some(metrics) = &gateway.metrics {
-                let current = gateway.core.keys.current();
-                let generation = current.map_or(0, |set| set.meta.generation);
-                metrics.refresh(result.as_ref(), generation, start_ms);
-            }
+            // All at once, each on its own: one provider's failure or slowness never holds up
+            // or undoes another's refresh.
+            let refreshes = gateway
+                .core
+                .providers
+                .iter()
+                .map(|provider| refresh(gateway, provider));
+            futures_util::future::join_all(refreshes).await;
         }
         // The end of a flood of refusals, reported even if no refusal follows it.
         gateway.core.flush_rejection_log(now());

@@ -58,29 +58,33 @@ impl Metrics {
 
     /// The data point of a request that arrived at `start_ms` (`Date.now()`), written when
     /// `response` (a `Response` or a promise of one) settles.
+    /// `provider` is the name of the token's provider (empty before one is known).
     pub(crate) fn request(
         &self,
         outcome: &RequestOutcome<'_>,
+        provider: &str,
         request: &web_sys::Request,
         response: &JsValue,
         start_ms: f64,
     ) {
-        self.write(&request_point(outcome), request, response, start_ms);
+        let point = request_point(outcome, provider);
+        self.write(&point, request, response, start_ms);
     }
 
-    /// The data point of a scheduled refresh that started at `start_ms`; `generation` is the
-    /// one in memory afterwards.
+    /// The data point of one provider's scheduled refresh that started at `start_ms`;
+    /// `generation` is the one in memory afterwards.
     pub(crate) fn refresh(
         &self,
         result: Result<&RefreshOutcome, &FetchError>,
         generation: u64,
+        provider: &str,
         start_ms: f64,
     ) {
-        let point = refresh_point(result, generation);
+        let point = refresh_point(result, generation, provider);
         self.write(&point, &JsValue::UNDEFINED, &JsValue::UNDEFINED, start_ms);
     }
 
-    fn write(&self, point: &DataPoint, request: &JsValue, response: &JsValue, start_ms: f64) {
+    fn write(&self, point: &DataPoint<'_>, request: &JsValue, response: &JsValue, start_ms: f64) {
         // `writeMetric` takes exactly the core's one double.
         let [generation] = point.doubles;
         write_metric(

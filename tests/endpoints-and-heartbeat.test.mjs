@@ -49,7 +49,11 @@ describe("configured Worker", () => {
     assert.equal(wrong.status, 404);
     const body = await status(gateway);
     assert.equal(body.service, "edge-jwt");
-    assert.ok(body.key_cache.counters, "counters are reported");
+    // One entry per provider: here the single issuer, named by its URL.
+    assert.equal(body.providers.length, 1);
+    assert.equal(body.providers[0].name, body.providers[0].issuer);
+    assert.ok(body.providers[0].key_cache.counters, "counters are reported");
+    assert.equal(body.key_cache, undefined);
     assert.ok(STATUS_TOKEN.length >= 16);
   });
 

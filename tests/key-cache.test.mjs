@@ -57,7 +57,7 @@ describe("key cache in workerd", () => {
     }
     assert.equal(ok, 1000);
     assert.equal(stack.issuer.counts.jwks, 1);
-    const { key_cache: cache } = await status(gateway);
+    const { key_cache: cache } = (await status(gateway)).providers[0];
     console.log(`hit rate over 1000 requests: ${(cache.hit_rate * 100).toFixed(1)}% (${JSON.stringify(cache.counters)})`);
     assert.equal(cache.counters.jwks_fetches, 1);
     assert.equal(cache.counters.memory_hits, 999);
@@ -72,7 +72,7 @@ describe("key cache in workerd", () => {
     const second = await stack.addGateway();
     await expectStatus(second, token, 200, "second instance");
     assert.equal(stack.issuer.counts.jwks, 1, "the second instance read the key set from KV");
-    assert.equal((await status(second)).key_cache.counters.kv_hits, 1);
+    assert.equal((await status(second)).providers[0].key_cache.counters.kv_hits, 1);
 
     const memoryOnly = await stack.addGateway({ vars: { JWKS_CACHE_TYPE: "in_memory" } });
     await expectStatus(memoryOnly, token, 200, "in_memory instance");
@@ -109,7 +109,7 @@ describe("key cache in workerd", () => {
         // A fresh token each time, so that the key cache (not the token cache) answers.
         await expectStatus(gateway, await stack.issuer.mint({ sub: `user-${i}` }), 200, `request ${i} during the outage`);
       }
-      const { key_cache: cache } = await status(gateway);
+      const { key_cache: cache } = (await status(gateway)).providers[0];
       assert.ok(cache.counters.stale_serves >= 19, JSON.stringify(cache.counters));
       assert.ok(cache.counters.fetch_failures >= 1);
       // One refresh attempt (with its retries), then the failure backoff: no hammering.
@@ -141,7 +141,7 @@ describe("key cache in workerd", () => {
       const gateway = await stack.addGateway();
       const { body } = await expectStatus(gateway, await stack.issuer.mint(), 503, "the only JWKS is too large");
       assert.equal(body.error, "temporarily_unavailable");
-      const { key_cache: cache } = await status(gateway);
+      const { key_cache: cache } = (await status(gateway)).providers[0];
       assert.match(cache.last_fetch_error, /larger than 262144 bytes/);
       assert.equal(cache.key_set, null);
       assert.equal(stack.issuer.counts.jwks, 1, "a size failure is not retried");
@@ -158,7 +158,7 @@ describe("key cache in workerd", () => {
     const newToken = await stack.issuer.mint({}, { kid: newKid });
     await expectStatus(gateway, newToken, 200, "new kid via unknown-kid refetch");
     assert.equal(stack.issuer.counts.jwks, 2);
-    assert.equal((await status(gateway)).key_cache.counters.unknown_kid_refetches, 1);
+    assert.equal((await status(gateway)).providers[0].key_cache.counters.unknown_kid_refetches, 1);
 
     await stack.issuer.rotate({ retire: true }); // only the newest key remains
     await gateway.scheduled();
@@ -180,7 +180,7 @@ describe("key cache in workerd", () => {
     }
     const seconds = (Date.now() - started) / 1000;
     const bound = refetchBound(seconds);
-    const { counters } = (await status(gateway)).key_cache;
+    const { counters } = (await status(gateway)).providers[0].key_cache;
     console.log(
       `unknown-kid flood: ${stack.issuer.counts.jwks} JWKS fetches and ${counters.kv_reads} KV reads ` +
         `(warm-up included) for 1000 requests in ${seconds.toFixed(1)} s (fetch bound ${bound})`,
@@ -201,7 +201,7 @@ describe("key cache in workerd", () => {
     const gateway = await stack.addGateway();
     await expectStatus(gateway, await stack.issuer.mint(), 200, "warm-up");
     stack.issuer.resetCounts();
-    const before = (await status(gateway)).key_cache.counters;
+    const before = (await status(gateway)).providers[0].key_cache.counters;
     const started = Date.now();
     for (let batch = 0; batch < 30; batch += 1) {
       const tokens = [];
@@ -220,7 +220,7 @@ describe("key cache in workerd", () => {
     // At most one refetch per second of the isolate's clock (whole seconds): the seconds the run
     // touched.
     const bound = 2 + Math.floor(seconds);
-    const { counters } = (await status(gateway)).key_cache;
+    const { counters } = (await status(gateway)).providers[0].key_cache;
     const kvReads = counters.kv_reads - before.kv_reads;
     const refetches = counters.unknown_kid_refetches - before.unknown_kid_refetches;
     console.log(
@@ -249,7 +249,7 @@ describe("key cache in workerd", () => {
     assert.match(body.error_description, /^unknown_key/);
     assert.equal(stack.origin.received.filter((r) => r.headers["x-auth-subject"] === "admin").length, 0);
     // The key was skipped at import: the set holds the issuer's two real keys only.
-    assert.deepEqual((await status(gateway)).key_cache.key_set.kids, stack.issuer.kids);
+    assert.deepEqual((await status(gateway)).providers[0].key_cache.key_set.kids, stack.issuer.kids);
   });
 
   test("an ES256 key whose point is not on P-256 never verifies: WebCrypto's importKey refuses it (401)", async () => {
@@ -289,7 +289,7 @@ describe("key cache in workerd", () => {
       const second = await stack.addGateway();
       await expectStatus(second, token, 200, "the issuer's own JWKS URL");
       assert.equal(stack.issuer.counts.jwks, 1, "fetched, not read from the first gateway's record");
-      const { counters } = (await status(second)).key_cache;
+      const { counters } = (await status(second)).providers[0].key_cache;
       assert.equal(counters.kv_hits, 0);
       assert.equal(counters.kv_misses, 1);
 
@@ -312,7 +312,7 @@ describe("key cache in workerd", () => {
       stack.issuer.setMode(mode);
       await gateway.scheduled();
       const { body } = await expectStatus(gateway, token, expected, `after the refresh (${mode})`);
-      const { key_cache: cache } = await status(gateway);
+      const { key_cache: cache } = (await status(gateway)).providers[0];
       if (mode === "empty") {
         // The issuer revoked every key: an empty set replaces the last one, in KV too.
         assert.match(body.error_description, /^unknown_key/);
@@ -324,7 +324,7 @@ describe("key cache in workerd", () => {
         const fetches = stack.issuer.counts.jwks;
         const fresh = await stack.addGateway();
         await expectStatus(fresh, await stack.issuer.mint({ sub: "another" }), 401, "another instance, from KV");
-        const { key_set: set } = (await status(fresh)).key_cache;
+        const { key_set: set } = (await status(fresh)).providers[0].key_cache;
         assert.deepEqual(set.kids, []);
         assert.equal(set.generation, 2);
         assert.equal(stack.issuer.counts.jwks, fetches);
@@ -342,7 +342,7 @@ describe("key cache in workerd", () => {
     const token = await stack.issuer.mint();
     for (let i = 0; i < 5; i += 1) await expectStatus(gateway, token, 200, `request ${i}`);
     assert.equal(stack.issuer.counts.jwks, 1);
-    assert.ok((await status(gateway)).key_cache.counters.kv_errors >= 1);
+    assert.ok((await status(gateway)).providers[0].key_cache.counters.kv_errors >= 1);
   });
 });
 

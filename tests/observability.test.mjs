@@ -54,9 +54,9 @@ async function atLeast(count, read) {
 
 /** The data point as named fields (README, "Metrics"). */
 function named(point) {
-  const [kind, outcome, code, tier, tokenCache, colo] = point.blobs;
+  const [kind, outcome, code, tier, tokenCache, provider, colo] = point.blobs;
   const [generation, status, latencyMs] = point.doubles;
-  return { index: point.indexes[0], kind, outcome, code, tier, tokenCache, colo, generation, status, latencyMs };
+  return { index: point.indexes[0], kind, outcome, code, tier, tokenCache, provider, colo, generation, status, latencyMs };
 }
 
 /** A compact JWS with these header and payload and a junk signature. */
@@ -176,14 +176,16 @@ describe("metrics through the METRICS Analytics Engine binding", () => {
 
     const written = (await atLeast(5, () => points(lines))).map(named);
     assert.equal(written.length, 5, JSON.stringify(written));
-    const common = { index: "request", kind: "request", colo: "TST", generation: 1 };
+    // The provider's name is its issuer (the single-issuer form); empty before a token chose one.
+    const provider = stack.issuer.url;
+    const common = { index: "request", kind: "request", colo: "TST", generation: 1, provider };
     const without = ({ latencyMs, ...rest }) => rest;
     assert.deepEqual(written.map(without), [
       { ...common, outcome: "forwarded", code: "", tier: "issuer", tokenCache: "miss", status: 200 },
       { ...common, outcome: "forwarded", code: "", tier: "memory", tokenCache: "hit", status: 200 },
-      { ...common, outcome: "rejected", code: "no_credentials", tier: "none", tokenCache: "none", status: 401, generation: 0 },
+      { ...common, outcome: "rejected", code: "no_credentials", tier: "none", tokenCache: "none", status: 401, generation: 0, provider: "" },
       { ...common, outcome: "rejected", code: "bad_signature", tier: "memory", tokenCache: "miss", status: 401 },
-      { ...common, outcome: "forwarded", code: "", tier: "none", tokenCache: "none", status: 200, generation: 0 },
+      { ...common, outcome: "forwarded", code: "", tier: "none", tokenCache: "none", status: 200, generation: 0, provider: "" },
     ]);
     for (const point of written) {
       assert.ok(Number.isFinite(point.latencyMs) && point.latencyMs >= 0, JSON.stringify(point));
@@ -203,7 +205,7 @@ describe("metrics through the METRICS Analytics Engine binding", () => {
     assert.equal(refresh.length, 1, JSON.stringify(written));
     assert.deepEqual(
       (({ latencyMs, ...rest }) => rest)(refresh[0]),
-      { index: "refresh", kind: "refresh", outcome: "unchanged", code: "", tier: "issuer", tokenCache: "none", colo: "", generation: 1, status: 0 },
+      { index: "refresh", kind: "refresh", outcome: "unchanged", code: "", tier: "issuer", tokenCache: "none", provider: stack.issuer.url, colo: "", generation: 1, status: 0 },
     );
   });
 });

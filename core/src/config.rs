@@ -46,6 +46,10 @@ use crate::log::Level;
 
 pub mod value;
 
+pub mod providers;
+
+pub use providers::MAX_PROVIDERS;
+use providers::{ProviderSpec, JWT_ISSUERS, SINGLE_ISSUER_VARIABLES};
 use value::{ListShape, Var};
 pub use value::{ValueType, VarValue};
 
@@ -55,7 +59,7 @@ const VARIABLES: &[(&str, &str, &str)] = &[
     (
         "JWT_AUTHORITY",
         "",
-        "Required. The issuer: an absolute https URL (http only for localhost and loopback \
+        "Required unless `JWT_ISSUERS` is set. The issuer: an absolute https URL (http only for localhost and loopback \
          addresses), without query or fragment, in ASCII (an internationalised host in its \
          `xn--` form, as for every URL below). A token's `iss` must equal it exactly; OIDC \
          discovery is read from `{JWT_AUTHORITY}/.well-known/openid-configuration` when \
@@ -64,13 +68,25 @@ const VARIABLES: &[(&str, &str, &str)] = &[
     (
         "JWT_AUDIENCE",
         "",
-        "Required. Accepted audiences, comma-separated; a token's `aud` must contain one of them.",
+        "Required unless `JWT_ISSUERS` is set. Accepted audiences, comma-separated; a token's \
+         `aud` must contain one of them.",
     ),
     (
         "JWT_JWKS_URL",
         "",
         "JWKS endpoint (https, or http for localhost and loopback addresses); empty takes \
          `jwks_uri` from OIDC discovery.",
+    ),
+    (
+        "JWT_ISSUERS",
+        "",
+        "Several issuers instead of `JWT_AUTHORITY`, `JWT_AUDIENCE` and `JWT_JWKS_URL` (setting \
+         both forms is an error): a JSON array of at most 10 providers, each `{\"issuer\", \
+         \"audience\", \"jwks_url\", \"algorithms\", \"claim_headers\", \"name\"}` with the \
+         meanings of `JWT_AUTHORITY`, `JWT_AUDIENCE`, `JWT_JWKS_URL`, `JWT_ALGORITHMS` and \
+         `CLAIM_HEADERS` (the last three optional, defaulting to those variables); `name` \
+         (default: the issuer) is what `ROUTE_ISSUERS`, logs and metrics call it. A token's \
+         `iss` selects its provider before any key is fetched.",
     ),
     (
         "JWT_ALGORITHMS",
@@ -192,6 +208,14 @@ const VARIABLES: &[(&str, &str, &str)] = &[
          path case-insensitively. `/=scope` requires a scope on every protected route.",
     ),
     (
+        "ROUTE_ISSUERS",
+        "",
+        "Which providers' tokens a route accepts, as rules separated by `;`, each \
+         `[METHOD] /path=name ...` with provider names (see `JWT_ISSUERS`), matched like \
+         `ROUTE_SCOPES` (for example `/partner=partner; /=main`); a route without a rule \
+         accepts every provider.",
+    ),
+    (
         "CLAIM_HEADERS",
         "",
         "Extra identity headers for the origin: `claim.path=Header-Name` pairs, comma-separated. \
@@ -256,9 +280,11 @@ pub const MIN_STATUS_TOKEN_CHARS: usize = 16;
 /// The validated configuration of the gateway.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Config {
-    /// What tokens must satisfy (`JWT_*`).
-    pub verification: VerificationPolicy,
-    /// Where the key set comes from (`JWT_JWKS_URL`, `JWT_AUTHORITY`, `JWKS_FETCH_TIMEOUT_MS`).
+    /// The trusted issuers, at least one and at most [`MAX_PROVIDERS`]: `JWT_ISSUERS`, or the
+    /// single issuer of `JWT_AUTHORITY`, `JWT_AUDIENCE` and `JWT_JWKS_URL`; with the other
+    /// `JWT_*` variables, which apply to each.
+    pub providers: Vec<ProviderConfig>,
+    /// How key sets are fetched (`JWKS_FETCH_TIMEOUT_MS`).
     pub jwks: JwksSettings,
     /// Key-cache freshness, staleness and cooldown (`JWKS_*_SECONDS`).
     pub cache: CachePolicy,
@@ -278,11 +304,30 @@ pub struct Config {
     pub log_level: Level,
 }
 
-/// Where the JWKS is fetched from.
+/// One trusted issuer: what its tokens must satisfy, where its keys come from, and the
+/// identity headers made from its tokens.
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderConfig {
+    /// What `ROUTE_ISSUERS`, logs and metrics call it (`name`, by default the issuer).
+    pub name: String,
+    /// What its tokens must satisfy; `claims.issuer` is the issuer.
+    pub verification: VerificationPolicy,
+    /// Its JWKS URL, or the discovery document that names it.
+    pub jwks: JwksLocation,
+    /// The extra identity headers made from its tokens (`claim_headers`, or `CLAIM_HEADERS`).
+    pub claim_headers: Vec<ClaimHeader>,
+}
+
+impl ProviderConfig {
+    /// The issuer (`iss`) of its tokens.
+    pub fn issuer(&self) -> &str {
+        &self.verification.claims.issuer
+    }
+}
+
+/// How key sets are fetched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JwksSettings {
-    /// The JWKS URL, or the discovery document that names it.
-    pub url: JwksLocation,
     /// Timeout of one JWKS or discovery fetch, in milliseconds (`JWKS_FETCH_TIMEOUT_MS`).
     pub fetch_timeout_ms: u64,
 }
@@ -368,7 +413,7 @@ impl std::error::Error for ConfigError {}
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
-            .field("verification", &self.verification)
+            .field("providers", &self.providers)
             .field("jwks", &self.jwks)
             .field("cache", &self.cache)
             .field("cache_kind", &self.cache_kind)
@@ -417,46 +462,78 @@ impl Config {
         get: impl Fn(&str) -> Option<V>,
         urls: &dyn UrlParser,
     ) -> Result<Config, Problems> {
-        let var = |name: &'static str| Var::new(name, get(name).map(Into::into));
+        // Every variable is read once, in the documented order; the checks below may look at
+        // one before its turn (the issuers' form decides which issuer variables apply).
+        let values: Vec<(&str, Option<VarValue>)> = VARIABLES
+            .iter()
+            .map(|&(name, _, _)| (name, get(name).map(Into::into)))
+            .collect();
+        let var = |name: &'static str| {
+            let value = values
+                .iter()
+                .find(|(listed, _)| *listed == name)
+                .and_then(|(_, value)| value.clone());
+            Var::new(name, value)
+        };
         let int = |name: &'static str, min: u64, max: u64, unit: &str| {
             var(name).number((min, max), unit, "")
         };
         let mut found = Found::default();
 
-        // Token verification.
-        let authority = var("JWT_AUTHORITY").text().and_then(|authority| {
-            check_url(urls, "JWT_AUTHORITY", &authority, UrlRule::Issuer).map(|_| authority)
-        });
-        let authority: String = found.keep(authority).unwrap_or_default();
-        let audiences = var("JWT_AUDIENCE")
-            .entries(ListShape::Comma)
-            .and_then(|audience| {
-                let audiences = list(&audience.items);
-                if audiences.is_empty() {
-                    return Err(audience.error("a comma-separated list of at least one audience"));
+        // The origin secret's header, read ahead for the providers' claim headers (its own
+        // problems are reported in its place); the default name when it is invalid.
+        let origin_auth_header_ahead = var(ORIGIN_AUTH_HEADER)
+            .text()
+            .ok()
+            .filter(|name| OriginAuth::header_name(name).is_ok())
+            .unwrap_or_else(|| DEFAULT_ORIGIN_AUTH_HEADER.to_owned());
+
+        // The issuers: `JWT_ISSUERS`, or the single-issuer variables (never both).
+        let several = !var(JWT_ISSUERS).is_blank();
+        let specs: Vec<ProviderSpec> = if several {
+            for name in SINGLE_ISSUER_VARIABLES {
+                let single = var(name);
+                if !single.is_blank() {
+                    found.0.push(single.unexpected(
+                        "no value: JWT_ISSUERS is set, and the issuers are configured in one form \
+                         only",
+                    ));
                 }
-                Ok(audiences)
-            });
-        let audiences = found.keep(audiences).unwrap_or_default();
-        let jwks_url = var("JWT_JWKS_URL").text().and_then(|jwks_url| {
-            if !jwks_url.is_empty() {
-                check_url(urls, "JWT_JWKS_URL", &jwks_url, UrlRule::Jwks)?;
             }
-            Ok(jwks_url)
-        });
-        let jwks_url: String = found.keep(jwks_url).unwrap_or_default();
-        let location = if jwks_url.is_empty() {
-            // OIDC discovery at `{JWT_AUTHORITY}/.well-known/openid-configuration` (the authority
-            // without its trailing `/`); its `issuer` must equal the authority exactly.
-            JwksLocation::Discovery {
-                discovery_url: format!(
-                    "{}/.well-known/openid-configuration",
-                    authority.trim_end_matches('/')
-                ),
-                issuer: authority.clone(),
-            }
+            let parsed = providers::parse(var(JWT_ISSUERS), urls, &origin_auth_header_ahead);
+            found.keep(parsed).flatten().unwrap_or_default()
         } else {
-            JwksLocation::Direct(jwks_url)
+            let authority = var("JWT_AUTHORITY").text().and_then(|authority| {
+                check_url(urls, "JWT_AUTHORITY", &authority, UrlRule::Issuer).map(|_| authority)
+            });
+            let authority: String = found.keep(authority).unwrap_or_default();
+            let audiences = var("JWT_AUDIENCE")
+                .entries(ListShape::Comma)
+                .and_then(|audience| {
+                    let audiences = list(&audience.items);
+                    if audiences.is_empty() {
+                        return Err(
+                            audience.error("a comma-separated list of at least one audience")
+                        );
+                    }
+                    Ok(audiences)
+                });
+            let audiences = found.keep(audiences).unwrap_or_default();
+            let jwks_url = var("JWT_JWKS_URL").text().and_then(|jwks_url| {
+                if !jwks_url.is_empty() {
+                    check_url(urls, "JWT_JWKS_URL", &jwks_url, UrlRule::Jwks)?;
+                }
+                Ok(jwks_url)
+            });
+            let jwks_url: String = found.keep(jwks_url).unwrap_or_default();
+            vec![ProviderSpec {
+                name: authority.clone(),
+                location: providers::location(&authority, &jwks_url),
+                issuer: authority,
+                audiences,
+                algorithms: None,
+                claim_headers: None,
+            }]
         };
         let algorithms = var("JWT_ALGORITHMS")
             .entries(ListShape::Comma)
@@ -555,6 +632,11 @@ impl Config {
             .entries(ListShape::Semicolon)
             .and_then(|entries| route_scopes(&entries.items));
         let route_scopes = found.keep(route_scopes).unwrap_or_default();
+        let names: Vec<&str> = specs.iter().map(|spec| spec.name.as_str()).collect();
+        let route_issuers = var("ROUTE_ISSUERS")
+            .entries(ListShape::Semicolon)
+            .and_then(|entries| providers::route_issuers(&entries.items, &names));
+        let route_issuers = found.keep(route_issuers).unwrap_or_default();
         let claim_headers = var("CLAIM_HEADERS")
             .entries(ListShape::Comma)
             .and_then(|entries| claim_headers(&entries.items, &origin_auth_header));
@@ -621,23 +703,42 @@ impl Config {
                 rest: rest.to_vec(),
             });
         }
-        Ok(Config {
-            verification: VerificationPolicy {
-                algorithms,
-                max_token_bytes: max_token_bytes as usize,
-                types,
-                claims: ClaimsPolicy {
-                    issuer: authority,
-                    audiences,
-                    clock_skew,
-                    required,
-                    max_age,
+        let providers: Vec<ProviderConfig> = specs
+            .into_iter()
+            .map(|spec| ProviderConfig {
+                name: spec.name,
+                verification: VerificationPolicy {
+                    algorithms: spec.algorithms.unwrap_or_else(|| algorithms.clone()),
+                    max_token_bytes: max_token_bytes as usize,
+                    types: types.clone(),
+                    claims: ClaimsPolicy {
+                        issuer: spec.issuer,
+                        audiences: spec.audiences,
+                        clock_skew,
+                        required: required.clone(),
+                        max_age,
+                    },
                 },
-            },
-            jwks: JwksSettings {
-                url: location,
-                fetch_timeout_ms,
-            },
+                jwks: spec.location,
+                claim_headers: spec.claim_headers.unwrap_or_else(|| claim_headers.clone()),
+            })
+            .collect();
+        // Every identity header any provider makes is stripped from every client request.
+        let mut all_claim_headers: Vec<ClaimHeader> = Vec::new();
+        for header in providers
+            .iter()
+            .flat_map(|provider| &provider.claim_headers)
+        {
+            if !all_claim_headers
+                .iter()
+                .any(|other| same_name(&other.header, &header.header))
+            {
+                all_claim_headers.push(header.clone());
+            }
+        }
+        Ok(Config {
+            providers,
+            jwks: JwksSettings { fetch_timeout_ms },
             cache: CachePolicy {
                 ttl,
                 min_ttl,
@@ -657,7 +758,8 @@ impl Config {
             gateway: GatewayPolicy {
                 public_paths,
                 route_scopes,
-                claim_headers,
+                route_issuers,
+                claim_headers: all_claim_headers,
                 forward_preflight,
                 status_token,
                 origin_auth,

@@ -286,6 +286,7 @@ fn each_request_says_which_tier_and_whether_the_token_cache_answered() {
         tier: Some(tier),
         token_cache,
         generation: 1,
+        provider: Some(0),
     };
     let cases = [
         // No key needed.
@@ -324,7 +325,11 @@ fn each_request_says_which_tier_and_whether_the_token_cache_answered() {
 
     // The data point of the token-cache hit.
     let (_, cache) = cache_use(&gateway, &Req::new("GET", "/orders").bearer(&reader), now);
-    let point = request_point(&RequestOutcome::Forwarded(cache));
-    assert_eq!(point.blobs, ["request", "forwarded", "", "memory", "hit"]);
+    assert_eq!(cache.provider, Some(0));
+    let point = request_point(&RequestOutcome::Forwarded(cache), "main");
+    assert_eq!(
+        point.blobs,
+        ["request", "forwarded", "", "memory", "hit", "main"]
+    );
     assert_eq!(point.doubles, [1.0]);
 }

@@ -46,7 +46,7 @@ fn err(name: &'static str, value: &str) -> ConfigError {
 fn the_minimal_environment_takes_every_default() {
     let config = load(&minimal()).unwrap();
     assert_eq!(
-        config.verification,
+        config.providers[0].verification,
         VerificationPolicy {
             algorithms: vec![Algorithm::Rs256],
             max_token_bytes: 8192,
@@ -61,12 +61,17 @@ fn the_minimal_environment_takes_every_default() {
         }
     );
     assert_eq!(
+        config.providers[0].jwks,
+        JwksLocation::Discovery {
+            discovery_url: format!("{AUTHORITY}/.well-known/openid-configuration"),
+            issuer: AUTHORITY.to_owned(),
+        }
+    );
+    assert_eq!(config.providers.len(), 1);
+    assert_eq!(config.providers[0].name, AUTHORITY);
+    assert_eq!(
         config.jwks,
         JwksSettings {
-            url: JwksLocation::Discovery {
-                discovery_url: format!("{AUTHORITY}/.well-known/openid-configuration"),
-                issuer: AUTHORITY.to_owned(),
-            },
             fetch_timeout_ms: 5000,
         }
     );
@@ -108,10 +113,13 @@ fn the_minimal_environment_takes_every_default() {
 fn the_defaults_agree_with_the_typed_constants() {
     let config = load(&minimal()).unwrap();
     assert_eq!(
-        config.verification.claims.clock_skew,
+        config.providers[0].verification.claims.clock_skew,
         DEFAULT_CLOCK_SKEW_SECONDS
     );
-    assert_eq!(config.verification.max_token_bytes, DEFAULT_MAX_TOKEN_BYTES);
+    assert_eq!(
+        config.providers[0].verification.max_token_bytes,
+        DEFAULT_MAX_TOKEN_BYTES
+    );
     assert_eq!(config.cache, CachePolicy::default());
 }
 
@@ -125,7 +133,7 @@ fn blank_values_take_the_default_and_values_are_trimmed() {
     env.insert("JWT_AUTHORITY", format!(" {AUTHORITY}\n"));
     assert_eq!(load(&env).unwrap(), load(&minimal()).unwrap());
     assert_eq!(
-        ok("JWT_CLOCK_SKEW_SECONDS", " 30 ")
+        ok("JWT_CLOCK_SKEW_SECONDS", " 30 ").providers[0]
             .verification
             .claims
             .clock_skew,
@@ -226,14 +234,17 @@ fn long_bad_values_are_shortened_in_errors() {
 fn audiences_required_claims_and_types_are_lists() {
     let config = ok("JWT_AUDIENCE", " orders-api , ,billing,orders-api,");
     assert_eq!(
-        config.verification.claims.audiences,
+        config.providers[0].verification.claims.audiences,
         ["orders-api", "billing"]
     );
     assert_eq!(err("JWT_AUDIENCE", " , ,").found.as_deref(), Some(", ,"));
     let config = ok("JWT_REQUIRED_CLAIMS", "sub, iat,,scope");
-    assert_eq!(config.verification.claims.required, ["sub", "iat", "scope"]);
+    assert_eq!(
+        config.providers[0].verification.claims.required,
+        ["sub", "iat", "scope"]
+    );
     let config = ok("JWT_TYP", "at+jwt, JWT");
-    assert_eq!(config.verification.types, ["at+jwt", "JWT"]);
+    assert_eq!(config.providers[0].verification.types, ["at+jwt", "JWT"]);
 }
 
 #[test]
@@ -248,7 +259,7 @@ fn the_authority_is_kept_exactly_as_the_issuer() {
         "http://[::1]:8080",
     ] {
         let config = ok("JWT_AUTHORITY", authority);
-        assert_eq!(config.verification.claims.issuer, authority);
+        assert_eq!(config.providers[0].verification.claims.issuer, authority);
     }
 }
 
@@ -297,13 +308,13 @@ fn discovery_url_comes_from_the_authority_without_its_trailing_slash() {
     ] {
         let config = ok("JWT_AUTHORITY", authority);
         assert_eq!(
-            config.jwks.url,
+            config.providers[0].jwks,
             JwksLocation::Discovery {
                 discovery_url: discovery.to_owned(),
                 issuer: authority.to_owned(),
             }
         );
-        assert_eq!(config.verification.claims.issuer, authority);
+        assert_eq!(config.providers[0].verification.claims.issuer, authority);
     }
 }
 
@@ -316,7 +327,7 @@ fn a_jwks_url_is_used_directly() {
         "http://localhost/jwks",
     ] {
         assert_eq!(
-            ok("JWT_JWKS_URL", url).jwks.url,
+            ok("JWT_JWKS_URL", url).providers[0].jwks,
             JwksLocation::Direct(url.to_owned())
         );
     }
@@ -334,12 +345,14 @@ fn a_jwks_url_is_used_directly() {
 fn algorithms_are_parsed_in_order_without_duplicates() {
     let config = ok("JWT_ALGORITHMS", "ES256, RS256,EdDSA,,ES256");
     assert_eq!(
-        config.verification.algorithms,
+        config.providers[0].verification.algorithms,
         [Algorithm::Es256, Algorithm::Rs256, Algorithm::EdDsa]
     );
     let every = Algorithm::ALL.map(Algorithm::name).join(",");
     assert_eq!(
-        ok("JWT_ALGORITHMS", &every).verification.algorithms,
+        ok("JWT_ALGORITHMS", &every).providers[0]
+            .verification
+            .algorithms,
         Algorithm::ALL
     );
 }
@@ -432,7 +445,7 @@ fn numbers_are_plain_decimal_digits() {
         }
     }
     assert_eq!(
-        ok("JWT_CLOCK_SKEW_SECONDS", "007")
+        ok("JWT_CLOCK_SKEW_SECONDS", "007").providers[0]
             .verification
             .claims
             .clock_skew,
@@ -459,9 +472,9 @@ fn the_numbers_reach_the_config() {
         env.insert(name, value.to_owned());
     }
     let config = load(&env).unwrap();
-    assert_eq!(config.verification.claims.clock_skew, 0);
-    assert_eq!(config.verification.max_token_bytes, 16_384);
-    assert_eq!(config.verification.claims.max_age, Some(3_600));
+    assert_eq!(config.providers[0].verification.claims.clock_skew, 0);
+    assert_eq!(config.providers[0].verification.max_token_bytes, 16_384);
+    assert_eq!(config.providers[0].verification.claims.max_age, Some(3_600));
     assert_eq!(
         config.cache,
         CachePolicy {
@@ -945,4 +958,233 @@ fn the_url_policy_table_holds_with_the_url_crate() {
         let accepted = case["accepted"].as_bool().unwrap();
         assert_eq!(with(name, value).is_ok(), accepted, "{name} = {value}");
     }
+}
+
+/// The environment of two providers, without the single-issuer variables.
+fn issuers(json: &str) -> BTreeMap<&'static str, String> {
+    BTreeMap::from([
+        ("JWT_ISSUERS", json.to_owned()),
+        ("ORIGIN_URL", ORIGIN.to_owned()),
+    ])
+}
+
+const TWO: &str = r#"[
+    {"issuer": "https://login.example.com/realms/orders", "audience": "orders-api, admin-api"},
+    {"name": "partner", "issuer": "https://partners.example.com", "audience": ["partner-api"],
+     "jwks_url": "https://partners.example.com/keys", "algorithms": "ES256,EdDSA",
+     "claim_headers": "partner_id=X-Partner-Id"}
+]"#;
+
+#[test]
+fn several_issuers_each_with_their_own_rules_and_the_shared_ones() {
+    let mut env = issuers(TWO);
+    env.insert("JWT_ALGORITHMS", "RS256,PS256".to_owned());
+    env.insert("JWT_CLOCK_SKEW_SECONDS", "30".to_owned());
+    env.insert("JWT_REQUIRED_CLAIMS", "sub".to_owned());
+    env.insert("CLAIM_HEADERS", "email=X-Email".to_owned());
+    let config = load(&env).unwrap();
+    let [main, partner] = &config.providers[..] else {
+        panic!("two providers: {config:?}")
+    };
+    assert_eq!(main.name, AUTHORITY);
+    assert_eq!(main.issuer(), AUTHORITY);
+    assert_eq!(
+        main.verification.claims.audiences,
+        ["orders-api", "admin-api"]
+    );
+    assert_eq!(
+        main.jwks,
+        JwksLocation::Discovery {
+            discovery_url: format!("{AUTHORITY}/.well-known/openid-configuration"),
+            issuer: AUTHORITY.to_owned(),
+        }
+    );
+    // Defaults from the single-form variables.
+    assert_eq!(
+        main.verification.algorithms,
+        [Algorithm::Rs256, Algorithm::Ps256]
+    );
+    assert_eq!(main.claim_headers.len(), 1);
+    assert_eq!(main.claim_headers[0].header, "X-Email");
+    assert_eq!(partner.name, "partner");
+    assert_eq!(partner.issuer(), "https://partners.example.com");
+    assert_eq!(partner.verification.claims.audiences, ["partner-api"]);
+    assert_eq!(
+        partner.jwks,
+        JwksLocation::Direct("https://partners.example.com/keys".to_owned())
+    );
+    assert_eq!(
+        partner.verification.algorithms,
+        [Algorithm::Es256, Algorithm::EdDsa]
+    );
+    assert_eq!(partner.claim_headers[0].header, "X-Partner-Id");
+    // The shared rules apply to both.
+    for provider in &config.providers {
+        assert_eq!(provider.verification.claims.clock_skew, 30);
+        assert_eq!(provider.verification.claims.required, ["sub"]);
+    }
+    // Every provider's identity header is stripped from client requests.
+    let stripped: Vec<&str> = config
+        .gateway
+        .claim_headers
+        .iter()
+        .map(|header| header.header.as_str())
+        .collect();
+    assert_eq!(stripped, ["X-Email", "X-Partner-Id"]);
+    // A JSON array value means the same as the JSON text.
+    let value: serde_json::Value = serde_json::from_str(TWO).unwrap();
+    let typed = Config::from_env(|name| match name {
+        "JWT_ISSUERS" => Some(VarValue::Json(value.clone())),
+        "ORIGIN_URL" => Some(VarValue::from(ORIGIN)),
+        _ => None,
+    })
+    .unwrap();
+    assert_eq!(typed, load(&issuers(TWO)).unwrap());
+}
+
+#[test]
+fn the_issuers_are_configured_in_one_form_only() {
+    for single in ["JWT_AUTHORITY", "JWT_AUDIENCE", "JWT_JWKS_URL"] {
+        let mut env = issuers(TWO);
+        env.insert(single, "https://login.example.com/keys".to_owned());
+        let error = load(&env).unwrap_err();
+        assert_eq!(error.variable, single, "{error}");
+        assert!(error.to_string().contains("JWT_ISSUERS is set"), "{error}");
+    }
+    // Neither form: the single issuer is required.
+    let error = load(&issuers("")).unwrap_err();
+    assert_eq!(error.variable, "JWT_AUTHORITY");
+}
+
+#[test]
+fn a_bad_provider_fails_the_whole_configuration() {
+    let provider = |fields: &str| format!(r#"[{{{fields}}}]"#);
+    let ok_fields = r#""issuer": "https://a.example.com", "audience": "a""#;
+    let cases: Vec<(String, &str)> = vec![
+        ("not json".to_owned(), "JSON array"),
+        (
+            r#"{"issuer": "https://a.example.com"}"#.to_owned(),
+            "JSON array",
+        ),
+        ("[]".to_owned(), "at least one"),
+        (r#"["https://a.example.com"]"#.to_owned(), "an object"),
+        (
+            provider(&format!(r#"{ok_fields}, "audiences": "b""#)),
+            "unknown field \"audiences\"",
+        ),
+        (
+            provider(r#""audience": "a""#),
+            "\"issuer\": a non-empty string (required)",
+        ),
+        (
+            provider(r#""issuer": "https://a.example.com""#),
+            "\"audience\"",
+        ),
+        (
+            provider(r#""issuer": "https://a.example.com", "audience": []"#),
+            "\"audience\"",
+        ),
+        (
+            provider(r#""issuer": "http://a.example.com", "audience": "a""#),
+            "\"issuer\": an absolute https URL",
+        ),
+        (
+            provider(&format!(
+                r#"{ok_fields}, "jwks_url": "https://a.example.com/k#f""#
+            )),
+            "\"jwks_url\"",
+        ),
+        (
+            provider(&format!(r#"{ok_fields}, "algorithms": "none""#)),
+            "\"algorithms\": signed tokens only",
+        ),
+        (
+            provider(&format!(r#"{ok_fields}, "algorithms": "HS256""#)),
+            "\"algorithms\"",
+        ),
+        (
+            provider(&format!(
+                r#"{ok_fields}, "claim_headers": "sub=X-Gateway-Auth""#
+            )),
+            "\"claim_headers\"",
+        ),
+        (
+            provider(&format!(
+                r#"{ok_fields}, "claim_headers": "sub=Authorization""#
+            )),
+            "\"claim_headers\"",
+        ),
+        (
+            provider(&format!(r#"{ok_fields}, "name": "two words""#)),
+            "\"name\"",
+        ),
+        (provider(&format!(r#"{ok_fields}, "name": 5"#)), "\"name\""),
+        (
+            format!(r#"[{{{ok_fields}}}, {{"issuer": "https://a.example.com", "audience": "b"}}]"#),
+            "whose issuer no other provider has",
+        ),
+        (
+            format!(
+                r#"[{{{ok_fields}, "name": "x"}}, {{"issuer": "https://b.example.com", "audience": "b", "name": "x"}}]"#
+            ),
+            "whose name no other provider has",
+        ),
+        (
+            format!(
+                r#"[{{{ok_fields}, "jwks_url": "https://k.example.com/jwks"}},
+                    {{"issuer": "https://b.example.com", "audience": "b", "jwks_url": "https://k.example.com/jwks"}}]"#
+            ),
+            "whose key-set URL no other provider has",
+        ),
+    ];
+    for (json, expected) in cases {
+        let error = load(&issuers(&json)).unwrap_err();
+        assert_eq!(error.variable, "JWT_ISSUERS", "{json}: {error}");
+        assert!(error.to_string().contains(expected), "{json}: {error}");
+    }
+    // The element is named by its index.
+    let second_bad = format!(r#"[{{{ok_fields}}}, {{"issuer": "https://b.example.com"}}]"#);
+    assert_eq!(load(&issuers(&second_bad)).unwrap_err().element, Some(1));
+    // At most MAX_PROVIDERS.
+    let many: Vec<String> = (0..=MAX_PROVIDERS)
+        .map(|n| format!(r#"{{"issuer": "https://i{n}.example.com", "audience": "a"}}"#))
+        .collect();
+    let error = load(&issuers(&format!("[{}]", many.join(",")))).unwrap_err();
+    assert!(
+        error.to_string().contains("at most 10 providers"),
+        "{error}"
+    );
+    let most = format!("[{}]", many[..MAX_PROVIDERS].join(","));
+    assert_eq!(
+        load(&issuers(&most)).unwrap().providers.len(),
+        MAX_PROVIDERS
+    );
+}
+
+#[test]
+fn route_issuers_name_providers() {
+    let mut env = issuers(TWO);
+    env.insert(
+        "ROUTE_ISSUERS",
+        format!("/partner=partner; GET /orders={AUTHORITY} partner"),
+    );
+    let config = load(&env).unwrap();
+    let rules = &config.gateway.route_issuers;
+    assert_eq!(rules.len(), 2);
+    assert_eq!(rules[0].path, "/partner");
+    assert_eq!(rules[0].scopes, ["partner"]);
+    assert_eq!(rules[1].method.as_deref(), Some("GET"));
+    assert_eq!(rules[1].scopes, [AUTHORITY, "partner"]);
+    // An unknown name is an error, not a rule that refuses everything.
+    env.insert("ROUTE_ISSUERS", "/partner=partners".to_owned());
+    let error = load(&env).unwrap_err();
+    assert_eq!(error.variable, "ROUTE_ISSUERS");
+    assert!(
+        error.to_string().contains("\"partners\" is not a provider"),
+        "{error}"
+    );
+    // With the single-issuer form, the provider's name is the issuer.
+    let single = ok("ROUTE_ISSUERS", &format!("/orders={AUTHORITY}"));
+    assert_eq!(single.gateway.route_issuers[0].scopes, [AUTHORITY]);
+    err("ROUTE_ISSUERS", "/orders=other");
 }

@@ -207,6 +207,17 @@ impl Var {
     /// The error for a value whose type the variable does not accept, or a number or boolean
     /// that is out of bounds; a secret's value is never shown.
     fn mismatch(&self, expected: impl Into<String>) -> ConfigError {
+        self.unexpected(expected)
+    }
+
+    /// Whether the value is unset or blank (an empty array included) and has no default.
+    pub(super) fn is_blank(&self) -> bool {
+        matches!(&self.value, Read::Text(text) if text.is_empty())
+    }
+
+    /// The error for a value this variable may not have, saying what it expected instead; a
+    /// secret's value is never shown.
+    pub(super) fn unexpected(&self, expected: impl Into<String>) -> ConfigError {
         let (found_type, found) = match &self.value {
             Read::Text(text) => (None, text.clone()),
             Read::Number(number) => (Some(ValueType::Number), show_number(*number)),
@@ -287,6 +298,21 @@ impl Var {
         parsed.ok_or_else(|| {
             self.mismatch("true or false, or 1 or 0 (as a boolean, a number or a string)")
         })
+    }
+
+    /// A JSON array variable (`JWT_ISSUERS`): a JSON array value, or a string holding one
+    /// (`"[]"` is an empty array); `None` when unset or blank (an empty array value included).
+    /// `expected` describes a valid value.
+    pub(super) fn json_array(self, expected: &str) -> Result<Option<Vec<Value>>, ConfigError> {
+        match &self.value {
+            Read::Text(text) if text.is_empty() => Ok(None),
+            Read::Text(text) => match serde_json::from_str::<Value>(text) {
+                Ok(Value::Array(elements)) => Ok(Some(elements)),
+                Ok(_) | Err(_) => Err(self.mismatch(expected)),
+            },
+            Read::Array(elements) => Ok(Some(elements.clone())),
+            _ => Err(self.mismatch(expected)),
+        }
     }
 
     /// The entries of a list variable: the text split at the separator, or the elements of a

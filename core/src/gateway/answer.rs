@@ -16,6 +16,9 @@ pub enum GatewayError {
     InvalidRequest(&'static str),
     /// The token was rejected: 401 `invalid_token`.
     InvalidToken(Rejection),
+    /// The token is valid, but its issuer's tokens are not accepted on this route
+    /// (`ROUTE_ISSUERS`): 401 `invalid_token`.
+    IssuerNotAccepted,
     /// The token lacks a scope the route needs: 403 `insufficient_scope`.
     InsufficientScope {
         /// The scopes the route requires (space-separated in the answer).
@@ -52,7 +55,9 @@ impl GatewayError {
     /// The HTTP status of the answer.
     pub const fn status(&self) -> u16 {
         match self {
-            GatewayError::NoCredentials | GatewayError::InvalidToken(_) => 401,
+            GatewayError::NoCredentials
+            | GatewayError::InvalidToken(_)
+            | GatewayError::IssuerNotAccepted => 401,
             GatewayError::InvalidRequest(_) => 400,
             GatewayError::InsufficientScope { .. } => 403,
             GatewayError::NotFound => 404,
@@ -64,13 +69,14 @@ impl GatewayError {
     }
 
     /// The stable code of logs and metrics: a token's [`Rejection::code`], else one per kind
-    /// (`no_credentials`, `invalid_request`, `insufficient_scope`, `not_found`,
+    /// (`no_credentials`, `invalid_request`, `issuer_not_accepted`, `insufficient_scope`, `not_found`,
     /// `keys_unavailable`, `gateway_misconfigured`, `origin_unreachable`, `origin_timeout`).
     pub const fn code(&self) -> &'static str {
         match self {
             GatewayError::NoCredentials => "no_credentials",
             GatewayError::InvalidRequest(_) => "invalid_request",
             GatewayError::InvalidToken(rejection) => rejection.code(),
+            GatewayError::IssuerNotAccepted => "issuer_not_accepted",
             GatewayError::InsufficientScope { .. } => "insufficient_scope",
             GatewayError::KeysUnavailable { .. } => "keys_unavailable",
             GatewayError::Misconfigured => "gateway_misconfigured",
@@ -124,6 +130,20 @@ impl GatewayError {
             ),
             GatewayError::InvalidToken(rejection) => {
                 let description = format!("{}: {}", rejection.code(), rejection);
+                (
+                    challenge(
+                        Some("invalid_token"),
+                        Some(("error_description", &description)),
+                    ),
+                    None,
+                    "invalid_token",
+                    description,
+                )
+            }
+            GatewayError::IssuerNotAccepted => {
+                let description =
+                    "issuer_not_accepted: this route does not accept tokens of this issuer"
+                        .to_owned();
                 (
                     challenge(
                         Some("invalid_token"),

@@ -12,11 +12,19 @@ use crate::keys::source::FetchError;
 use crate::keys::{KeyTier, RefreshOutcome};
 
 /// The blob names, `blob1` first: the core's [`CORE_BLOBS`], then the runtime's `colo`.
-pub const BLOBS: [&str; 6] = ["kind", "outcome", "code", "tier", "token_cache", "colo"];
+pub const BLOBS: [&str; 7] = [
+    "kind",
+    "outcome",
+    "code",
+    "tier",
+    "token_cache",
+    "provider",
+    "colo",
+];
 /// The double names, `double1` first: the core's [`CORE_DOUBLES`], then the runtime's.
 pub const DOUBLES: [&str; 3] = ["generation", "status", "latency_ms"];
 /// How many blobs the core fills.
-pub const CORE_BLOBS: usize = 5;
+pub const CORE_BLOBS: usize = 6;
 /// How many doubles the core fills.
 pub const CORE_DOUBLES: usize = 1;
 
@@ -53,6 +61,8 @@ pub struct CacheUse {
     pub token_cache: TokenCacheUse,
     /// The generation of that key set (0 without one).
     pub generation: u64,
+    /// The provider the token chose (an index into the gateway's providers), once known.
+    pub provider: Option<usize>,
 }
 
 /// What became of a request.
@@ -70,17 +80,17 @@ pub enum RequestOutcome<'e> {
 
 /// The core's part of one data point.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct DataPoint {
+pub struct DataPoint<'a> {
     /// The sampling index (`index1`): the kind, `request` or `refresh`, so that the rare refresh
     /// points are sampled apart from the requests.
     pub index: &'static str,
-    /// `blob1`..`blob5` ([`BLOBS`]).
-    pub blobs: [&'static str; CORE_BLOBS],
+    /// `blob1`..`blob6` ([`BLOBS`]).
+    pub blobs: [&'a str; CORE_BLOBS],
     /// `double1` ([`DOUBLES`]).
     pub doubles: [f64; CORE_DOUBLES],
 }
 
-impl DataPoint {
+impl DataPoint<'_> {
     /// The blobs as one text, a line each (what the runtime's writer splits).
     pub fn blob_lines(&self) -> String {
         self.blobs.join("\n")
@@ -89,9 +99,10 @@ impl DataPoint {
 
 /// The data point of a request: kind `request`; outcome `forwarded`, `rejected`, `health` or
 /// `status`; the rejection's [`GatewayError::code`] (empty otherwise); the key tier (`memory`,
-/// `kv`, `issuer` or `none`); the token cache (`hit`, `miss` or `none`); the key set's
-/// generation.
-pub fn request_point(outcome: &RequestOutcome<'_>) -> DataPoint {
+/// `kv`, `issuer` or `none`); the token cache (`hit`, `miss` or `none`); the name of the
+/// token's provider (`provider`, empty before it is known: [`CacheUse::provider`] resolved by
+/// the caller); the key set's generation.
+pub fn request_point<'a>(outcome: &RequestOutcome<'_>, provider: &'a str) -> DataPoint<'a> {
     let (name, code, cache) = match outcome {
         RequestOutcome::Health => ("health", "", CacheUse::default()),
         RequestOutcome::Status => ("status", "", CacheUse::default()),
@@ -106,6 +117,7 @@ pub fn request_point(outcome: &RequestOutcome<'_>) -> DataPoint {
             code,
             cache.tier.map_or("none", KeyTier::name),
             cache.token_cache.name(),
+            provider,
         ],
         doubles: [cache.generation as f64],
     }
@@ -113,9 +125,13 @@ pub fn request_point(outcome: &RequestOutcome<'_>) -> DataPoint {
 
 /// The data point of a scheduled refresh: kind `refresh`; outcome `updated`, `unchanged` or
 /// `failed`; the fetch error's [`FetchError::code`] (empty otherwise); tier `issuer`; token
-/// cache `none`; the generation in memory afterwards (`generation`: the kept one on failure,
-/// 0 without any).
-pub fn refresh_point(result: Result<&RefreshOutcome, &FetchError>, generation: u64) -> DataPoint {
+/// cache `none`; the refreshed provider's name; the generation in memory afterwards
+/// (`generation`: the kept one on failure, 0 without any).
+pub fn refresh_point<'a>(
+    result: Result<&RefreshOutcome, &FetchError>,
+    generation: u64,
+    provider: &'a str,
+) -> DataPoint<'a> {
     let (name, code, generation) = match result {
         Ok(RefreshOutcome::Updated { generation }) => ("updated", "", *generation),
         Ok(RefreshOutcome::Unchanged) => ("unchanged", "", generation),
@@ -123,7 +139,7 @@ pub fn refresh_point(result: Result<&RefreshOutcome, &FetchError>, generation: u
     };
     DataPoint {
         index: "refresh",
-        blobs: ["refresh", name, code, "issuer", "none"],
+        blobs: ["refresh", name, code, "issuer", "none", provider],
         doubles: [generation as f64],
     }
 }
@@ -133,7 +149,7 @@ mod tests {
     use super::*;
     use crate::jws::error::Rejection;
 
-    fn named(point: &DataPoint) -> Vec<(&'static str, &'static str)> {
+    fn named<'a>(point: &DataPoint<'a>) -> Vec<(&'static str, &'a str)> {
         BLOBS.iter().copied().zip(point.blobs).collect()
     }
 
@@ -145,11 +161,15 @@ mod tests {
 
     #[test]
     fn a_token_cache_hit_is_a_forward_answered_from_memory() {
-        let point = request_point(&RequestOutcome::Forwarded(CacheUse {
-            tier: Some(KeyTier::Memory),
-            token_cache: TokenCacheUse::Hit,
-            generation: 3,
-        }));
+        let point = request_point(
+            &RequestOutcome::Forwarded(CacheUse {
+                tier: Some(KeyTier::Memory),
+                token_cache: TokenCacheUse::Hit,
+                generation: 3,
+                provider: Some(0),
+            }),
+            "main",
+        );
         assert_eq!(point.index, "request");
         assert_eq!(
             named(&point),
@@ -159,10 +179,14 @@ mod tests {
                 ("code", ""),
                 ("tier", "memory"),
                 ("token_cache", "hit"),
+                ("provider", "main"),
             ]
         );
         assert_eq!(point.doubles, [3.0]);
-        assert_eq!(point.blob_lines(), "request\nforwarded\n\nmemory\nhit");
+        assert_eq!(
+            point.blob_lines(),
+            "request\nforwarded\n\nmemory\nhit\nmain"
+        );
     }
 
     #[test]
@@ -175,6 +199,7 @@ mod tests {
             tier: Some(KeyTier::Issuer),
             token_cache: TokenCacheUse::Miss,
             generation: 1,
+            provider: Some(1),
         };
         let kv = CacheUse {
             tier: Some(KeyTier::Kv),
@@ -218,23 +243,27 @@ mod tests {
             ),
         ];
         for (outcome, blobs, generation) in cases {
-            let point = request_point(&outcome);
+            let point = request_point(&outcome, "p");
             assert_eq!(point.blobs[0], "request", "{outcome:?}");
-            assert_eq!(point.blobs[1..], blobs, "{outcome:?}");
+            assert_eq!(point.blobs[1..5], blobs, "{outcome:?}");
+            assert_eq!(point.blobs[5], "p", "{outcome:?}");
             assert_eq!(point.doubles, [generation], "{outcome:?}");
         }
     }
 
     #[test]
     fn refreshes_by_outcome() {
-        let updated = refresh_point(Ok(&RefreshOutcome::Updated { generation: 4 }), 3);
+        let updated = refresh_point(Ok(&RefreshOutcome::Updated { generation: 4 }), 3, "main");
         assert_eq!(updated.index, "refresh");
-        assert_eq!(updated.blobs, ["refresh", "updated", "", "issuer", "none"]);
+        assert_eq!(
+            updated.blobs,
+            ["refresh", "updated", "", "issuer", "none", "main"]
+        );
         assert_eq!(updated.doubles, [4.0]);
-        let unchanged = refresh_point(Ok(&RefreshOutcome::Unchanged), 3);
+        let unchanged = refresh_point(Ok(&RefreshOutcome::Unchanged), 3, "main");
         assert_eq!(unchanged.blobs[1..3], ["unchanged", ""]);
         assert_eq!(unchanged.doubles, [3.0]);
-        let failed = refresh_point(Err(&FetchError::Status(500)), 3);
+        let failed = refresh_point(Err(&FetchError::Status(500)), 3, "main");
         assert_eq!(failed.blobs[1..3], ["failed", "status"]);
         assert_eq!(failed.doubles, [3.0]);
     }

@@ -10,6 +10,7 @@
 //! | [`identity`]       | the verified identity as headers for the origin                |
 //! | [`forward`]        | the origin request's URL and headers                           |
 //! | [`origin_auth`]    | the secret header that proves a request came through the gateway |
+//! | [`provider`]       | the trusted issuers, and the one a token chooses by its `iss`  |
 //! | [`token_cache`]    | the per-isolate LRU cache of verified tokens                   |
 //! | [`answer`]         | gateway errors and their RFC 6750 answers (one place)          |
 //! | [`rejection_log`]  | the log line of a refused request, under a line budget         |
@@ -22,6 +23,7 @@ pub mod metrics;
 pub mod origin_auth;
 pub mod path;
 pub mod pipeline;
+pub mod provider;
 pub mod rejection_log;
 pub mod routing;
 pub mod token_cache;

@@ -12,12 +12,15 @@
 //! 4. a [public path](crate::gateway::routing::is_public) is forwarded without a token;
 //! 5. a token in the query is refused (400); the `Authorization` header must hold exactly one
 //!    bearer token;
-//! 6. a token verified before passes on a hash lookup, but only while the key set it was
+//! 6. the token's [provider](crate::gateway::provider): with several, its `iss` chooses one (an
+//!    unknown issuer is refused without any fetch), and the route must accept that provider
+//!    (`ROUTE_ISSUERS`), before any key is looked up;
+//! 7. a token verified before passes on a hash lookup, but only while the key set it was
 //!    checked against is fresh; otherwise, and for a token seen for the first time, the decision
 //!    is [`Decision::Verify`]: the adapter awaits [`Gateway::verify`], which goes through the key
 //!    cache (memory, KV, issuer) like any first-time token, so a cached token is never admitted
 //!    past what verification would accept (a key removed upstream, a set past max-stale);
-//! 7. the route's scopes (`ROUTE_SCOPES`, matched on the canonical path, `HEAD` as `GET`), then
+//! 8. the route's scopes (`ROUTE_SCOPES`, matched on the canonical path, `HEAD` as `GET`), then
 //!    the identity headers.
 //!
 //! A forwarded request carries the canonical path, the path its rules were checked against.
@@ -38,13 +41,13 @@ use crate::gateway::identity::{identity_headers, ClaimHeader};
 use crate::gateway::metrics::{CacheUse, TokenCacheUse};
 use crate::gateway::origin_auth::OriginAuth;
 use crate::gateway::path::{canonicalize, CanonicalPath};
+use crate::gateway::provider::{self, Provider};
 use crate::gateway::rejection_log::{RejectionLine, RejectionLog};
 use crate::gateway::routing::{check_scopes, is_preflight, is_public, required_scopes, RouteScope};
 use crate::gateway::token_cache::{CachedToken, TokenCache};
 use crate::jws::backend::SignatureBackend;
-use crate::jws::verify::Verifier;
 use crate::keys::source::KeySource;
-use crate::keys::{KeyCache, KeyCacheTier, KeyTier};
+use crate::keys::{KeyCacheTier, KeyTier};
 use crate::log::{EventSink, Level};
 
 /// The liveness endpoint.
@@ -73,7 +76,10 @@ pub struct GatewayPolicy {
     pub public_paths: Vec<String>,
     /// `ROUTE_SCOPES`, paths canonical and lowercase.
     pub route_scopes: Vec<RouteScope>,
-    /// `CLAIM_HEADERS`.
+    /// `ROUTE_ISSUERS`: rules of the same form whose values are provider names.
+    pub route_issuers: Vec<RouteScope>,
+    /// Every identity header a provider makes (`CLAIM_HEADERS` and the providers'
+    /// `claim_headers`): a client's header of any of these names never reaches the origin.
     pub claim_headers: Vec<ClaimHeader>,
     /// `FORWARD_PREFLIGHT`.
     pub forward_preflight: bool,
@@ -88,6 +94,7 @@ impl std::fmt::Debug for GatewayPolicy {
         f.debug_struct("GatewayPolicy")
             .field("public_paths", &self.public_paths)
             .field("route_scopes", &self.route_scopes)
+            .field("route_issuers", &self.route_issuers)
             .field("claim_headers", &self.claim_headers)
             .field("forward_preflight", &self.forward_preflight)
             .field(
@@ -149,15 +156,13 @@ impl Pending {
     }
 }
 
-/// The gateway of one isolate: its policy, the verifier, the key cache, the signature backend
-/// and the verified-token cache.
+/// The gateway of one isolate: its policy, the trusted providers (each with its verifier and
+/// key cache), the signature backend and the verified-token cache.
 pub struct Gateway<S, T, L, B> {
-    /// What passes without a token, the scope rules, the identity headers.
+    /// What passes without a token, the scope and issuer rules, the identity headers.
     pub policy: GatewayPolicy,
-    /// Token verification (`JWT_*`).
-    pub verifier: Verifier,
-    /// The tiered key cache.
-    pub keys: KeyCache<S, T, L>,
+    /// The trusted issuers, at least one, in configured order.
+    pub providers: Vec<Provider<S, T, L>>,
     /// The signature backend (WebCrypto in the Worker).
     pub backend: B,
     /// The verified-token cache.
@@ -202,8 +207,15 @@ where
         route: Option<&CanonicalPath>,
         token: Option<&str>,
     ) -> RejectionLine<'e> {
-        let max = self.verifier.policy().max_token_bytes;
+        let max = self.max_token_bytes();
         RejectionLine::new(error, method, route.map(CanonicalPath::as_sent), token, max)
+    }
+
+    /// The largest accepted token (`JWT_MAX_TOKEN_BYTES`, the same for every provider).
+    fn max_token_bytes(&self) -> usize {
+        self.providers
+            .first()
+            .map_or(0, |provider| provider.verifier.policy().max_token_bytes)
     }
 
     /// Reports the `request_rejected` lines the budget left out in windows that have ended by
@@ -252,22 +264,34 @@ where
         }
         let header = req.header("authorization");
         let token = bearer_token(header.as_deref())?;
+        // The provider that verified the token before, if one did (the only one, or the one the
+        // cache recorded: the token's `iss` cannot have changed).
+        let cached_by = match self.providers.len() {
+            1 => Some(0),
+            _ => self.tokens.provider_of(token),
+        };
         // A hit counts only while the set it was checked against is fresh: past that, the key
         // cache must look again (KV, issuer) before the token may pass.
-        let fresh = self.keys.current().filter(|set| set.is_fresh(now));
-        if let Some(set) = &fresh {
-            let claims = &self.verifier.policy().claims;
-            if let Some(verified) = self.tokens.get(token, &set.keys, claims, now) {
-                let identity = self.admit(method, &path, &verified)?;
+        let fresh = cached_by.and_then(|index| {
+            let provider = self.providers.get(index)?;
+            let set = provider.keys.current().filter(|set| set.is_fresh(now))?;
+            Some((index, provider, set))
+        });
+        if let Some((index, provider, set)) = &fresh {
+            let claims = &provider.verifier.policy().claims;
+            if let Some(verified) = self.tokens.get(token, *index, &set.keys, claims, now) {
+                let cache = CacheUse {
+                    tier: Some(KeyTier::Memory),
+                    token_cache: TokenCacheUse::Hit,
+                    generation: set.meta.generation,
+                    provider: Some(*index),
+                };
+                let identity = self.admit(method, &path, provider, &verified)?;
                 return Ok(Decision::Forward(Forward {
                     path_and_query,
                     identity,
                     with_body: true,
-                    cache: CacheUse {
-                        tier: Some(KeyTier::Memory),
-                        token_cache: TokenCacheUse::Hit,
-                        generation: set.meta.generation,
-                    },
+                    cache,
                 }));
             }
         }
@@ -296,20 +320,31 @@ where
     }
 
     async fn verify_inner(&self, pending: &Pending, now: u64) -> Result<Forward, GatewayError> {
-        let inspected = self
+        // The provider first: no key of any provider is looked up for a token of an unknown
+        // issuer, or of one this route does not accept.
+        let index = provider::select(&self.providers, &pending.token, self.max_token_bytes())
+            .map_err(GatewayError::InvalidToken)?;
+        let provider = &self.providers[index];
+        pending.cache.set(CacheUse {
+            provider: Some(index),
+            ..CacheUse::default()
+        });
+        self.check_issuer_route(&pending.method, &pending.path, provider)?;
+        let inspected = provider
             .verifier
             .inspect(&pending.token)
             .map_err(GatewayError::InvalidToken)?;
-        let (set, tier) = self
+        let (set, tier) = provider
             .keys
             .lookup(inspected.kid(), now)
             .await
             .map_err(|err| GatewayError::from_resolve(err, inspected.kid()))?;
-        let claims = &self.verifier.policy().claims;
+        let claims = &provider.verifier.policy().claims;
         let cached = if pending.looked_up {
             None
         } else {
-            self.tokens.get(&pending.token, &set.keys, claims, now)
+            self.tokens
+                .get(&pending.token, index, &set.keys, claims, now)
         };
         pending.cache.set(CacheUse {
             tier: Some(tier),
@@ -319,11 +354,12 @@ where
                 TokenCacheUse::Miss
             },
             generation: set.meta.generation,
+            provider: Some(index),
         });
         let verified = match cached {
             Some(verified) => verified,
             None => {
-                let verified = self
+                let verified = provider
                     .verifier
                     .verify(&inspected, &set.keys, &self.backend, now)
                     .await
@@ -335,10 +371,10 @@ where
                         json!({ "kid": verified.kid, "alg": verified.alg.name() }),
                     );
                 }
-                self.tokens.insert(&pending.token, verified)
+                self.tokens.insert(&pending.token, index, verified)
             }
         };
-        let identity = self.admit(&pending.method, &pending.path, &verified)?;
+        let identity = self.admit(&pending.method, &pending.path, provider, &verified)?;
         Ok(Forward {
             path_and_query: pending.path_and_query.clone(),
             identity,
@@ -347,18 +383,35 @@ where
         })
     }
 
-    /// The route's scopes checked against a verified token, and the identity headers to send.
+    /// Whether the route accepts tokens of `provider` (`ROUTE_ISSUERS`).
+    fn check_issuer_route(
+        &self,
+        method: &str,
+        path: &CanonicalPath,
+        provider: &Provider<S, T, L>,
+    ) -> Result<(), GatewayError> {
+        if provider::accepts(method, path, &self.policy.route_issuers, &provider.name) {
+            Ok(())
+        } else {
+            Err(GatewayError::IssuerNotAccepted)
+        }
+    }
+
+    /// For a token `provider` verified: the route's issuers and scopes, and the identity headers
+    /// to send.
     fn admit(
         &self,
         method: &str,
         path: &CanonicalPath,
+        provider: &Provider<S, T, L>,
         verified: &CachedToken,
     ) -> Result<Rc<[(String, String)]>, GatewayError> {
+        self.check_issuer_route(method, path, provider)?;
         if let Some(required) = required_scopes(method, path, &self.policy.route_scopes) {
             check_scopes(required, &verified.claims)?;
         }
         Ok(verified
-            .identity(|verified| identity_headers(&verified.claims, &self.policy.claim_headers)))
+            .identity(|verified| identity_headers(&verified.claims, &provider.claim_headers)))
     }
 
     /// Whether `authorization` is `Bearer <STATUS_TOKEN>`, compared in constant time (over

@@ -13,7 +13,9 @@
 //! An entry that fails either check is removed and the lookup is a miss; the caller then verifies
 //! the token fully and gets the precise rejection. What cannot change within an isolate (the
 //! verification policy: algorithms, `typ`, issuer, audiences, required claims) is not checked
-//! again: one cache must serve one [`Verifier`](crate::jws::verify::Verifier) configuration.
+//! again. Each entry records the provider (an index into the gateway's fixed list) whose
+//! [`Verifier`](crate::jws::verify::Verifier) accepted it, and a lookup for another provider is
+//! a miss.
 //!
 //! Tokens are keyed by their SHA-256 digest; the token text itself is never stored. The recency
 //! order is the [`lru`] crate's (lookups, insertions and evictions in O(1)); what is ours is the
@@ -56,10 +58,17 @@ pub struct TokenCacheStats {
 /// rather than on every hit.
 pub struct CachedToken {
     verified: VerifiedToken,
+    /// The provider that verified it.
+    provider: usize,
     identity: OnceCell<Rc<[(String, String)]>>,
 }
 
 impl CachedToken {
+    /// The provider that verified it (an index into the gateway's providers).
+    pub fn provider(&self) -> usize {
+        self.provider
+    }
+
     /// The identity headers, made by `derive` the first time and shared afterwards.
     pub fn identity(
         &self,
@@ -106,8 +115,17 @@ impl TokenCache {
         }
     }
 
-    /// The cached verification of `token`, if any and still valid at `now` (seconds since the
-    /// epoch) with the current `keys`.
+    /// The provider whose verification of `token` is cached, if any, without counting a
+    /// lookup or touching the recency order: for a gateway with several providers, to learn
+    /// which key set [`TokenCache::get`] must check the entry against.
+    pub fn provider_of(&self, token: &str) -> Option<usize> {
+        let inner = self.inner.borrow();
+        let entries = inner.entries.as_ref()?;
+        entries.peek(&token_key(token)).map(|entry| entry.provider)
+    }
+
+    /// The cached verification of `token` by `provider`, if any and still valid at `now`
+    /// (seconds since the epoch) with that provider's current `keys`.
     ///
     /// A hit requires that [`claims::check_times`] passes with `policy` at `now`, and that
     /// `keys` still holds a key with the thumbprint and `kid` of the key that verified the token,
@@ -117,6 +135,7 @@ impl TokenCache {
     pub fn get(
         &self,
         token: &str,
+        provider: usize,
         keys: &KeySet,
         policy: &ClaimsPolicy,
         now: u64,
@@ -132,7 +151,7 @@ impl TokenCache {
             stats.misses += 1;
             return None;
         };
-        if still_valid(&value, keys, policy, now) {
+        if value.provider == provider && still_valid(&value, keys, policy, now) {
             stats.hits += 1;
             Some(value)
         } else {
@@ -143,13 +162,14 @@ impl TokenCache {
         }
     }
 
-    /// Stores a freshly verified `token` as the most recently used entry (replacing an earlier
+    /// Stores a `token` freshly verified by `provider` as the most recently used entry (replacing an earlier
     /// entry for the same token), evicting the least recently used entry when the cache is full.
     /// Returns the shared value, which [`TokenCache::get`] hands out later.
-    pub fn insert(&self, token: &str, verified: VerifiedToken) -> Rc<CachedToken> {
+    pub fn insert(&self, token: &str, provider: usize, verified: VerifiedToken) -> Rc<CachedToken> {
         let key = token_key(token);
         let value = Rc::new(CachedToken {
             verified,
+            provider,
             identity: OnceCell::new(),
         });
         let mut inner = self.inner.borrow_mut();

@@ -11,6 +11,7 @@ use std::rc::Rc;
 use edge_jwt_core::config::Config;
 use edge_jwt_core::gateway::answer::GatewayError;
 use edge_jwt_core::gateway::pipeline::{Decision, Forward, Gateway, RequestView};
+use edge_jwt_core::gateway::provider::Provider;
 use edge_jwt_core::gateway::rejection_log::RejectionLog;
 use edge_jwt_core::gateway::token_cache::TokenCache;
 use edge_jwt_core::jws::jwk::KeySet;
@@ -308,6 +309,8 @@ type Inner = Gateway<Source, NoSharedTier, Recorder, NativeBackend>;
 pub(crate) struct TestGateway {
     pub(crate) gateway: Inner,
     pub(crate) source: Source,
+    /// Every provider's key source, in configured order (`sources[0]` is `source`).
+    pub(crate) sources: Vec<Source>,
     /// Its events (level `info`).
     pub(crate) log: Recorder,
 }
@@ -324,31 +327,54 @@ impl TestGateway {
         for (name, value) in vars {
             env.insert(name, (*value).to_owned());
         }
+        TestGateway::with_env(&env)
+    }
+
+    /// A gateway configured by exactly `env`; every provider's source answers the fixture keys
+    /// until the test sets another answer.
+    pub(crate) fn with_env(env: &BTreeMap<&str, String>) -> TestGateway {
         let config = Config::from_env(|name| env.get(name).cloned())
             .unwrap_or_else(|err| panic!("test configuration refused: {err}"));
-        let source = Source {
-            reply: Rc::new(RefCell::new(Ok(fixture_keys()))),
-            calls: Rc::new(RefCell::new(0)),
-        };
+        // Each provider has its own key source; the first one's is the test's `source`, the
+        // others answer with `other_keys` (the fixture keys unless a test sets them).
+        let sources: Vec<Source> = config
+            .providers
+            .iter()
+            .map(|_| Source {
+                reply: Rc::new(RefCell::new(Ok(fixture_keys()))),
+                calls: Rc::new(RefCell::new(0)),
+            })
+            .collect();
         let log = Recorder::new(Level::Info);
-        let keys = KeyCache::new(
-            source.clone(),
-            None::<NoSharedTier>,
-            config.cache,
-            log.clone(),
-        );
+        let providers = config
+            .providers
+            .iter()
+            .zip(&sources)
+            .map(|(provider, source)| Provider {
+                name: provider.name.clone(),
+                verifier: Verifier::new(provider.verification.clone()),
+                keys: KeyCache::new(
+                    source.clone(),
+                    None::<NoSharedTier>,
+                    config.cache,
+                    log.clone(),
+                ),
+                claim_headers: provider.claim_headers.clone(),
+            })
+            .collect();
         let gateway = Gateway {
             policy: config.gateway.clone(),
-            verifier: Verifier::new(config.verification.clone()),
-            keys,
+            providers,
             backend: NativeBackend,
             tokens: TokenCache::new(64),
             log: log.clone(),
             rejections: RejectionLog::default(),
         };
+        let source = sources[0].clone();
         TestGateway {
             gateway,
             source,
+            sources,
             log,
         }
     }

@@ -21,9 +21,14 @@ fn load(env: &BTreeMap<&'static str, VarValue>) -> Result<Config, ConfigError> {
     Config::from_env(|name| env.get(name).cloned())
 }
 
-/// The minimal environment plus `name = value`.
+/// The minimal environment plus `name = value` (for `JWT_ISSUERS`, without the single-issuer
+/// variables it replaces).
 fn with(name: &'static str, value: impl Into<VarValue>) -> Result<Config, ConfigError> {
     let mut env = minimal();
+    if name == "JWT_ISSUERS" {
+        env.remove("JWT_AUTHORITY");
+        env.remove("JWT_AUDIENCE");
+    }
     env.insert(name, value.into());
     load(&env)
 }
@@ -55,6 +60,8 @@ enum Kind {
     Number,
     Boolean,
     List,
+    /// A JSON array of objects, as a JSON value or a string.
+    Json,
 }
 
 /// Every variable with the kind of value it means.
@@ -62,6 +69,7 @@ const KINDS: &[(&str, Kind)] = &[
     ("JWT_AUTHORITY", Kind::Text),
     ("JWT_AUDIENCE", Kind::List),
     ("JWT_JWKS_URL", Kind::Text),
+    ("JWT_ISSUERS", Kind::Json),
     ("JWT_ALGORITHMS", Kind::List),
     ("JWT_CLOCK_SKEW_SECONDS", Kind::Number),
     ("JWT_MAX_TOKEN_BYTES", Kind::Number),
@@ -82,6 +90,7 @@ const KINDS: &[(&str, Kind)] = &[
     ("ORIGIN_AUTH_HEADER", Kind::Text),
     ("PUBLIC_PATHS", Kind::List),
     ("ROUTE_SCOPES", Kind::List),
+    ("ROUTE_ISSUERS", Kind::List),
     ("CLAIM_HEADERS", Kind::List),
     ("FORWARD_PREFLIGHT", Kind::Boolean),
     ("AUTH_REALM", Kind::Text),
@@ -96,6 +105,11 @@ fn sample(name: &str) -> &'static str {
         "JWT_AUTHORITY" => AUTHORITY,
         "JWT_AUDIENCE" => "orders-api, billing",
         "JWT_JWKS_URL" => "https://login.example.com/keys",
+        "JWT_ISSUERS" => {
+            r#"[{"issuer": "https://login.example.com/realms/orders", "audience": "orders-api"},
+                {"issuer": "https://partners.example.com", "audience": ["partner-api"],
+                 "name": "partner", "algorithms": "ES256"}]"#
+        }
         "JWT_ALGORITHMS" => "ES256,EdDSA",
         "JWT_REQUIRED_CLAIMS" => "sub,iat",
         "JWT_TYP" => "at+jwt,JWT",
@@ -103,6 +117,7 @@ fn sample(name: &str) -> &'static str {
         "ORIGIN_URL" => "http://10.1.2.3:8080/api",
         "PUBLIC_PATHS" => "/health,/docs/",
         "ROUTE_SCOPES" => "POST /orders=orders:write; GET /orders=orders:read audit",
+        "ROUTE_ISSUERS" => "/orders=https://login.example.com/realms/orders",
         "CLAIM_HEADERS" => "sub=X-Sub,realm_access.roles=X-Roles",
         "STATUS_TOKEN" => SECRET,
         "ORIGIN_AUTH_SECRET" => "origin-secret-0123456789abcdef-0123456789",
@@ -188,7 +203,9 @@ fn type_fits(kind: Kind, value: &VarValue) -> bool {
 fn every_variable_refuses_every_type_it_does_not_mean() {
     for &(name, kind) in KINDS {
         for value in every_type() {
-            if type_fits(kind, &value) {
+            // A provider array's element errors are tested with the providers.
+            let array = matches!(value, VarValue::Json(Value::Array(_)));
+            if type_fits(kind, &value) || (kind == Kind::Json && array) {
                 continue;
             }
             let error = err(name, value.clone());
@@ -233,8 +250,15 @@ fn the_right_types_mean_what_their_text_means() {
                 same(name, VarValue::Number(1.0), "1");
                 same(name, VarValue::Number(0.0), "0");
             }
+            Kind::Json => {
+                let value: Value = serde_json::from_str(text).unwrap();
+                same(name, value, text);
+                // An empty array is blank: the single-issuer variables are then required.
+                let empty = with(name, json!([])).unwrap_err();
+                assert_eq!(empty.variable, "JWT_AUTHORITY");
+            }
             Kind::List => {
-                let separator = if name == "ROUTE_SCOPES" { ';' } else { ',' };
+                let separator = if name.starts_with("ROUTE_") { ';' } else { ',' };
                 let elements: Vec<&str> = text.split(separator).collect();
                 same(name, json!(elements), text);
                 // Elements are trimmed and blank ones dropped, like text entries.
@@ -260,12 +284,31 @@ fn the_right_types_mean_what_their_text_means() {
 #[test]
 fn numbers_are_whole_and_within_range() {
     let skew = |value: f64| with("JWT_CLOCK_SKEW_SECONDS", VarValue::Number(value));
-    assert_eq!(skew(0.0).unwrap().verification.claims.clock_skew, 0);
-    assert_eq!(skew(-0.0).unwrap().verification.claims.clock_skew, 0);
-    assert_eq!(skew(600.0).unwrap().verification.claims.clock_skew, 600);
+    assert_eq!(
+        skew(0.0).unwrap().providers[0]
+            .verification
+            .claims
+            .clock_skew,
+        0
+    );
+    assert_eq!(
+        skew(-0.0).unwrap().providers[0]
+            .verification
+            .claims
+            .clock_skew,
+        0
+    );
+    assert_eq!(
+        skew(600.0).unwrap().providers[0]
+            .verification
+            .claims
+            .clock_skew,
+        600
+    );
     assert_eq!(
         with("JWT_MAX_TOKEN_AGE_SECONDS", VarValue::Number(31_536_000.0))
             .unwrap()
+            .providers[0]
             .verification
             .claims
             .max_age,
