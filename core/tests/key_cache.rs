@@ -2019,3 +2019,34 @@ fn the_tier_that_answered_is_the_issuer_whenever_the_lookup_fetched() {
     );
     assert_eq!(source.calls(), 3);
 }
+
+#[test]
+fn same_keys_compares_the_keys_in_any_order_and_nothing_else() {
+    let cached = |keys: KeySet| CachedKeySet {
+        keys,
+        meta: edge_jwt_core::keys::KeySetMeta {
+            fetched_at: NOW,
+            checked_at: NOW,
+            ttl: 600,
+            source: SOURCE_URL.to_owned(),
+            etag: None,
+            generation: 1,
+        },
+    };
+    let a = cached(set_a());
+    assert!(a.same_keys(&set_a()));
+    assert!(a.same_keys(&set_of(&["jose-es256", "jose-rs256"])));
+    assert!(!a.same_keys(&set_b()));
+    assert!(!a.same_keys(&set_of(&["jose-rs256"])));
+    assert!(!a.same_keys(&set_of(&["jose-rs256", "jose-es256", "jose-eddsa"])));
+    // The same key under another kid is another key.
+    let mut renamed = fixture_jwk("jose-es256");
+    renamed["kid"] = json!("renamed");
+    let keys = vec![fixture_jwk("jose-rs256"), renamed];
+    let renamed = KeySet::from_jwks_value(&json!({ "keys": keys }), MAX_KEYS).unwrap();
+    assert!(!a.same_keys(&renamed));
+    assert!(
+        cached(KeySet::from_jwks_value(&json!({ "keys": [] }), MAX_KEYS).unwrap())
+            .same_keys(&KeySet::from_jwks_value(&json!({ "keys": [] }), MAX_KEYS).unwrap())
+    );
+}

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use super::binding::SourceBinding;
 use crate::jws::jwk::KeySet;
+use crate::jws::key::PublicKey;
 
 /// Version of the stored record format; a record of another version reads as absent.
 /// Version 2 added the source binding.
@@ -153,16 +154,19 @@ impl CachedKeySet {
     }
 
     /// Whether two sets hold the same keys (by thumbprint, `kid` and `alg`), ignoring metadata.
+    ///
+    /// Compared as multisets, each key counted in both: sets are small (at most the fetcher's
+    /// `max_keys`) and this runs once per fetch, so no sort (and no sort code in the Worker).
     pub fn same_keys(&self, other: &KeySet) -> bool {
-        let ids = |set: &KeySet| {
-            let mut ids: Vec<_> = set
-                .keys()
-                .iter()
-                .map(|k| (k.thumbprint.clone(), k.kid.clone(), k.alg))
-                .collect();
-            ids.sort();
-            ids
+        let same = |a: &PublicKey, b: &PublicKey| {
+            a.thumbprint == b.thumbprint && a.kid == b.kid && a.alg == b.alg
         };
-        ids(&self.keys) == ids(other)
+        let (mine, theirs) = (self.keys.keys(), other.keys());
+        let count =
+            |set: &[PublicKey], key: &PublicKey| set.iter().filter(|k| same(k, key)).count();
+        mine.len() == theirs.len()
+            && mine
+                .iter()
+                .all(|key| count(mine, key) == count(theirs, key))
     }
 }
