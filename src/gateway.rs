@@ -6,6 +6,7 @@ use std::rc::Rc;
 
 use edge_jwt_core::config::{CacheKind, Config, ConfigError};
 use edge_jwt_core::gateway::pipeline::{Gateway, RequestView};
+use edge_jwt_core::gateway::provider::ProviderLog;
 use edge_jwt_core::gateway::rejection_log::RejectionLog;
 use edge_jwt_core::gateway::token_cache::{self, TokenCache};
 use edge_jwt_core::keys::fetch::{FetchSettings, JwksFetcher};
@@ -104,7 +105,7 @@ fn build(env: &Env) -> Result<Isolate, ConfigError> {
                     JwksFetcher::new(WorkerHttp, provider.jwks.clone(), settings.clone()),
                     shared,
                     config.cache,
-                    log,
+                    ProviderLog::new(log, &provider.name),
                 ),
                 claim_headers: provider.claim_headers.clone(),
             }

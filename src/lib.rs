@@ -257,16 +257,25 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         scheduled_time_ms: event.schedule() as u64,
         ran_at_ms: Date::now().as_millis(),
     };
-    if let Ok(gateway) = gateway::isolate(&env).as_ref() {
+    let isolate = gateway::isolate(&env);
+    if let Ok(gateway) = isolate.as_ref() {
         if gateway.config.refresh.enabled {
-            // All at once, each on its own: one provider's failure or slowness never holds up
-            // or undoes another's refresh.
-            let refreshes = gateway
-                .core
-                .providers
-                .iter()
-                .map(|provider| refresh(gateway, provider));
-            futures_util::future::join_all(refreshes).await;
+            // All at once, each its own task: one provider's failure or slowness never holds
+            // up or undoes another's refresh. (Tasks and `Promise.all` rather than a futures
+            // combinator, whose code would weigh on the module.)
+            let refreshes: js_sys::Array = (0..gateway.core.providers.len())
+                .map(|index| {
+                    let isolate = isolate.clone();
+                    future_to_promise(async move {
+                        if let Ok(gateway) = isolate.as_ref() {
+                            refresh(gateway, &gateway.core.providers[index]).await;
+                        }
+                        Ok(JsValue::UNDEFINED)
+                    })
+                })
+                .collect();
+            // Each task settles fulfilled: its outcome is logged and measured inside.
+            let _ = JsFuture::from(Promise::all(&refreshes)).await;
         }
         // The end of a flood of refusals, reported even if no refusal follows it.
         gateway.core.flush_rejection_log(now());

@@ -80,3 +80,31 @@ fn an_unknown_environment_or_file_exits_two() {
     let output = run(&["--env", "prod", "--config", "valid.toml"]);
     assert!(String::from_utf8_lossy(&output.stderr).contains("environments: production"));
 }
+
+#[test]
+fn several_issuers_in_toml_are_checked_like_the_worker_reads_them() {
+    let output = run(&["--env", "staging", "--config", "issuers.toml"]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+
+    let output = run(&["--env", "production", "--config", "issuers.toml"]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    let problems: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("  problem: "))
+        .collect();
+    assert_eq!(problems.len(), 2, "{text}");
+    assert!(
+        problems[0].starts_with("JWT_AUTHORITY: expected no value: JWT_ISSUERS is set"),
+        "{text}"
+    );
+    assert!(
+        problems[1].starts_with("JWT_ISSUERS: expected only the fields"),
+        "{text}"
+    );
+    assert!(
+        problems[1].contains(r#"unknown field "audiences""#),
+        "{text}"
+    );
+}

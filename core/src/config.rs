@@ -257,6 +257,20 @@ const VARIABLES: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// Every variable's name and default, in the order of [`VARIABLES`]: what the Worker reads at
+/// run time. The meanings (several KiB of text) are only for the README test and
+/// `check-config`, and stay out of the Worker's module because nothing it runs refers to
+/// [`VARIABLES`] itself.
+const DEFAULTS: [(&str, &str); VARIABLES.len()] = {
+    let mut defaults = [("", ""); VARIABLES.len()];
+    let mut index = 0;
+    while index < VARIABLES.len() {
+        defaults[index] = (VARIABLES[index].0, VARIABLES[index].1);
+        index += 1;
+    }
+    defaults
+};
+
 /// Every variable the gateway reads, as `(name, default, meaning)`, in the order
 /// [`Config::from_env`] checks them. An empty default means "unset". This is the one source of
 /// truth: the README's table is tested against it, and `npm run check-config` refuses any other
@@ -464,9 +478,9 @@ impl Config {
     ) -> Result<Config, Problems> {
         // Every variable is read once, in the documented order; the checks below may look at
         // one before its turn (the issuers' form decides which issuer variables apply).
-        let values: Vec<(&str, Option<VarValue>)> = VARIABLES
+        let values: Vec<(&str, Option<VarValue>)> = DEFAULTS
             .iter()
-            .map(|&(name, _, _)| (name, get(name).map(Into::into)))
+            .map(|&(name, _)| (name, get(name).map(Into::into)))
             .collect();
         let var = |name: &'static str| {
             let value = values
@@ -799,10 +813,10 @@ impl Problems {
 
 /// The default of `name` in [`VARIABLES`]; every name read is listed there (a test checks it).
 fn default_of(name: &str) -> &'static str {
-    VARIABLES
+    DEFAULTS
         .iter()
-        .find(|(variable, _, _)| *variable == name)
-        .map_or("", |(_, default, _)| default)
+        .find(|(variable, _)| *variable == name)
+        .map_or("", |(_, default)| default)
 }
 
 fn error(variable: &'static str, expected: impl Into<String>, found: &str) -> ConfigError {

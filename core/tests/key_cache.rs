@@ -1373,7 +1373,41 @@ fn a_corrupt_shared_record_is_a_miss() {
     record.as_object_mut().unwrap().remove("binding");
     let version_1 = record.to_string();
 
-    let cases = [
+    // Every field exactly as written, each of its type: anything else is not our record.
+    let edited = |edit: &dyn Fn(&mut Value)| {
+        let mut record: Value = serde_json::from_str(&good.to_record(&bound)).unwrap();
+        edit(&mut record);
+        record.to_string()
+    };
+    let strict = [
+        edited(&|r| r["extra"] = json!(true)),
+        edited(&|r| r["version"] = json!("2")),
+        edited(&|r| r["version"] = json!(2.5)),
+        edited(&|r| r["meta"]["extra"] = json!(1)),
+        edited(&|r| r["meta"]["ttl"] = json!("600")),
+        edited(&|r| r["meta"]["ttl"] = json!(-1)),
+        edited(&|r| r["meta"]["generation"] = json!(7.5)),
+        edited(&|r| r["meta"]["etag"] = json!(1)),
+        edited(&|r| r["meta"]["source"] = json!(null)),
+        edited(&|r| {
+            r["meta"].as_object_mut().unwrap().remove("checked_at");
+        }),
+        edited(&|r| r["binding"] = json!({ "jwks_url": "https://other.example/jwks.json" })),
+        edited(&|r| r["meta"] = json!([])),
+        edited(&|r| {
+            r.as_object_mut().unwrap().remove("jwks");
+        }),
+    ];
+    // A missing or null etag is none.
+    let without_etag = edited(&|r| {
+        r["meta"].as_object_mut().unwrap().remove("etag");
+    });
+    let parsed = CachedKeySet::from_record(&without_etag, &bound, MAX_KEYS).unwrap();
+    assert_eq!(parsed.meta.etag, None);
+    let null_etag = edited(&|r| r["meta"]["etag"] = json!(null));
+    assert!(CachedKeySet::from_record(&null_etag, &bound, MAX_KEYS).is_some());
+
+    let mut cases = vec![
         "{not json",
         "",
         "null",
@@ -1382,6 +1416,7 @@ fn a_corrupt_shared_record_is_a_miss() {
         &bad_keys,
         &one_bad_key,
     ];
+    cases.extend(strict.iter().map(String::as_str));
     for garbage in cases {
         let provider = FakeSource::serving(modified(set_a(), "\"a\""));
         let tier = FakeTier::default();
@@ -1983,4 +2018,35 @@ fn the_tier_that_answered_is_the_issuer_whenever_the_lookup_fetched() {
         Ok(KeyTier::Issuer)
     );
     assert_eq!(source.calls(), 3);
+}
+
+#[test]
+fn same_keys_compares_the_keys_in_any_order_and_nothing_else() {
+    let cached = |keys: KeySet| CachedKeySet {
+        keys,
+        meta: edge_jwt_core::keys::KeySetMeta {
+            fetched_at: NOW,
+            checked_at: NOW,
+            ttl: 600,
+            source: SOURCE_URL.to_owned(),
+            etag: None,
+            generation: 1,
+        },
+    };
+    let a = cached(set_a());
+    assert!(a.same_keys(&set_a()));
+    assert!(a.same_keys(&set_of(&["jose-es256", "jose-rs256"])));
+    assert!(!a.same_keys(&set_b()));
+    assert!(!a.same_keys(&set_of(&["jose-rs256"])));
+    assert!(!a.same_keys(&set_of(&["jose-rs256", "jose-es256", "jose-eddsa"])));
+    // The same key under another kid is another key.
+    let mut renamed = fixture_jwk("jose-es256");
+    renamed["kid"] = json!("renamed");
+    let keys = vec![fixture_jwk("jose-rs256"), renamed];
+    let renamed = KeySet::from_jwks_value(&json!({ "keys": keys }), MAX_KEYS).unwrap();
+    assert!(!a.same_keys(&renamed));
+    assert!(
+        cached(KeySet::from_jwks_value(&json!({ "keys": [] }), MAX_KEYS).unwrap())
+            .same_keys(&KeySet::from_jwks_value(&json!({ "keys": [] }), MAX_KEYS).unwrap())
+    );
 }

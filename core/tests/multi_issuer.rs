@@ -258,4 +258,10 @@ fn one_provider_down_leaves_the_other_working() {
     }
     // The partner's failure backs off on its own: the main provider was fetched once.
     assert_eq!(gateway.sources[0].calls(), 1);
+    // The failure's events say which provider failed.
+    let failed = gateway.log.take("key_set_fetch_failed");
+    assert!(!failed.is_empty());
+    for (_, fields) in failed {
+        assert_eq!(fields["provider"], "partner", "{fields}");
+    }
 }

@@ -15,6 +15,9 @@ use crate::jws::error::Rejection;
 use crate::jws::token::UntrustedToken;
 use crate::jws::verify::Verifier;
 use crate::keys::KeyCache;
+use crate::log::{EventSink, Level};
+
+use std::rc::Rc;
 
 /// One trusted issuer.
 pub struct Provider<S, T, L> {
@@ -22,8 +25,8 @@ pub struct Provider<S, T, L> {
     pub name: String,
     /// Its verification policy (issuer, audiences, algorithms and the shared `JWT_*` rules).
     pub verifier: Verifier,
-    /// Its key cache.
-    pub keys: KeyCache<S, T, L>,
+    /// Its key cache, whose events name the provider.
+    pub keys: KeyCache<S, T, ProviderLog<L>>,
     /// The extra identity headers made from its tokens.
     pub claim_headers: Vec<ClaimHeader>,
 }
@@ -32,6 +35,37 @@ impl<S, T, L> Provider<S, T, L> {
     /// The issuer (`iss`) of its tokens.
     pub fn issuer(&self) -> &str {
         &self.verifier.policy().claims.issuer
+    }
+}
+
+/// A provider's event sink: the gateway's, with the provider's name added to every event (a
+/// key set refreshed, a fetch failed), so that an operator of several providers knows which.
+#[derive(Debug, Clone)]
+pub struct ProviderLog<L> {
+    inner: L,
+    provider: Rc<str>,
+}
+
+impl<L> ProviderLog<L> {
+    /// `inner`'s events, each with `"provider": name`.
+    pub fn new(inner: L, name: &str) -> Self {
+        ProviderLog {
+            inner,
+            provider: Rc::from(name),
+        }
+    }
+}
+
+impl<L: EventSink> EventSink for ProviderLog<L> {
+    fn event(&self, level: Level, event: &'static str, mut fields: serde_json::Value) {
+        if let serde_json::Value::Object(fields) = &mut fields {
+            fields.insert("provider".to_owned(), self.provider.as_ref().into());
+        }
+        self.inner.event(level, event, fields);
+    }
+
+    fn enabled(&self, level: Level) -> bool {
+        self.inner.enabled(level)
     }
 }
 

@@ -1,13 +1,15 @@
 //! The record the scheduled handler writes to KV on every run, so that a run can be observed.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::record::fields;
 
 /// KV key under which the latest [`ScheduledRun`] is stored.
 pub const LAST_SCHEDULED_RUN_KEY: &str = "scheduled:last-run";
 
 /// What one run of the scheduled handler did, as stored in KV.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScheduledRun {
     /// The cron pattern that fired (from `wrangler.toml`).
     pub cron: String,
@@ -26,7 +28,13 @@ impl ScheduledRun {
     /// Reads a stored record back; `None` for anything that is not a well-formed record, since a
     /// corrupt heartbeat must never break a request.
     pub fn from_json(text: &str) -> Option<Self> {
-        serde_json::from_str(text).ok()
+        let value: Value = serde_json::from_str(text).ok()?;
+        let run = fields(&value, &["cron", "scheduled_time_ms", "ran_at_ms"])?;
+        Some(ScheduledRun {
+            cron: run.get("cron")?.as_str()?.to_owned(),
+            scheduled_time_ms: run.get("scheduled_time_ms")?.as_u64()?,
+            ran_at_ms: run.get("ran_at_ms")?.as_u64()?,
+        })
     }
 }
 

@@ -3,18 +3,19 @@
 //! disappears everywhere when the set is replaced. The record names the configured JWKS
 //! location it belongs to ([`SourceBinding`]); read under another binding it is a miss.
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 use super::binding::SourceBinding;
 use crate::jws::jwk::KeySet;
+use crate::jws::key::PublicKey;
 
 /// Version of the stored record format; a record of another version reads as absent.
 /// Version 2 added the source binding.
 const RECORD_VERSION: u32 = 2;
 
 /// Where and when a key set was fetched.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeySetMeta {
     /// When the content was last fetched with a change (seconds since the epoch).
     pub fetched_at: u64,
@@ -39,13 +40,52 @@ pub struct CachedKeySet {
     pub meta: KeySetMeta,
 }
 
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Serialize)]
 struct Record {
     version: u32,
     binding: SourceBinding,
     meta: KeySetMeta,
     jwks: Value,
+}
+
+impl KeySetMeta {
+    /// The metadata of a stored record: exactly its fields, each of its type.
+    fn from_value(value: &Value) -> Option<KeySetMeta> {
+        let meta = fields(
+            value,
+            &[
+                "fetched_at",
+                "checked_at",
+                "ttl",
+                "source",
+                "etag",
+                "generation",
+            ],
+        )?;
+        let number = |name: &str| meta.get(name).and_then(Value::as_u64);
+        Some(KeySetMeta {
+            fetched_at: number("fetched_at")?,
+            checked_at: number("checked_at")?,
+            ttl: number("ttl")?,
+            source: meta.get("source")?.as_str()?.to_owned(),
+            etag: match meta.get("etag") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(etag)) => Some(etag.clone()),
+                Some(_) => return None,
+            },
+            generation: number("generation")?,
+        })
+    }
+}
+
+/// `value`'s members when it is an object whose member names are all among `names` (a stored
+/// record is read strictly: anything else is not ours).
+pub(crate) fn fields<'v>(value: &'v Value, names: &[&str]) -> Option<&'v Map<String, Value>> {
+    let object = value.as_object()?;
+    object
+        .keys()
+        .all(|name| names.contains(&name.as_str()))
+        .then_some(object)
 }
 
 impl CachedKeySet {
@@ -93,33 +133,40 @@ impl CachedKeySet {
         binding: &SourceBinding,
         max_keys: usize,
     ) -> Option<CachedKeySet> {
-        let record: Record = serde_json::from_str(text).ok()?;
-        if record.version != RECORD_VERSION || record.binding != *binding {
+        // Read field by field from a JSON value rather than with a derived `Deserialize`, whose
+        // error paths would bring serde's type descriptions and a float formatter into the
+        // Worker (ADR 0006): exactly the fields written, each of its type, or a miss.
+        let record: Value = serde_json::from_str(text).ok()?;
+        let record = fields(&record, &["version", "binding", "meta", "jwks"])?;
+        let version = record.get("version")?.as_u64()?;
+        let expected_binding = serde_json::to_value(binding).ok()?;
+        if version != u64::from(RECORD_VERSION) || *record.get("binding")? != expected_binding {
             return None;
         }
-        let keys = KeySet::from_jwks_value(&record.jwks, max_keys).ok()?;
+        let meta = KeySetMeta::from_value(record.get("meta")?)?;
+        let keys = KeySet::from_jwks_value(record.get("jwks")?, max_keys).ok()?;
         // Only validated keys are stored: a key that fails now means a corrupt record, or one
         // written under other rules. Never read it as a smaller (or empty) set.
         if !keys.skipped().is_empty() {
             return None;
         }
-        Some(CachedKeySet {
-            keys,
-            meta: record.meta,
-        })
+        Some(CachedKeySet { keys, meta })
     }
 
     /// Whether two sets hold the same keys (by thumbprint, `kid` and `alg`), ignoring metadata.
+    ///
+    /// Compared as multisets, each key counted in both: sets are small (at most the fetcher's
+    /// `max_keys`) and this runs once per fetch, so no sort (and no sort code in the Worker).
     pub fn same_keys(&self, other: &KeySet) -> bool {
-        let ids = |set: &KeySet| {
-            let mut ids: Vec<_> = set
-                .keys()
-                .iter()
-                .map(|k| (k.thumbprint.clone(), k.kid.clone(), k.alg))
-                .collect();
-            ids.sort();
-            ids
+        let same = |a: &PublicKey, b: &PublicKey| {
+            a.thumbprint == b.thumbprint && a.kid == b.kid && a.alg == b.alg
         };
-        ids(&self.keys) == ids(other)
+        let (mine, theirs) = (self.keys.keys(), other.keys());
+        let count =
+            |set: &[PublicKey], key: &PublicKey| set.iter().filter(|k| same(k, key)).count();
+        mine.len() == theirs.len()
+            && mine
+                .iter()
+                .all(|key| count(mine, key) == count(theirs, key))
     }
 }

@@ -11,7 +11,7 @@ use std::rc::Rc;
 use edge_jwt_core::config::Config;
 use edge_jwt_core::gateway::answer::GatewayError;
 use edge_jwt_core::gateway::pipeline::{Decision, Forward, Gateway, RequestView};
-use edge_jwt_core::gateway::provider::Provider;
+use edge_jwt_core::gateway::provider::{Provider, ProviderLog};
 use edge_jwt_core::gateway::rejection_log::RejectionLog;
 use edge_jwt_core::gateway::token_cache::TokenCache;
 use edge_jwt_core::jws::jwk::KeySet;
@@ -357,7 +357,7 @@ impl TestGateway {
                     source.clone(),
                     None::<NoSharedTier>,
                     config.cache,
-                    log.clone(),
+                    ProviderLog::new(log.clone(), &provider.name),
                 ),
                 claim_headers: provider.claim_headers.clone(),
             })
