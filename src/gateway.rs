@@ -192,16 +192,6 @@ impl WorkerRequest {
         &self.text[self.lines[index].clone()]
     }
 
-    /// The scheme the client used, without `:`.
-    pub(crate) fn scheme(&self) -> &str {
-        self.line(3).trim_end_matches(':')
-    }
-
-    /// The host the client asked for, with its port unless it is the scheme's default.
-    pub(crate) fn host(&self) -> &str {
-        self.line(4)
-    }
-
     /// The names of the request's headers (lowercase).
     pub(crate) fn header_names(&self) -> impl Iterator<Item = &str> {
         self.line(5).split(',').filter(|name| !name.is_empty())
@@ -229,6 +219,16 @@ impl RequestView for WorkerRequest {
         self.line(2)
             .strip_prefix('?')
             .filter(|query| !query.is_empty())
+    }
+
+    /// The scheme the client used, without `:`.
+    fn scheme(&self) -> &str {
+        self.line(3).trim_end_matches(':')
+    }
+
+    /// The host the client asked for, with its port unless it is the scheme's default.
+    fn host(&self) -> &str {
+        self.line(4)
     }
 
     fn header(&self, name: &str) -> Option<String> {

@@ -62,11 +62,16 @@ pub fn fetch(req: web_sys::Request, env: Env, _ctx: worker::worker_sys::Context)
         Ok(gateway) => gateway,
         // The variable and the reason are logged once per isolate; the client learns only that
         // the gateway is misconfigured, and nothing is forwarded.
-        Err(_) => return answer(&GatewayError::Misconfigured, "edge-jwt"),
+        Err(_) => return answer(&GatewayError::Misconfigured, "edge-jwt", None),
     };
     let realm = &gateway.config.realm;
     let Some(request) = WorkerRequest::new(req) else {
-        return answer(&GatewayError::InvalidRequest("unparsable URL"), realm);
+        let metadata = response::metadata_url(&gateway.config, None);
+        return answer(
+            &GatewayError::InvalidRequest("unparsable URL"),
+            realm,
+            metadata,
+        );
     };
     // When the request arrived: the pipeline's clock, and the start of the metrics' latency.
     let start_ms = js_sys::Date::now();
@@ -81,6 +86,11 @@ pub fn fetch(req: web_sys::Request, env: Env, _ctx: worker::worker_sys::Context)
                 response,
             )
         }
+        Decision::ResourceMetadata => {
+            let response = ready(response::resource_metadata(&gateway.config, &request));
+            let outcome = RequestOutcome::Metadata;
+            measured(gateway, &request, start_ms, &outcome, response)
+        }
         Decision::Forward(target) => {
             let outcome = RequestOutcome::Forwarded(target.cache);
             let response = forward(gateway, &request, &target);
@@ -88,7 +98,9 @@ pub fn fetch(req: web_sys::Request, env: Env, _ctx: worker::worker_sys::Context)
         }
         Decision::Reject(error) => {
             let outcome = RequestOutcome::Rejected(&error, CacheUse::default());
-            measured(gateway, &request, start_ms, &outcome, answer(&error, realm))
+            let metadata = response::metadata_url(&gateway.config, Some(&request));
+            let response = answer(&error, realm, metadata);
+            measured(gateway, &request, start_ms, &outcome, response)
         }
         Decision::Status => {
             let isolate = isolate.clone();
@@ -118,7 +130,9 @@ pub fn fetch(req: web_sys::Request, env: Env, _ctx: worker::worker_sys::Context)
                     }
                     Err(error) => {
                         let outcome = RequestOutcome::Rejected(&error, pending.cache_use());
-                        let response = response::error(&error, &gateway.config.realm)?;
+                        let metadata = response::metadata_url(&gateway.config, Some(&request));
+                        let realm = &gateway.config.realm;
+                        let response = response::error(&error, realm, metadata.as_deref())?;
                         measure(gateway, &request, start_ms, &outcome, &response);
                         Ok(response)
                     }
@@ -152,7 +166,9 @@ fn measure(
     if let Some(metrics) = &gateway.metrics {
         let cache = match outcome {
             RequestOutcome::Forwarded(cache) | RequestOutcome::Rejected(_, cache) => *cache,
-            RequestOutcome::Health | RequestOutcome::Status => CacheUse::default(),
+            RequestOutcome::Health | RequestOutcome::Status | RequestOutcome::Metadata => {
+                CacheUse::default()
+            }
         };
         let providers = &gateway.core.providers;
         let provider = cache
@@ -176,13 +192,17 @@ fn settled_isolate(
 fn forward(gateway: &Isolate, request: &WorkerRequest, target: &Forward) -> Promise {
     match proxy::forward(request, target, &gateway.config) {
         Ok(promise) => promise,
-        Err(error) => answer(&error, &gateway.config.realm),
+        Err(error) => {
+            let metadata = response::metadata_url(&gateway.config, Some(request));
+            answer(&error, &gateway.config.realm, metadata)
+        }
     }
 }
 
-/// The RFC 6750 answer to `error`, as a settled promise.
-fn answer(error: &GatewayError, realm: &str) -> Promise {
-    ready(response::error(error, realm))
+/// The RFC 6750 answer to `error`, as a settled promise; its challenge names
+/// `resource_metadata` when given.
+fn answer(error: &GatewayError, realm: &str, resource_metadata: Option<String>) -> Promise {
+    ready(response::error(error, realm, resource_metadata.as_deref()))
 }
 
 /// A response made here, as a settled promise.

@@ -9,6 +9,7 @@ use edge_jwt_core::config::Config;
 use edge_jwt_core::gateway::answer::GatewayError;
 use edge_jwt_core::gateway::forward::{header_edits, origin_url, ClientInfo, HeaderEdits};
 use edge_jwt_core::gateway::pipeline::Forward;
+use edge_jwt_core::gateway::token_source::strip_token_cookie;
 use edge_jwt_core::log::{EventSink, Level};
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::{wasm_bindgen, Closure};
@@ -124,7 +125,7 @@ fn failure(
         .core
         .log
         .event(Level::Warn, event, fields(&gateway.config));
-    response::error(&error, &gateway.config.realm)
+    response::error(&error, &gateway.config.realm, None)
 }
 
 /// The header edits for `request`, from the names and values read with its URL.
@@ -139,7 +140,7 @@ fn edits_for(
         proto: request.scheme().to_owned(),
         host: request.host().to_owned(),
     };
-    header_edits(
+    let mut edits = header_edits(
         &names,
         request.header("connection").as_deref(),
         request.header("x-forwarded-for").as_deref(),
@@ -147,7 +148,12 @@ fn edits_for(
         &config.gateway.claim_headers,
         identity,
         &config.gateway.origin_auth,
-    )
+    );
+    // The token cookie (`JWT_COOKIE`) stays at the gateway unless `JWT_COOKIE_FORWARD`.
+    strip_token_cookie(&mut edits, config.gateway.token_cookie.as_ref(), || {
+        request.header("cookie")
+    });
+    edits
 }
 
 #[cfg(test)]

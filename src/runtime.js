@@ -75,13 +75,24 @@ export function forward(request, target, withBody, deletes, sets, timeoutMs, onF
 
 /**
  * A JSON response of the gateway itself (an RFC 6750 error or one of its endpoints), never
- * cached; `challenge` (WWW-Authenticate) and `retryAfter` are left out when empty.
+ * cached; `challenge` (WWW-Authenticate), `retryAfter` and `allow` are left out when empty.
  */
-export function respond(status, body, challenge, retryAfter) {
+export function respond(status, body, challenge, retryAfter, allow) {
   const headers = { "content-type": "application/json", "cache-control": "no-store" };
   if (challenge !== "") headers["www-authenticate"] = challenge;
   if (retryAfter !== "") headers["retry-after"] = retryAfter;
+  if (allow !== "") headers.allow = allow;
   return new Response(body, { status, headers });
+}
+
+/**
+ * A public JSON document of the gateway (the RFC 9728 metadata): 200 with the core's
+ * `cacheControl`, readable by scripts of any origin (it holds nothing secret), without a body
+ * when `head`.
+ */
+export function publicDocument(body, cacheControl, head) {
+  const headers = { "content-type": "application/json", "cache-control": cacheControl, "access-control-allow-origin": "*" };
+  return new Response(head ? null : body, { status: 200, headers });
 }
 
 /**

@@ -5,6 +5,8 @@ import { after, before, describe, test } from "node:test";
 import { request, startStack } from "./support/stack.mjs";
 
 const BASE = "https://gateway.test";
+/** The RFC 9728 parameter of every challenge (RESOURCE_METADATA is on by default). */
+const METADATA = `, resource_metadata="${BASE}/.well-known/oauth-protected-resource"`;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("what the gateway checks is what the origin receives", () => {
@@ -71,7 +73,7 @@ describe("what the gateway checks is what the origin receives", () => {
     for (const path of ["/Health", "/h%65alth", "//health", "/HEALTH/live"]) {
       const { status, headers } = await send("GET", `${BASE}${path}`);
       assert.equal(status, 401, path);
-      assert.equal(headers.get("www-authenticate"), 'Bearer realm="edge-jwt"', path);
+      assert.equal(headers.get("www-authenticate"), `Bearer realm="edge-jwt"${METADATA}`, path);
     }
   });
 

@@ -78,7 +78,10 @@ describe("forwarding and identity", () => {
     assert.equal((await request(gateway, reader, "/orders")).status, 200);
     const res = await request(gateway, reader, "/orders", { method: "POST", body: "{}" });
     assert.equal(res.status, 403);
-    assert.equal(res.headers.get("www-authenticate"), 'Bearer realm="edge-jwt", error="insufficient_scope", scope="orders:write"');
+    assert.equal(
+      res.headers.get("www-authenticate"),
+      'Bearer realm="edge-jwt", error="insufficient_scope", scope="orders:write", resource_metadata="https://gateway.test/.well-known/oauth-protected-resource"',
+    );
     assert.equal((await res.json()).error, "insufficient_scope");
     const writer = await stack.issuer.mint({ scp: ["orders:write"] });
     assert.equal((await request(gateway, writer, "/orders", { method: "POST", body: "{}" })).status, 200);

@@ -356,7 +356,7 @@ describe("token answers", () => {
     gateway = await stack.addGateway();
     const none = await request(gateway, undefined);
     assert.equal(none.status, 401);
-    assert.equal(none.headers.get("www-authenticate"), 'Bearer realm="edge-jwt"');
+    assert.equal(none.headers.get("www-authenticate"), 'Bearer realm="edge-jwt", resource_metadata="https://gateway.test/.well-known/oauth-protected-resource"');
     const malformed = await gateway.fetch("/orders", { headers: { authorization: "Basic abc" } });
     assert.equal(malformed.status, 400);
     assert.match(malformed.headers.get("www-authenticate"), /error="invalid_request"/);

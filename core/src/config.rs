@@ -31,7 +31,9 @@ use crate::gateway::identity::ClaimHeader;
 use crate::gateway::origin_auth::{OriginAuth, DEFAULT_ORIGIN_AUTH_HEADER};
 use crate::gateway::path::CONFIGURED_PATH_RULE;
 use crate::gateway::pipeline::GatewayPolicy;
+use crate::gateway::resource_metadata::{ResourceMetadata, ResourceUri, RESOURCE_URI_RULE};
 use crate::gateway::routing::RouteScope;
+use crate::gateway::token_source::{TokenCookie, COOKIE_NAME_RULE};
 use crate::jws::alg::Algorithm;
 use crate::jws::claims::ClaimsPolicy;
 use crate::jws::error::truncated;
@@ -230,6 +232,39 @@ const VARIABLES: &[(&str, &str, &str)] = &[
          token (`true`/`false` or `1`/`0`).",
     ),
     (
+        "JWT_COOKIE",
+        "",
+        "The name of a cookie that may carry the token instead of the Authorization header, \
+         for browser clients (an RFC 6265 cookie name, for example `__Host-access_token`); \
+         empty for none: only the header is read. A request with both, or with the cookie more \
+         than once or empty, is refused (400), and so is a cookie token on a method other than \
+         GET, HEAD and OPTIONS when `Sec-Fetch-Site` or `Origin` shows another site (CSRF).",
+    ),
+    (
+        "JWT_COOKIE_FORWARD",
+        "false",
+        "Whether the origin receives the `JWT_COOKIE` cookie (`true`/`false` or `1`/`0`); by \
+         default it is removed from the Cookie header of every forwarded request and the other \
+         cookies pass unchanged. No effect without `JWT_COOKIE`.",
+    ),
+    (
+        "RESOURCE_METADATA",
+        "true",
+        "Serve the OAuth protected-resource metadata (RFC 9728) at \
+         `/.well-known/oauth-protected-resource` and name it in `resource_metadata` of every \
+         `WWW-Authenticate` challenge (`true`/`false` or `1`/`0`); `false` turns both off and \
+         the path is forwarded like any other.",
+    ),
+    (
+        "RESOURCE_URI",
+        "",
+        "The resource identifier in the metadata: an absolute https URL (http only for \
+         localhost and loopback addresses), without query or fragment, written as a URL parser \
+         writes it (lowercase host, no default port); a path moves the metadata to \
+         `/.well-known/oauth-protected-resource{path}` (RFC 9728 section 3.1). Empty: each \
+         request's own origin.",
+    ),
+    (
         "AUTH_REALM",
         "edge-jwt",
         "`realm` in `WWW-Authenticate` answers: printable ASCII without quotes or backslashes.",
@@ -309,8 +344,9 @@ pub struct Config {
     /// The protected API (`ORIGIN_URL`, `ORIGIN_TIMEOUT_MS`).
     pub origin: OriginSettings,
     /// What the request pipeline lets through (`PUBLIC_PATHS`, `ROUTE_SCOPES`, `CLAIM_HEADERS`,
-    /// `FORWARD_PREFLIGHT`, `STATUS_TOKEN`) and what the origin receives (`ORIGIN_AUTH_*`); its
-    /// `Debug` output never shows the secrets.
+    /// `FORWARD_PREFLIGHT`, `STATUS_TOKEN`, `JWT_COOKIE*`), what the origin receives
+    /// (`ORIGIN_AUTH_*`) and the RFC 9728 metadata (`RESOURCE_*`); its `Debug` output never
+    /// shows the secrets.
     pub gateway: GatewayPolicy,
     /// `realm` of `WWW-Authenticate` answers (`AUTH_REALM`); safe inside a quoted string.
     pub realm: String,
@@ -658,6 +694,26 @@ impl Config {
         let forward_preflight = found
             .keep(var("FORWARD_PREFLIGHT").boolean())
             .unwrap_or(false);
+        let cookie_name = var("JWT_COOKIE").text().and_then(|name| {
+            if name.is_empty() || TokenCookie::new(&name, false).is_some() {
+                Ok(name)
+            } else {
+                Err(error("JWT_COOKIE", COOKIE_NAME_RULE, &name))
+            }
+        });
+        let cookie_name = found.keep(cookie_name).unwrap_or_default();
+        let cookie_forward = found
+            .keep(var("JWT_COOKIE_FORWARD").boolean())
+            .unwrap_or(false);
+        let token_cookie = TokenCookie::new(&cookie_name, cookie_forward);
+        let metadata_on = found
+            .keep(var("RESOURCE_METADATA").boolean())
+            .unwrap_or(false);
+        let resource_uri = var("RESOURCE_URI")
+            .text()
+            .and_then(|uri| resource_uri(urls, &uri));
+        let resource_uri = found.keep(resource_uri).flatten();
+        let resource_metadata = metadata_on.then(|| ResourceMetadata::new(resource_uri));
         let realm = var("AUTH_REALM").text().and_then(|realm| {
             if realm
                 .chars()
@@ -777,6 +833,8 @@ impl Config {
                 forward_preflight,
                 status_token,
                 origin_auth,
+                token_cookie,
+                resource_metadata,
             },
             realm,
             log_level,
@@ -907,6 +965,32 @@ fn check_url(
         return Err(bad());
     }
     Ok(url)
+}
+
+/// `RESOURCE_URI`: `None` when blank; otherwise a URL by the issuer's rules (https, or http for
+/// loopback hosts; no query, no fragment; ASCII) that is already written as the URL parser
+/// writes it, the empty path aside (`https://api.example.com` is `https://api.example.com/`):
+/// the metadata is served at a path taken from it, and its text is the `resource` clients
+/// compare byte for byte.
+fn resource_uri(urls: &dyn UrlParser, text: &str) -> Result<Option<ResourceUri>, ConfigError> {
+    const NAME: &str = "RESOURCE_URI";
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let url = check_url(urls, NAME, text, UrlRule::Issuer)?;
+    let as_parsed = url.href == text || url.href.strip_suffix('/') == Some(text);
+    match ResourceUri::new(text).filter(|_| as_parsed) {
+        Some(uri) => Ok(Some(uri)),
+        None => Err(error(
+            NAME,
+            format!(
+                "an absolute https URL (http only for localhost and loopback addresses) \
+                 without query or fragment, {RESOURCE_URI_RULE}: {:?}",
+                truncated(&url.href)
+            ),
+            text,
+        )),
+    }
 }
 
 fn algorithms(entries: &value::Entries) -> Result<Vec<Algorithm>, ConfigError> {

@@ -333,3 +333,56 @@ fn each_request_says_which_tier_and_whether_the_token_cache_answered() {
     );
     assert_eq!(point.doubles, [1.0]);
 }
+
+#[test]
+fn a_cookie_token_is_logged_like_a_header_token_and_never_in_full() {
+    let gateway = TestGateway::new(&[
+        ("ROUTE_SCOPES", "POST /orders=orders:write"),
+        ("JWT_COOKIE", "session"),
+    ]);
+    let reader = token_with(&["orders:read"]);
+    let alien = forged(
+        json!({ "alg": "HS256", "kid": "k-1" }),
+        json!({ "iss": "https://evil.example", "sub": "secret-subject" }),
+    );
+    let cookie = |token: &str| format!("theme=dark; session={token}");
+    let header_line = {
+        let req = Req::new("GET", "/orders").bearer(&alien);
+        rejection_line(&gateway, &req, issued_at() + 10).1
+    };
+    let cases = [
+        (
+            Req::new("GET", "/orders").header("cookie", &cookie(&alien)),
+            header_line,
+        ),
+        (
+            Req::new("POST", "/orders").header("cookie", &cookie(&reader)),
+            json!({ "code": "insufficient_scope", "status": 403, "method": "POST", "route": "/orders",
+                    "required_scopes": ["orders:write"], "kid": "gateway-eddsa", "alg": "EdDSA",
+                    "iss": ISSUER }),
+        ),
+        (
+            Req::new("PUT", "/orders/1")
+                .header("cookie", &cookie(&reader))
+                .header("origin", "https://evil.example"),
+            json!({ "code": "invalid_request", "status": 400, "method": "PUT", "route": "/orders/1",
+                    "reason": "a token cookie is not accepted on a cross-site request with this method; send the token in the Authorization header" }),
+        ),
+        (
+            Req::new("GET", "/orders")
+                .header("cookie", &cookie(&reader))
+                .bearer(&reader),
+            json!({ "code": "invalid_request", "status": 400, "method": "GET", "route": "/orders",
+                    "reason": "a token in the Authorization header and in the token cookie: use one method only" }),
+        ),
+    ];
+    for (i, (req, expected)) in cases.iter().enumerate() {
+        let now = issued_at() + 10 + (i as u64 + 1) * REJECTION_WINDOW_SECONDS;
+        let (_, line) = rejection_line(&gateway, req, now);
+        assert_eq!(&line, expected, "{req:?}");
+        let text = line.to_string();
+        for secret in [&reader, &alien, "secret-subject", "theme=dark", "session="] {
+            assert!(!text.contains(secret), "{req:?} logs {secret:?}: {text}");
+        }
+    }
+}

@@ -445,3 +445,265 @@ fn every_forwarded_request_carries_the_origin_secret_and_never_the_clients() {
         }
     }
 }
+
+/// [`orders_gateway`]'s rules with the token also accepted from the cookie `__Host-at`.
+fn cookie_gateway(extra: &[(&'static str, &str)]) -> TestGateway {
+    let mut vars = vec![
+        (
+            "ROUTE_SCOPES",
+            "POST /orders=orders:write; GET /orders=orders:read",
+        ),
+        ("PUBLIC_PATHS", "/health"),
+        ("JWT_COOKIE", "__Host-at"),
+    ];
+    vars.extend_from_slice(extra);
+    TestGateway::new(&vars)
+}
+
+fn with_cookie(method: &str, path: &str, token: &str) -> Req {
+    Req::new(method, path).header("cookie", &format!("theme=dark; __Host-at={token}; lang=en"))
+}
+
+#[test]
+fn a_cookie_token_goes_through_the_same_pipeline_as_a_bearer_token() {
+    let gateway = cookie_gateway(&[]);
+    let reader = token_with(&["orders:read"]);
+    let by_cookie = gateway.run(&with_cookie("GET", "/orders/1", &reader), now());
+    let by_header = gateway.run(&Req::new("GET", "/orders/1").bearer(&reader), now());
+    let (Outcome::Forwarded { forward: a, .. }, Outcome::Forwarded { forward: b, .. }) =
+        (&by_cookie, &by_header)
+    else {
+        panic!("{by_cookie:?} / {by_header:?}");
+    };
+    assert_eq!(a.identity, b.identity);
+    assert!(a.identity.iter().any(|(name, _)| name == "x-auth-claims"));
+    // The second sight of the token, by either method, is a token-cache hit.
+    assert!(matches!(
+        by_header,
+        Outcome::Forwarded {
+            verified: false,
+            ..
+        }
+    ));
+    assert_eq!(gateway.gateway.tokens.stats().hits, 1);
+    // Scopes hold for cookie tokens too (a hit, and a first sight).
+    assert_eq!(
+        status_of(&gateway, with_cookie("POST", "/orders", &reader)),
+        403
+    );
+    let fresh = cookie_gateway(&[]);
+    assert_eq!(
+        status_of(&fresh, with_cookie("POST", "/orders", &reader)),
+        403
+    );
+    let writer = token_with(&["orders:write"]);
+    assert_eq!(
+        status_of(&fresh, with_cookie("POST", "/orders", &writer)),
+        200
+    );
+    // A bad cookie token is refused exactly as the same token in the header.
+    let bad = fresh.run(&with_cookie("GET", "/orders", "not.a.jwt"), now());
+    assert_eq!(bad.status(), 401);
+    assert_eq!(
+        bad,
+        fresh.run(&Req::new("GET", "/orders").bearer("not.a.jwt"), now())
+    );
+    // An expired cookie token is refused like an expired header token.
+    assert_eq!(
+        fresh.run(&with_cookie("GET", "/orders", &reader), now() + 7200),
+        fresh.run(&Req::new("GET", "/orders").bearer(&reader), now() + 7200)
+    );
+}
+
+#[test]
+fn the_cookie_rules_refuse_every_ambiguous_request() {
+    use edge_jwt_core::gateway::token_source::{
+        BOTH_METHODS, COOKIE_EMPTY, COOKIE_REPEATED, CROSS_SITE_COOKIE,
+    };
+    let gateway = cookie_gateway(&[]);
+    let reader = token_with(&["orders:read"]);
+    let writer = token_with(&["orders:write"]);
+    let refused = |why| Outcome::Refused(GatewayError::InvalidRequest(why));
+    let cases = [
+        (
+            with_cookie("GET", "/orders", &reader).bearer(&reader),
+            refused(BOTH_METHODS),
+        ),
+        (
+            with_cookie("GET", "/orders", &reader).header("authorization", "Basic dTpw"),
+            refused(BOTH_METHODS),
+        ),
+        (
+            Req::new("GET", "/orders")
+                .header("cookie", &format!("__Host-at={reader}"))
+                .header("cookie", &format!("__Host-at={reader}")),
+            refused(COOKIE_REPEATED),
+        ),
+        (
+            Req::new("GET", "/orders").header("cookie", "a=1; __Host-at=; b=2"),
+            refused(COOKIE_EMPTY),
+        ),
+        (
+            with_cookie("POST", "/orders", &writer).header("sec-fetch-site", "cross-site"),
+            refused(CROSS_SITE_COOKIE),
+        ),
+        (
+            with_cookie("DELETE", "/orders/1", &writer).header("origin", "https://evil.example"),
+            refused(CROSS_SITE_COOKIE),
+        ),
+        // A token in the query stays refused first.
+        (
+            with_cookie("GET", &format!("/orders?access_token={reader}"), &reader),
+            refused("access_token in the query is not accepted; use the Authorization header"),
+        ),
+    ];
+    for (req, expected) in cases {
+        assert_eq!(gateway.run(&req, now()), expected, "{req:?}");
+    }
+    // The same writes from the gateway's own origin, or with the bearer header, pass.
+    for req in [
+        with_cookie("POST", "/orders", &writer)
+            .header("sec-fetch-site", "same-origin")
+            .header("origin", "https://gateway.test"),
+        Req::new("POST", "/orders")
+            .bearer(&writer)
+            .header("sec-fetch-site", "cross-site")
+            .header("origin", "https://evil.example"),
+        with_cookie("GET", "/orders", &reader).header("sec-fetch-site", "cross-site"),
+    ] {
+        assert_eq!(status_of(&gateway, req.clone()), 200, "{req:?}");
+    }
+    // Without JWT_COOKIE, cookies play no part at all.
+    let plain = orders_gateway();
+    assert_eq!(
+        plain.run(&with_cookie("GET", "/orders", &reader), now()),
+        Outcome::Refused(GatewayError::NoCredentials)
+    );
+    assert_eq!(
+        status_of(
+            &plain,
+            with_cookie("GET", "/orders", &reader).bearer(&reader)
+        ),
+        200
+    );
+}
+
+/// The headers the origin receives for `req` forwarded as `forward`, as the Worker builds them
+/// (`src/proxy.rs`): the core's edits, then the token cookie removed.
+fn origin_headers_with_cookie(
+    gateway: &TestGateway,
+    req: &Req,
+    forward: &Forward,
+) -> Vec<(String, String)> {
+    use edge_jwt_core::gateway::pipeline::RequestView;
+    use edge_jwt_core::gateway::token_source::strip_token_cookie;
+    let policy = &gateway.gateway.policy;
+    let names: Vec<&str> = req.headers.iter().map(|(name, _)| name.as_str()).collect();
+    let client = ClientInfo {
+        ip: None,
+        proto: "https".to_owned(),
+        host: "gateway.test".to_owned(),
+    };
+    let mut edits = header_edits(
+        &names,
+        None,
+        None,
+        &client,
+        &policy.claim_headers,
+        &forward.identity,
+        &policy.origin_auth,
+    );
+    strip_token_cookie(&mut edits, policy.token_cookie.as_ref(), || {
+        req.header("cookie")
+    });
+    edits.apply(&req.headers)
+}
+
+#[test]
+fn the_origin_never_receives_the_token_cookie_unless_configured() {
+    let reader = token_with(&["orders:read"]);
+    let cookies = |headers: &[(String, String)]| -> Vec<String> {
+        headers
+            .iter()
+            .filter(|(name, _)| name == "cookie")
+            .map(|(_, value)| value.clone())
+            .collect()
+    };
+    let gateway = cookie_gateway(&[]);
+    let requests = [
+        with_cookie("GET", "/orders/1", &reader),
+        with_cookie("GET", "/health", &reader),
+        with_cookie("OPTIONS", "/orders", &reader).header("access-control-request-method", "POST"),
+    ];
+    for req in &requests {
+        let outcome = gateway.run(req, now());
+        let headers = origin_headers_with_cookie(&gateway, req, outcome.forwarded());
+        assert_eq!(cookies(&headers), ["theme=dark; lang=en"], "{req:?}");
+    }
+    // The token cookie alone: no Cookie header at all.
+    let alone = Req::new("GET", "/orders/1").header("cookie", &format!("__Host-at={reader}"));
+    let outcome = gateway.run(&alone, now());
+    let headers = origin_headers_with_cookie(&gateway, &alone, outcome.forwarded());
+    assert!(cookies(&headers).is_empty(), "{headers:?}");
+    // JWT_COOKIE_FORWARD: every cookie as received.
+    let forwarding = cookie_gateway(&[("JWT_COOKIE_FORWARD", "true")]);
+    for req in &requests {
+        let outcome = forwarding.run(req, now());
+        let headers = origin_headers_with_cookie(&forwarding, req, outcome.forwarded());
+        assert_eq!(
+            cookies(&headers),
+            [format!("theme=dark; __Host-at={reader}; lang=en")],
+            "{req:?}"
+        );
+    }
+}
+
+#[test]
+fn the_metadata_endpoint_is_the_gateways_own_unless_turned_off() {
+    let gateway = TestGateway::new(&[("RESOURCE_URI", "https://api.example.com/mcp")]);
+    let reader = token_with(&["orders:read"]);
+    for (req, expected) in [
+        (
+            Req::new("GET", "/.well-known/oauth-protected-resource/mcp"),
+            Outcome::ResourceMetadata,
+        ),
+        (
+            Req::new("HEAD", "/.well-known/oauth-protected-resource"),
+            Outcome::ResourceMetadata,
+        ),
+        // Answered without looking at any credential.
+        (
+            Req::new("GET", "/.well-known/oauth-protected-resource/mcp").bearer("junk"),
+            Outcome::ResourceMetadata,
+        ),
+        (
+            Req::new("POST", "/.well-known/oauth-protected-resource/mcp").bearer(&reader),
+            Outcome::Refused(GatewayError::MethodNotAllowed { allow: "GET, HEAD" }),
+        ),
+        (
+            Req::new("GET", "/.well-known/oauth-protected-resource/other").bearer(&reader),
+            Outcome::Refused(GatewayError::NotFound),
+        ),
+    ] {
+        assert_eq!(gateway.run(&req, now()), expected, "{req:?}");
+    }
+    // Other spellings are ordinary paths: a token is needed, and the canonical path forwarded.
+    let spelled = Req::new("GET", "//.well-known/oauth-protected-resource");
+    assert_eq!(status_of(&gateway, spelled.clone()), 401);
+    assert_eq!(
+        gateway
+            .run(&spelled.bearer(&reader), now())
+            .forwarded()
+            .path_and_query,
+        "/.well-known/oauth-protected-resource"
+    );
+    // RESOURCE_METADATA=false: the path is forwarded (with a token) like any other.
+    let off = TestGateway::new(&[("RESOURCE_METADATA", "false")]);
+    let path = "/.well-known/oauth-protected-resource";
+    assert_eq!(
+        off.run(&Req::new("GET", path), now()),
+        Outcome::Refused(GatewayError::NoCredentials)
+    );
+    let forwarded = off.run(&Req::new("POST", path).bearer(&reader), now());
+    assert_eq!(forwarded.forwarded().path_and_query, path);
+}

@@ -2,6 +2,7 @@ use super::*;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::gateway::resource_metadata::ResourceMetadata;
 use crate::jws::claims::DEFAULT_CLOCK_SKEW_SECONDS;
 use crate::jws::token::DEFAULT_MAX_TOKEN_BYTES;
 
@@ -107,6 +108,11 @@ fn the_minimal_environment_takes_every_default() {
     assert_eq!(config.realm, "edge-jwt");
     assert_eq!(config.log_level, Level::Info);
     assert_eq!(config.gateway.status_token, None);
+    assert_eq!(config.gateway.token_cookie, None);
+    assert_eq!(
+        config.gateway.resource_metadata,
+        Some(ResourceMetadata::default())
+    );
 }
 
 #[test]
@@ -1187,4 +1193,104 @@ fn route_issuers_name_providers() {
     let single = ok("ROUTE_ISSUERS", &format!("/orders={AUTHORITY}"));
     assert_eq!(single.gateway.route_issuers[0].scopes, [AUTHORITY]);
     err("ROUTE_ISSUERS", "/orders=other");
+}
+
+#[test]
+fn the_token_cookie_is_a_cookie_name() {
+    let config = ok("JWT_COOKIE", " __Host-access_token ");
+    let cookie = config.gateway.token_cookie.expect("a token cookie");
+    assert_eq!(cookie.name(), "__Host-access_token");
+    assert!(!cookie.forwarded());
+    for bad in [
+        "access token",
+        "a=b",
+        "a;b",
+        "a,b",
+        "tok\"en",
+        "jéton",
+        "(x)",
+    ] {
+        let error = err("JWT_COOKIE", bad);
+        assert!(error.to_string().contains("RFC 6265"), "{error}");
+        assert_eq!(error.found.as_deref(), Some(bad), "{error}");
+    }
+    let mut env = minimal();
+    env.insert("JWT_COOKIE", "session_jwt".to_owned());
+    env.insert("JWT_COOKIE_FORWARD", "TRUE".to_owned());
+    let cookie = load(&env).unwrap().gateway.token_cookie.unwrap();
+    assert_eq!((cookie.name(), cookie.forwarded()), ("session_jwt", true));
+    // Without a cookie name, forwarding has nothing to act on.
+    assert_eq!(ok("JWT_COOKIE_FORWARD", "true").gateway.token_cookie, None);
+    assert_eq!(
+        err("JWT_COOKIE_FORWARD", "yes").variable,
+        "JWT_COOKIE_FORWARD"
+    );
+}
+
+#[test]
+fn resource_metadata_is_on_by_default_and_can_be_turned_off() {
+    assert_eq!(
+        ok("RESOURCE_METADATA", "false").gateway.resource_metadata,
+        None
+    );
+    assert_eq!(ok("RESOURCE_METADATA", "0").gateway.resource_metadata, None);
+    assert_eq!(
+        ok("RESOURCE_METADATA", "true").gateway.resource_metadata,
+        Some(ResourceMetadata::default())
+    );
+    assert_eq!(
+        err("RESOURCE_METADATA", "off").variable,
+        "RESOURCE_METADATA"
+    );
+    // A resource identifier with the metadata off is checked, and unused.
+    let mut env = minimal();
+    env.insert("RESOURCE_METADATA", "false".to_owned());
+    env.insert("RESOURCE_URI", "https://api.example.com/mcp".to_owned());
+    assert_eq!(load(&env).unwrap().gateway.resource_metadata, None);
+    env.insert("RESOURCE_URI", "ftp://api.example.com/mcp".to_owned());
+    assert_eq!(load(&env).unwrap_err().variable, "RESOURCE_URI");
+}
+
+#[test]
+fn the_resource_uri_is_an_https_url_written_as_parsed() {
+    for good in [
+        "https://api.example.com",
+        "https://api.example.com/",
+        "https://api.example.com/mcp",
+        "https://api.example.com/mcp/",
+        "https://api.example.com:8443/v1/orders%20x",
+        "http://localhost:8787",
+        "http://127.0.0.1:8787/mcp",
+        "https://xn--bcher-kva.example/",
+    ] {
+        let metadata = ok("RESOURCE_URI", good).gateway.resource_metadata.unwrap();
+        assert_eq!(metadata.resource_uri().unwrap().as_str(), good);
+    }
+    for (bad, hint) in [
+        ("http://api.example.com/mcp", ""),
+        ("ftp://api.example.com", ""),
+        ("api.example.com/mcp", ""),
+        ("https://api.example.com/mcp?x=1", ""),
+        ("https://api.example.com/mcp?", ""),
+        ("https://api.example.com/mcp#top", ""),
+        ("https://user:pw@api.example.com/", ""),
+        ("https://bücher.example/", "ASCII"),
+        (
+            "https://API.example.com/mcp",
+            "\"https://api.example.com/mcp\"",
+        ),
+        (
+            "https://api.example.com:443/mcp",
+            "\"https://api.example.com/mcp\"",
+        ),
+        (
+            "https://api.example.com/a/../mcp",
+            "\"https://api.example.com/mcp\"",
+        ),
+        ("https://api.example.com/m cp", ""),
+    ] {
+        let error = err("RESOURCE_URI", bad);
+        assert!(error.to_string().contains(hint), "{bad}: {error}");
+        assert_eq!(error.found.as_deref(), Some(bad), "{error}");
+    }
 }

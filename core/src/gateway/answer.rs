@@ -1,5 +1,10 @@
 //! Every way a request can fail at the gateway, and the RFC 6750 answer for each: the one place
-//! where errors become HTTP status, `WWW-Authenticate`, `Retry-After` and JSON body.
+//! where errors become HTTP status, `WWW-Authenticate`, `Retry-After`, `Allow` and JSON body.
+//!
+//! Every challenge (400, 401 and 403) names the RFC 9728 metadata URL in `resource_metadata`
+//! when the gateway serves the metadata (`RESOURCE_METADATA`): section 5.1 defines it for the
+//! 401 and allows it in any other `WWW-Authenticate` answer, and a client refused for a scope
+//! finds the scopes in the same document.
 
 use serde_json::{json, Value};
 
@@ -37,6 +42,11 @@ pub enum GatewayError {
     OriginTimeout,
     /// The route does not exist on the gateway itself: 404.
     NotFound,
+    /// A gateway endpoint asked with a method it does not answer: 405 with `Allow`.
+    MethodNotAllowed {
+        /// The methods it answers (`Allow`).
+        allow: &'static str,
+    },
 }
 
 impl GatewayError {
@@ -61,6 +71,7 @@ impl GatewayError {
             GatewayError::InvalidRequest(_) => 400,
             GatewayError::InsufficientScope { .. } => 403,
             GatewayError::NotFound => 404,
+            GatewayError::MethodNotAllowed { .. } => 405,
             GatewayError::Misconfigured => 500,
             GatewayError::OriginUnreachable => 502,
             GatewayError::KeysUnavailable { .. } => 503,
@@ -69,8 +80,9 @@ impl GatewayError {
     }
 
     /// The stable code of logs and metrics: a token's [`Rejection::code`], else one per kind
-    /// (`no_credentials`, `invalid_request`, `issuer_not_accepted`, `insufficient_scope`, `not_found`,
-    /// `keys_unavailable`, `gateway_misconfigured`, `origin_unreachable`, `origin_timeout`).
+    /// (`no_credentials`, `invalid_request`, `issuer_not_accepted`, `insufficient_scope`,
+    /// `not_found`, `method_not_allowed`, `keys_unavailable`, `gateway_misconfigured`,
+    /// `origin_unreachable`, `origin_timeout`).
     pub const fn code(&self) -> &'static str {
         match self {
             GatewayError::NoCredentials => "no_credentials",
@@ -83,6 +95,7 @@ impl GatewayError {
             GatewayError::OriginUnreachable => "origin_unreachable",
             GatewayError::OriginTimeout => "origin_timeout",
             GatewayError::NotFound => "not_found",
+            GatewayError::MethodNotAllowed { .. } => "method_not_allowed",
         }
     }
 }
@@ -96,15 +109,26 @@ pub struct ErrorAnswer {
     pub www_authenticate: Option<String>,
     /// `Retry-After` seconds, for 503.
     pub retry_after: Option<u64>,
+    /// `Allow`, for 405.
+    pub allow: Option<&'static str>,
     /// JSON body: `{"error": .., "error_description": ..}`.
     pub body: Value,
 }
 
 impl GatewayError {
-    /// The answer, with `realm` in the challenge.
+    /// The answer, with `realm` in the challenge and no metadata URL.
     pub fn answer(&self, realm: &str) -> ErrorAnswer {
-        // Every parameter value goes through `quoted_safe`, so no description or scope can end
-        // the quoted-string early (RFC 7235 section 2.1).
+        self.answer_in(realm, None)
+    }
+
+    /// The answer, with `realm` and, when given, `resource_metadata` (the RFC 9728 metadata
+    /// URL) in the challenge. The URL is one the gateway built; one that a quoted-string cannot
+    /// carry as it is (a `"`, a `\`, anything but printable ASCII) is left out rather than
+    /// altered, so a challenge never names a URL other than the metadata's.
+    pub fn answer_in(&self, realm: &str, resource_metadata: Option<&str>) -> ErrorAnswer {
+        let resource_metadata = resource_metadata.filter(|url| is_quotable(url));
+        // Every other parameter value goes through `quoted_safe`, so no description or scope
+        // can end the quoted-string early (RFC 7235 section 2.1).
         let challenge = |error: Option<&str>, param: Option<(&str, &str)>| {
             let mut text = format!("Bearer realm=\"{}\"", quoted_safe(realm));
             if let Some(error) = error {
@@ -112,6 +136,9 @@ impl GatewayError {
             }
             if let Some((name, value)) = param {
                 text.push_str(&format!(", {name}=\"{}\"", quoted_safe(value)));
+            }
+            if let Some(url) = resource_metadata {
+                text.push_str(&format!(", resource_metadata=\"{url}\""));
             }
             Some(text)
         };
@@ -193,11 +220,21 @@ impl GatewayError {
                 "not_found",
                 "no such gateway endpoint".to_owned(),
             ),
+            GatewayError::MethodNotAllowed { allow } => (
+                None,
+                None,
+                "method_not_allowed",
+                format!("this gateway endpoint answers {allow} only"),
+            ),
         };
         ErrorAnswer {
             status: self.status(),
             www_authenticate,
             retry_after,
+            allow: match self {
+                GatewayError::MethodNotAllowed { allow } => Some(allow),
+                _ => None,
+            },
             body: json!({ "error": error, "error_description": description }),
         }
     }
@@ -213,6 +250,12 @@ fn quoted_safe(text: &str) -> String {
             _ => '?',
         })
         .collect()
+}
+
+/// Whether `text` fits in a quoted-string as it is: printable ASCII without `"` and `\`.
+fn is_quotable(text: &str) -> bool {
+    text.bytes()
+        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
 }
 
 /// Extracts the bearer token from an `Authorization` header value (RFC 6750 section 2.1).
@@ -376,6 +419,83 @@ mod tests {
                 }
             }
         }
+    }
+
+    const METADATA: &str = "https://api.example.com/.well-known/oauth-protected-resource/mcp";
+
+    #[test]
+    fn every_challenge_names_the_metadata_url_when_given() {
+        let errors = [
+            GatewayError::NoCredentials,
+            GatewayError::InvalidRequest("more than one bearer token"),
+            GatewayError::InvalidToken(Rejection::Expired),
+            GatewayError::InsufficientScope {
+                required: vec!["orders:write".to_owned()],
+            },
+        ];
+        for error in errors {
+            let with = error.answer_in("edge", Some(METADATA));
+            let challenge = with.www_authenticate.clone().expect("a challenge");
+            let params = parse_challenge(&challenge).expect(&challenge);
+            assert_eq!(params[0], ("realm".to_owned(), "edge".to_owned()));
+            assert_eq!(
+                params.last(),
+                Some(&("resource_metadata".to_owned(), METADATA.to_owned())),
+                "{challenge}"
+            );
+            // Nothing else changes.
+            let without = error.answer("edge");
+            assert_eq!(
+                challenge,
+                format!(
+                    "{}, resource_metadata=\"{METADATA}\"",
+                    without.www_authenticate.unwrap()
+                )
+            );
+            assert_eq!(
+                (with.status, with.body, with.retry_after),
+                (without.status, without.body, without.retry_after)
+            );
+        }
+        // Answers without a challenge stay without one.
+        for error in [
+            GatewayError::NotFound,
+            GatewayError::KeysUnavailable { retry_after: 5 },
+            GatewayError::Misconfigured,
+            GatewayError::OriginUnreachable,
+            GatewayError::MethodNotAllowed { allow: "GET, HEAD" },
+        ] {
+            assert_eq!(
+                error.answer_in("edge", Some(METADATA)).www_authenticate,
+                None
+            );
+        }
+    }
+
+    #[test]
+    fn a_metadata_url_that_a_quoted_string_cannot_carry_is_left_out() {
+        for bad in [
+            "https://a\"b.example/.well-known/oauth-protected-resource",
+            "https://a.example\\/.well-known/oauth-protected-resource",
+            "https://a.example/\n",
+            "https://é.example/",
+        ] {
+            let challenge = GatewayError::NoCredentials
+                .answer_in("edge", Some(bad))
+                .www_authenticate
+                .unwrap();
+            assert_eq!(challenge, "Bearer realm=\"edge\"", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn method_not_allowed_names_the_allowed_methods() {
+        let answer = GatewayError::MethodNotAllowed { allow: "GET, HEAD" }.answer("edge");
+        assert_eq!(answer.status, 405);
+        assert_eq!(answer.allow, Some("GET, HEAD"));
+        assert_eq!(answer.www_authenticate, None);
+        assert_eq!(answer.body["error"], "method_not_allowed");
+        assert_eq!(GatewayError::NotFound.answer("edge").allow, None);
     }
 
     #[test]

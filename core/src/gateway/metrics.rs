@@ -72,6 +72,8 @@ pub enum RequestOutcome<'e> {
     Health,
     /// The status endpoint answered.
     Status,
+    /// The RFC 9728 metadata document was answered.
+    Metadata,
     /// Sent to the origin.
     Forwarded(CacheUse),
     /// Refused with this error.
@@ -97,15 +99,16 @@ impl DataPoint<'_> {
     }
 }
 
-/// The data point of a request: kind `request`; outcome `forwarded`, `rejected`, `health` or
-/// `status`; the rejection's [`GatewayError::code`] (empty otherwise); the key tier (`memory`,
-/// `kv`, `issuer` or `none`); the token cache (`hit`, `miss` or `none`); the name of the
-/// token's provider (`provider`, empty before it is known: [`CacheUse::provider`] resolved by
+/// The data point of a request: kind `request`; outcome `forwarded`, `rejected`, `health`,
+/// `status` or `metadata`; the rejection's [`GatewayError::code`] (empty otherwise); the key tier
+/// (`memory`, `kv`, `issuer` or `none`); the token cache (`hit`, `miss` or `none`); the name of
+/// the token's provider (`provider`, empty before it is known: [`CacheUse::provider`] resolved by
 /// the caller); the key set's generation.
 pub fn request_point<'a>(outcome: &RequestOutcome<'_>, provider: &'a str) -> DataPoint<'a> {
     let (name, code, cache) = match outcome {
         RequestOutcome::Health => ("health", "", CacheUse::default()),
         RequestOutcome::Status => ("status", "", CacheUse::default()),
+        RequestOutcome::Metadata => ("metadata", "", CacheUse::default()),
         RequestOutcome::Forwarded(cache) => ("forwarded", "", *cache),
         RequestOutcome::Rejected(error, cache) => ("rejected", error.code(), *cache),
     };
@@ -208,6 +211,11 @@ mod tests {
         let cases = [
             (RequestOutcome::Health, ["health", "", "none", "none"], 0.0),
             (RequestOutcome::Status, ["status", "", "none", "none"], 0.0),
+            (
+                RequestOutcome::Metadata,
+                ["metadata", "", "none", "none"],
+                0.0,
+            ),
             (
                 RequestOutcome::Forwarded(CacheUse::default()),
                 ["forwarded", "", "none", "none"],

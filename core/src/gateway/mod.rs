@@ -11,6 +11,8 @@
 //! | [`forward`]        | the origin request's URL and headers                           |
 //! | [`origin_auth`]    | the secret header that proves a request came through the gateway |
 //! | [`provider`]       | the trusted issuers, and the one a token chooses by its `iss`  |
+//! | [`token_source`]   | where the token comes from: the header or `JWT_COOKIE`, CSRF   |
+//! | [`resource_metadata`] | the RFC 9728 metadata and its URL in challenges             |
 //! | [`token_cache`]    | the per-isolate LRU cache of verified tokens                   |
 //! | [`answer`]         | gateway errors and their RFC 6750 answers (one place)          |
 //! | [`rejection_log`]  | the log line of a refused request, under a line budget         |
@@ -25,8 +27,10 @@ pub mod path;
 pub mod pipeline;
 pub mod provider;
 pub mod rejection_log;
+pub mod resource_metadata;
 pub mod routing;
 pub mod token_cache;
+pub mod token_source;
 
 /// RFC 9110 `tchar`s, at least one: what a method or a header name is made of.
 pub(crate) fn is_token(text: &str) -> bool {

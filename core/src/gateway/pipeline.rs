@@ -4,14 +4,17 @@
 //! The Workers adapter shows a request through [`RequestView`] and acts on the [`Decision`];
 //! every rule lives here and is tested natively as a table of requests and decisions. In order:
 //!
-//! 1. the gateway's own endpoints, on the raw path: `/_gateway/health`, and `/_gateway/status`
-//!    for the holder of `STATUS_TOKEN` (compared in constant time; anyone else gets 404);
+//! 1. the gateway's own endpoints, on the raw path: `/_gateway/health`, `/_gateway/status`
+//!    for the holder of `STATUS_TOKEN` (compared in constant time; anyone else gets 404), and
+//!    the RFC 9728 metadata ([`crate::gateway::resource_metadata`], `RESOURCE_METADATA`);
 //! 2. the [canonical path](crate::gateway::path): a path that has none is refused (400), whatever the
 //!    route, preflights and public paths included;
 //! 3. a CORS preflight (`FORWARD_PREFLIGHT`) is forwarded without a token and without a body;
 //! 4. a [public path](crate::gateway::routing::is_public) is forwarded without a token;
 //! 5. a token in the query is refused (400); the `Authorization` header must hold exactly one
-//!    bearer token;
+//!    bearer token, or, with `JWT_COOKIE`, the token cookie holds it
+//!    ([`crate::gateway::token_source`]: one method only, the cookie once, and never on an
+//!    unsafe cross-site request);
 //! 6. the token's [provider](crate::gateway::provider): with several, its `iss` chooses one (an
 //!    unknown issuer is refused without any fetch), and the route must accept that provider
 //!    (`ROUTE_ISSUERS`), before any key is looked up;
@@ -36,15 +39,17 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::gateway::answer::{bearer_token, GatewayError};
+use crate::gateway::answer::GatewayError;
 use crate::gateway::identity::{identity_headers, ClaimHeader};
 use crate::gateway::metrics::{CacheUse, TokenCacheUse};
 use crate::gateway::origin_auth::OriginAuth;
 use crate::gateway::path::{canonicalize, CanonicalPath};
 use crate::gateway::provider::{self, Provider};
 use crate::gateway::rejection_log::{RejectionLine, RejectionLog};
+use crate::gateway::resource_metadata::ResourceMetadata;
 use crate::gateway::routing::{check_scopes, is_preflight, is_public, required_scopes, RouteScope};
 use crate::gateway::token_cache::{CachedToken, TokenCache};
+use crate::gateway::token_source::{self, Credential, TokenCookie};
 use crate::jws::backend::SignatureBackend;
 use crate::keys::source::KeySource;
 use crate::keys::{KeyCacheTier, KeyTier};
@@ -64,6 +69,11 @@ pub trait RequestView {
     fn path(&self) -> &str;
     /// The query as received, without `?`.
     fn query(&self) -> Option<&str>;
+    /// The scheme the client used, lowercase, without `:`.
+    fn scheme(&self) -> &str;
+    /// The host the client asked for (lowercase), with its port unless it is the scheme's
+    /// default: with the scheme, the request's own origin.
+    fn host(&self) -> &str;
     /// The value of the header `name` (lowercase), several values joined with `, ` as the Fetch
     /// standard does.
     fn header(&self, name: &str) -> Option<String>;
@@ -87,6 +97,10 @@ pub struct GatewayPolicy {
     pub status_token: Option<String>,
     /// `ORIGIN_AUTH_HEADER` and `ORIGIN_AUTH_SECRET`; its `Debug` never shows the secret.
     pub origin_auth: OriginAuth,
+    /// `JWT_COOKIE` and `JWT_COOKIE_FORWARD`: the cookie that may carry the token.
+    pub token_cookie: Option<TokenCookie>,
+    /// `RESOURCE_METADATA` and `RESOURCE_URI`: the RFC 9728 metadata, `None` when off.
+    pub resource_metadata: Option<ResourceMetadata>,
 }
 
 impl std::fmt::Debug for GatewayPolicy {
@@ -102,6 +116,8 @@ impl std::fmt::Debug for GatewayPolicy {
                 &self.status_token.as_ref().map(|_| "<redacted>"),
             )
             .field("origin_auth", &self.origin_auth)
+            .field("token_cookie", &self.token_cookie)
+            .field("resource_metadata", &self.resource_metadata)
             .finish()
     }
 }
@@ -113,6 +129,8 @@ pub enum Decision {
     Health,
     /// Answer the status endpoint (the caller holds `STATUS_TOKEN`).
     Status,
+    /// Answer the RFC 9728 metadata document (`GET` or `HEAD`).
+    ResourceMetadata,
     /// Send the request to the origin.
     Forward(Forward),
     /// The token needs the key cache: await [`Gateway::verify`] with this.
@@ -190,8 +208,8 @@ where
                     // Read again only for a line that is written: the path and the token as
                     // `decide_inner` read them.
                     let route = canonicalize(req.path()).ok();
-                    let header = req.header("authorization");
-                    let token = bearer_token(header.as_deref()).ok();
+                    let credential = token_source::read(req, self.policy.token_cookie.as_ref());
+                    let token = credential.as_ref().ok().map(Credential::token);
                     self.rejection_line(error, req.method(), route.as_ref(), token)
                 });
                 Decision::Reject(error)
@@ -234,6 +252,11 @@ where
             STATUS_PATH => return Err(GatewayError::NotFound),
             _ => {}
         }
+        if let Some(metadata) = &self.policy.resource_metadata {
+            if let Some(route) = metadata.route(raw, req.method()) {
+                return route.map(|()| Decision::ResourceMetadata);
+            }
+        }
         let path =
             canonicalize(raw).map_err(|err| GatewayError::InvalidRequest(err.description()))?;
         let path_and_query = match req.query() {
@@ -262,8 +285,8 @@ where
                 "access_token in the query is not accepted; use the Authorization header",
             ));
         }
-        let header = req.header("authorization");
-        let token = bearer_token(header.as_deref())?;
+        let credential = token_source::read(req, self.policy.token_cookie.as_ref())?;
+        let token = credential.token();
         // The provider that verified the token before, if one did (the only one, or the one the
         // cache recorded: the token's `iss` cannot have changed).
         let cached_by = match self.providers.len() {

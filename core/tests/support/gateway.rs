@@ -196,6 +196,9 @@ impl EventSink for Recorder {
     }
 }
 
+/// The host every test request is sent to (`https://gateway.test` is its origin).
+pub(crate) const GATEWAY_HOST: &str = "gateway.test";
+
 /// A request as the pipeline sees it.
 #[derive(Debug, Clone)]
 pub(crate) struct Req {
@@ -245,6 +248,14 @@ impl RequestView for Req {
         self.query.as_deref()
     }
 
+    fn scheme(&self) -> &str {
+        "https"
+    }
+
+    fn host(&self) -> &str {
+        GATEWAY_HOST
+    }
+
     fn header(&self, name: &str) -> Option<String> {
         let values: Vec<&str> = self
             .headers
@@ -279,6 +290,8 @@ pub(crate) enum Outcome {
     Health,
     /// The status endpoint answered.
     Status,
+    /// The RFC 9728 metadata document answered.
+    ResourceMetadata,
     /// Sent to the origin; `verified` when the key cache was needed (not answered by `decide`).
     Forwarded { forward: Forward, verified: bool },
     /// Refused.
@@ -384,6 +397,7 @@ impl TestGateway {
         match self.gateway.decide(req, now) {
             Decision::Health => Outcome::Health,
             Decision::Status => Outcome::Status,
+            Decision::ResourceMetadata => Outcome::ResourceMetadata,
             Decision::Forward(forward) => Outcome::Forwarded {
                 forward,
                 verified: false,

@@ -93,6 +93,10 @@ const KINDS: &[(&str, Kind)] = &[
     ("ROUTE_ISSUERS", Kind::List),
     ("CLAIM_HEADERS", Kind::List),
     ("FORWARD_PREFLIGHT", Kind::Boolean),
+    ("JWT_COOKIE", Kind::Text),
+    ("JWT_COOKIE_FORWARD", Kind::Boolean),
+    ("RESOURCE_METADATA", Kind::Boolean),
+    ("RESOURCE_URI", Kind::Text),
     ("AUTH_REALM", Kind::Text),
     ("LOG_LEVEL", Kind::Text),
     ("STATUS_TOKEN", Kind::Text),
@@ -121,6 +125,8 @@ fn sample(name: &str) -> &'static str {
         "CLAIM_HEADERS" => "sub=X-Sub,realm_access.roles=X-Roles",
         "STATUS_TOKEN" => SECRET,
         "ORIGIN_AUTH_SECRET" => "origin-secret-0123456789abcdef-0123456789",
+        "JWT_COOKIE" => "__Host-access_token",
+        "RESOURCE_URI" => "https://api.example.com/mcp",
         _ => {
             let (_, default, _) = variables().iter().find(|(n, _, _)| *n == name).unwrap();
             default
