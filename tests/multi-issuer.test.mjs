@@ -511,3 +511,36 @@ describe("configuration errors → 500 gateway_misconfigured, nothing forwarded,
     }
   });
 });
+
+describe("with the token cookie and the resource metadata", () => {
+  test("a cookie token chooses its provider like a header token, and the metadata lists every issuer", async () => {
+    const { a, b, origin, gateway } = await startTwo({
+      vars: { JWT_COOKIE: "access_token", ROUTE_SCOPES: "GET /orders=orders:read", ROUTE_ISSUERS: "/partner=partner" },
+    });
+    // Each issuer's token in the cookie: verified by its own provider, the cookie not forwarded.
+    for (const [issuer, name] of [[a, "A"], [b, "B"]]) {
+      const token = await issuer.mint({ sub: `${name}-user`, scope: "orders:read" });
+      const res = await gateway.fetch("/orders/1", { headers: { cookie: `theme=dark; access_token=${token}` } });
+      assert.equal(res.status, 200, `${name}: ${await res.text()}`);
+      assert.equal(lastReceived(origin).headers["x-auth-issuer"], issuer.url);
+      assert.equal(lastReceived(origin).headers.cookie, "theme=dark");
+    }
+    // The cross-issuer forgery fails from the cookie too.
+    const forged = await b.mint({ sub: "mallory" }, { issuer: a.url, audience: a.audience });
+    const forgedRes = await gateway.fetch("/orders/1", { headers: { cookie: `access_token=${forged}` } });
+    assert.equal(forgedRes.status, 401);
+    assert.match((await forgedRes.json()).error_description, /^bad_signature/);
+    // A's token in the cookie on the partner route: refused, before any fetch.
+    const before = [keyRequests(a), keyRequests(b)];
+    const partnerRes = await gateway.fetch("/partner/x", { headers: { cookie: `access_token=${await a.mint()}` } });
+    assert.equal(partnerRes.status, 401);
+    assert.match(partnerRes.headers.get("www-authenticate"), /resource_metadata="https?:\/\/[^"]+\/\.well-known\/oauth-protected-resource"/);
+    assert.deepEqual([keyRequests(a), keyRequests(b)], before);
+
+    const metadata = await gateway.fetch("/.well-known/oauth-protected-resource");
+    assert.equal(metadata.status, 200);
+    const document = await metadata.json();
+    assert.deepEqual(document.authorization_servers, [a.url, b.url]);
+    assert.deepEqual(document.scopes_supported, ["orders:read"]);
+  });
+});
