@@ -4,7 +4,9 @@
 // with autocannon (10 connections, the same valid token) while V8's sampling profiler runs
 // through workerd's inspector, then prints the heaviest frames by self and by total time and
 // writes the profile to bench/results/gateway.cpuprofile (open it in Chrome DevTools).
-// Settings (environment): PROFILE_SECONDS (4), PROFILE_PORT (inspector port, 9229).
+// Settings (environment): PROFILE_SECONDS (4), PROFILE_PORT (inspector port, 9229),
+// PROFILE_INVALID=1 (the token's signature altered: the 401 path, as bench/gateway.mjs's
+// "invalid tokens" scenario).
 import autocannon from "autocannon";
 import { startIssuer } from "../demo/issuer.mjs";
 import { startOrigin } from "../demo/origin.mjs";
@@ -15,6 +17,7 @@ import { frameTables, profiled } from "./inspector.mjs";
 const path = process.argv[2] ?? "/orders/1";
 const seconds = Number(process.env.PROFILE_SECONDS ?? 4);
 const inspectorPort = Number(process.env.PROFILE_PORT ?? 9229);
+const invalid = process.env.PROFILE_INVALID === "1";
 if (!Number.isInteger(seconds) || seconds < 1 || seconds > 60) throw new Error("PROFILE_SECONDS must be 1..60");
 
 const issuer = await startIssuer({ alg: "RS256" });
@@ -25,17 +28,21 @@ const gateway = await startGateway({
 });
 try {
   const url = new URL(path, await gateway.mf.unsafeGetDirectURL()).toString();
-  const headers = { authorization: `Bearer ${await issuer.mint({ sub: "profile" })}` };
+  const token = await issuer.mint({ sub: "profile" });
+  // An altered signature of the same length: well-formed, refused by the signature check.
+  const signed = invalid ? `${token.slice(0, -6)}${token.endsWith("AAAAAA") ? "BBBBBB" : "AAAAAA"}` : token;
+  const headers = { authorization: `Bearer ${signed}` };
   const first = await fetch(url, { headers });
   await first.arrayBuffer();
-  if (first.status !== 200) throw new Error(`${path} answered ${first.status}`);
+  const expected = invalid ? 401 : 200;
+  if (first.status !== expected) throw new Error(`${path} answered ${first.status}, not ${expected}`);
   await autocannon({ url, connections: 10, duration: 1, headers });
 
   const { value: load, profile } = await profiled(inspectorPort, { intervalUs: 50, name: "gateway" }, () =>
     autocannon({ url, connections: 10, duration: seconds, headers }),
   );
   const tables = frameTables(profile, { show: (t, sampled) => `${((100 * t) / sampled).toFixed(1)}%` });
-  console.log(`\n### CPU profile of ${path}: ${load.requests.total} requests in ${seconds} s (${(load.requests.total / seconds).toFixed(0)} req/s under the profiler)\n`);
+  console.log(`\n### CPU profile of ${path}${invalid ? " (invalid signature)" : ""}: ${load.requests.total} requests in ${seconds} s (${(load.requests.total / seconds).toFixed(0)} req/s under the profiler)\n`);
   console.log(tables.text);
   console.log("\nProfile: bench/results/gateway.cpuprofile");
 } finally {
