@@ -4,10 +4,12 @@
 //!
 //! Keys are imported once per isolate and kept by thumbprint and algorithm: an imported
 //! `CryptoKey` is a finished value, so sharing it between requests is allowed (unlike a pending
-//! promise, which workerd forbids awaiting from another request).
+//! promise, which workerd forbids awaiting from another request). So are `crypto.subtle` and
+//! the algorithm parameters of `verify` (one plain object per algorithm, which WebCrypto reads
+//! on each call and never changes): both are made once per isolate, not on every verification.
 #![forbid(unsafe_code)]
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 
 use edge_jwt_core::jws::alg::Hash;
@@ -27,6 +29,10 @@ const MAX_IMPORTED_KEYS: usize = 64;
 #[derive(Debug, Default)]
 pub struct WebCryptoBackend {
     imported: RefCell<HashMap<(String, Algorithm), CryptoKey>>,
+    /// `crypto.subtle`, once found.
+    subtle: OnceCell<SubtleCrypto>,
+    /// The `verify` parameters of each algorithm used so far.
+    verify_params: RefCell<HashMap<Algorithm, Object>>,
 }
 
 impl WebCryptoBackend {
@@ -38,6 +44,25 @@ impl WebCryptoBackend {
     /// Number of keys imported and kept.
     pub fn imported_keys(&self) -> usize {
         self.imported.borrow().len()
+    }
+
+    /// `crypto.subtle`, looked up on first use.
+    fn subtle(&self) -> Result<&SubtleCrypto, BackendError> {
+        if let Some(subtle) = self.subtle.get() {
+            return Ok(subtle);
+        }
+        let subtle = subtle()?;
+        Ok(self.subtle.get_or_init(|| subtle))
+    }
+
+    /// The `verify` parameters of `alg`, made on first use.
+    fn verify_params(&self, alg: Algorithm) -> Result<Object, JsValue> {
+        if let Some(params) = self.verify_params.borrow().get(&alg) {
+            return Ok(params.clone());
+        }
+        let params = verify_params(alg)?;
+        self.verify_params.borrow_mut().insert(alg, params.clone());
+        Ok(params)
     }
 
     async fn key_for(&self, alg: Algorithm, key: &PublicKey) -> Result<CryptoKey, BackendError> {
@@ -67,9 +92,10 @@ impl SignatureBackend for WebCryptoBackend {
         let rejected = |err: JsValue| BackendError::VerifyRejected {
             message: js_message(&err),
         };
-        let promise = subtle()?
+        let promise = self
+            .subtle()?
             .verify_with_object_and_u8_array_and_u8_array(
-                &verify_params(alg).map_err(rejected)?,
+                &self.verify_params(alg).map_err(rejected)?,
                 &crypto_key,
                 signature,
                 message,
