@@ -8,13 +8,12 @@ import { randomUUID } from "node:crypto";
 import { after, afterEach, before, describe, test } from "node:test";
 import { startIssuer } from "../demo/issuer.mjs";
 import { startOrigin } from "../demo/origin.mjs";
-import { METRICS_STUB, startGateway } from "./support/gateway.mjs";
+import { atLeast, logEvents as events, METRICS_STUB, startGateway, stubPoints } from "./support/gateway.mjs";
 import { keyRequests, multiIssuerVars, providerEntry, providerStatus, request, STATUS_TOKEN, status } from "./support/stack.mjs";
 
 /** The kid both demo issuers give their first key. */
 const SHARED_KID = "demo-rs256-1";
 const PARTNER_AUDIENCE = "partner-api";
-const METRICS_PREFIX = "metrics_stub_point ";
 
 /** What the origin last received. */
 const lastReceived = (origin) => origin.received.at(-1);
@@ -23,27 +22,9 @@ const lastReceived = (origin) => origin.received.at(-1);
 const payloadOf = (token) => JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString("utf8"));
 const headerOf = (token) => JSON.parse(Buffer.from(token.split(".")[0], "base64url").toString("utf8"));
 
-/** The gateway's JSON log lines with `event`. */
-function events(lines, event) {
-  return lines.filter((line) => line.includes(`"event":"${event}"`)).map((line) => JSON.parse(line.slice(line.indexOf("{"))));
-}
-
-/** The METRICS stub's data points as { kind, outcome, code }. */
+/** The METRICS stub's data points as { kind, outcome, code, tier }. */
 function points(lines) {
-  return lines
-    .filter((line) => line.startsWith(METRICS_PREFIX))
-    .map((line) => JSON.parse(line.slice(METRICS_PREFIX.length)))
-    .map(({ blobs: [kind, outcome, code, tier] }) => ({ kind, outcome, code, tier }));
-}
-
-/** Waits, bounded, until `read()` returns at least `count` items (console lines arrive asynchronously). */
-async function atLeast(count, read) {
-  for (let i = 0; i < 100; i += 1) {
-    const items = read();
-    if (items.length >= count) return items;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return read();
+  return stubPoints(lines).map(({ blobs: [kind, outcome, code, tier] }) => ({ kind, outcome, code, tier }));
 }
 
 /** Sends `token` to `path` and checks the status; returns the parsed body. */

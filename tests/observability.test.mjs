@@ -3,10 +3,9 @@
 // point per request and per scheduled refresh through the METRICS binding, or none without it.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { METRICS_STUB, startGateway } from "./support/gateway.mjs";
+import { atLeast, logEvents as events, METRICS_STUB, startGateway, stubPoints as points } from "./support/gateway.mjs";
 import { gatewayVars, request, startStack, status } from "./support/stack.mjs";
 
-const STUB_PREFIX = "metrics_stub_point ";
 
 /** A gateway on `stack` with `vars`, whose console lines are collected in `lines`. */
 async function startObserved(stack, { vars = {}, metrics = "stub", miniflare = {} } = {}) {
@@ -28,28 +27,6 @@ async function startObserved(stack, { vars = {}, metrics = "stub", miniflare = {
   }
   const gateway = await startGateway(options);
   return { gateway, lines };
-}
-
-/** The gateway's JSON log lines with `event`, in order. */
-function events(lines, event) {
-  return lines
-    .filter((line) => line.includes(`"event":"${event}"`))
-    .map((line) => JSON.parse(line.slice(line.indexOf("{"))));
-}
-
-/** The data points the METRICS stub received, in order. */
-function points(lines) {
-  return lines.filter((line) => line.startsWith(STUB_PREFIX)).map((line) => JSON.parse(line.slice(STUB_PREFIX.length)));
-}
-
-/** Waits until `read()` returns at least `count` items (log lines arrive asynchronously). */
-async function atLeast(count, read) {
-  for (let i = 0; i < 100; i += 1) {
-    const items = read();
-    if (items.length >= count) return items;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return read();
 }
 
 /** The data point as named fields (README, "Metrics"). */

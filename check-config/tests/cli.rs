@@ -15,6 +15,13 @@ fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// The problems printed, each without its `  problem: ` prefix.
+fn problems(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter_map(|line| line.strip_prefix("  problem: "))
+        .collect()
+}
+
 #[test]
 fn a_valid_environment_exits_zero_and_notes_the_secrets() {
     let output = run(&["--env", "production", "--config", "valid.toml"]);
@@ -37,10 +44,7 @@ fn every_problem_is_printed_with_its_name_and_the_exit_status_is_one() {
     let output = run(&["--env=production", "--config=invalid.toml"]);
     let text = stdout(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
-    let problems: Vec<&str> = text
-        .lines()
-        .filter_map(|line| line.strip_prefix("  problem: "))
-        .collect();
+    let problems = problems(&text);
     let names: Vec<&str> = problems
         .iter()
         .map(|problem| problem.split(':').next().unwrap())
@@ -90,10 +94,7 @@ fn several_issuers_in_toml_are_checked_like_the_worker_reads_them() {
     let output = run(&["--env", "production", "--config", "issuers.toml"]);
     let text = stdout(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
-    let problems: Vec<&str> = text
-        .lines()
-        .filter_map(|line| line.strip_prefix("  problem: "))
-        .collect();
+    let problems = problems(&text);
     assert_eq!(problems.len(), 2, "{text}");
     assert!(
         problems[0].starts_with("JWT_AUTHORITY: expected no value: JWT_ISSUERS is set"),

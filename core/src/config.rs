@@ -530,13 +530,16 @@ impl Config {
         };
         let mut found = Found::default();
 
-        // The origin secret's header, read ahead for the providers' claim headers (its own
-        // problems are reported in its place); the default name when it is invalid.
-        let origin_auth_header_ahead = var(ORIGIN_AUTH_HEADER)
-            .text()
-            .ok()
-            .filter(|name| OriginAuth::header_name(name).is_ok())
-            .unwrap_or_else(|| DEFAULT_ORIGIN_AUTH_HEADER.to_owned());
+        // The origin secret's header, read first: every claim header (`CLAIM_HEADERS` and the
+        // providers') is checked against it, against the default name when it is invalid. Its
+        // own problem is reported in its place below.
+        let origin_auth_header_read = var(ORIGIN_AUTH_HEADER).text().and_then(|name| {
+            OriginAuth::header_name(&name)
+                .map_err(|why| error(ORIGIN_AUTH_HEADER, why.to_string(), &name))
+        });
+        let origin_auth_header = origin_auth_header_read
+            .clone()
+            .unwrap_or_else(|_| DEFAULT_ORIGIN_AUTH_HEADER.to_owned());
 
         // The issuers: `JWT_ISSUERS`, or the single-issuer variables (never both).
         let several = !var(JWT_ISSUERS).is_blank();
@@ -550,7 +553,7 @@ impl Config {
                     ));
                 }
             }
-            let parsed = providers::parse(var(JWT_ISSUERS), urls, &origin_auth_header_ahead);
+            let parsed = providers::parse(var(JWT_ISSUERS), urls, &origin_auth_header);
             found.keep(parsed).flatten().unwrap_or_default()
         } else {
             let authority = var("JWT_AUTHORITY").text().and_then(|authority| {
@@ -666,14 +669,7 @@ impl Config {
         let origin_timeout_ms = found
             .keep(int("ORIGIN_TIMEOUT_MS", 100, 300_000, "milliseconds"))
             .unwrap_or(100);
-        // `CLAIM_HEADERS` is checked against the default name when this one is invalid.
-        let origin_auth_header = var(ORIGIN_AUTH_HEADER).text().and_then(|name| {
-            OriginAuth::header_name(&name)
-                .map_err(|why| error(ORIGIN_AUTH_HEADER, why.to_string(), &name))
-        });
-        let origin_auth_header = found
-            .keep(origin_auth_header)
-            .unwrap_or_else(|| DEFAULT_ORIGIN_AUTH_HEADER.to_owned());
+        found.keep(origin_auth_header_read);
         let public_paths = var("PUBLIC_PATHS")
             .entries(ListShape::Comma)
             .and_then(|entries| public_paths(&entries.items));
@@ -1046,16 +1042,29 @@ fn public_paths(entries: &[String]) -> Result<Vec<String>, ConfigError> {
 }
 
 fn route_scopes(entries: &[String]) -> Result<Vec<RouteScope>, ConfigError> {
+    route_rules("ROUTE_SCOPES", "scope", entries, |_| Ok(()))
+}
+
+/// Rules of the `ROUTE_SCOPES` form (`[METHOD] /path=value ...`, `;`-separated) for `variable`,
+/// each also passing `check`, and each method and path in one rule only; `values` names what
+/// the values are in the error message.
+fn route_rules(
+    variable: &'static str,
+    values: &str,
+    entries: &[String],
+    check: impl Fn(&RouteScope) -> Result<(), String>,
+) -> Result<Vec<RouteScope>, ConfigError> {
     let mut rules: Vec<RouteScope> = Vec::new();
     for entry in entries {
         let bad = |what: &dyn fmt::Display| {
             error(
-                "ROUTE_SCOPES",
-                format!("rules separated by ';', each \"[METHOD] /path=scope ...\": {what}"),
+                variable,
+                format!("rules separated by ';', each \"[METHOD] /path={values} ...\": {what}"),
                 entry,
             )
         };
         let rule: RouteScope = entry.parse().map_err(|err| bad(&err))?;
+        check(&rule).map_err(|why| bad(&why))?;
         if rules
             .iter()
             .any(|other| other.method == rule.method && other.path == rule.path)

@@ -374,9 +374,11 @@ fn a_cached_token_passes_on_a_stale_set_only_until_max_stale() {
 const ORIGIN_SECRET: &str = "origin-secret-0123456789abcdef-0123456789";
 
 /// The headers the origin receives for `req`, forwarded as `forward`: the client's headers
-/// edited by the core's rules, as the Worker applies them (without the body's framing headers
-/// for a preflight).
+/// edited by the core's rules, as the Worker applies them (`src/proxy.rs`: the token cookie
+/// removed, and without the body's framing headers for a preflight).
 fn origin_headers(gateway: &TestGateway, req: &Req, forward: &Forward) -> Vec<(String, String)> {
+    use edge_jwt_core::gateway::pipeline::RequestView;
+    use edge_jwt_core::gateway::token_source::strip_token_cookie;
     let policy = &gateway.gateway.policy;
     let names: Vec<&str> = req.headers.iter().map(|(name, _)| name.as_str()).collect();
     let client = ClientInfo {
@@ -393,6 +395,9 @@ fn origin_headers(gateway: &TestGateway, req: &Req, forward: &Forward) -> Vec<(S
         &forward.identity,
         &policy.origin_auth,
     );
+    strip_token_cookie(&mut edits, policy.token_cookie.as_ref(), || {
+        req.header("cookie")
+    });
     if !forward.with_body {
         edits = edits.without_body();
     }
@@ -588,37 +593,6 @@ fn the_cookie_rules_refuse_every_ambiguous_request() {
     );
 }
 
-/// The headers the origin receives for `req` forwarded as `forward`, as the Worker builds them
-/// (`src/proxy.rs`): the core's edits, then the token cookie removed.
-fn origin_headers_with_cookie(
-    gateway: &TestGateway,
-    req: &Req,
-    forward: &Forward,
-) -> Vec<(String, String)> {
-    use edge_jwt_core::gateway::pipeline::RequestView;
-    use edge_jwt_core::gateway::token_source::strip_token_cookie;
-    let policy = &gateway.gateway.policy;
-    let names: Vec<&str> = req.headers.iter().map(|(name, _)| name.as_str()).collect();
-    let client = ClientInfo {
-        ip: None,
-        proto: "https".to_owned(),
-        host: "gateway.test".to_owned(),
-    };
-    let mut edits = header_edits(
-        &names,
-        None,
-        None,
-        &client,
-        &policy.claim_headers,
-        &forward.identity,
-        &policy.origin_auth,
-    );
-    strip_token_cookie(&mut edits, policy.token_cookie.as_ref(), || {
-        req.header("cookie")
-    });
-    edits.apply(&req.headers)
-}
-
 #[test]
 fn the_origin_never_receives_the_token_cookie_unless_configured() {
     let reader = token_with(&["orders:read"]);
@@ -637,19 +611,19 @@ fn the_origin_never_receives_the_token_cookie_unless_configured() {
     ];
     for req in &requests {
         let outcome = gateway.run(req, now());
-        let headers = origin_headers_with_cookie(&gateway, req, outcome.forwarded());
+        let headers = origin_headers(&gateway, req, outcome.forwarded());
         assert_eq!(cookies(&headers), ["theme=dark; lang=en"], "{req:?}");
     }
     // The token cookie alone: no Cookie header at all.
     let alone = Req::new("GET", "/orders/1").header("cookie", &format!("__Host-at={reader}"));
     let outcome = gateway.run(&alone, now());
-    let headers = origin_headers_with_cookie(&gateway, &alone, outcome.forwarded());
+    let headers = origin_headers(&gateway, &alone, outcome.forwarded());
     assert!(cookies(&headers).is_empty(), "{headers:?}");
     // JWT_COOKIE_FORWARD: every cookie as received.
     let forwarding = cookie_gateway(&[("JWT_COOKIE_FORWARD", "true")]);
     for req in &requests {
         let outcome = forwarding.run(req, now());
-        let headers = origin_headers_with_cookie(&forwarding, req, outcome.forwarded());
+        let headers = origin_headers(&forwarding, req, outcome.forwarded());
         assert_eq!(
             cookies(&headers),
             [format!("theme=dark; __Host-at={reader}; lang=en")],

@@ -78,6 +78,9 @@ export async function startGateway({ vars = {}, kvPersist = false, buildDir: bun
  * `metrics_stub_point <JSON>` that a test reads back through `handleStructuredLogs`. Bind it
  * with `worker: { wrappedBindings: { METRICS: { scriptName: METRICS_STUB.name } } }`.
  */
+/** What the METRICS stub writes before each data point's JSON. */
+const STUB_PREFIX = "metrics_stub_point ";
+
 export const METRICS_STUB = {
   name: "metrics-stub",
   modules: [
@@ -85,8 +88,30 @@ export const METRICS_STUB = {
       type: "ESModule",
       path: "metrics-stub.mjs",
       contents: `export default function () {
-  return { writeDataPoint(point) { console.log("metrics_stub_point " + JSON.stringify(point)); } };
+  return { writeDataPoint(point) { console.log(${JSON.stringify(STUB_PREFIX)} + JSON.stringify(point)); } };
 }`,
     },
   ],
 };
+
+/** The data points the METRICS stub logged among `lines` (console messages), in order. */
+export function stubPoints(lines) {
+  return lines.filter((line) => line.startsWith(STUB_PREFIX)).map((line) => JSON.parse(line.slice(STUB_PREFIX.length)));
+}
+
+/** The gateway's JSON log lines with `event` among `lines` (console messages), in order. */
+export function logEvents(lines, event) {
+  return lines
+    .filter((line) => line.includes(`"event":"${event}"`))
+    .map((line) => JSON.parse(line.slice(line.indexOf("{"))));
+}
+
+/** Waits, bounded, until `read()` returns at least `count` items (console lines arrive asynchronously). */
+export async function atLeast(count, read) {
+  for (let i = 0; i < 100; i += 1) {
+    const items = read();
+    if (items.length >= count) return items;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return read();
+}

@@ -273,34 +273,17 @@ pub(super) fn route_issuers(
     entries: &[String],
     names: &[&str],
 ) -> Result<Vec<RouteScope>, ConfigError> {
-    const NAME: &str = "ROUTE_ISSUERS";
-    let mut rules: Vec<RouteScope> = Vec::new();
-    for entry in entries {
-        let bad = |what: &dyn std::fmt::Display| {
-            super::error(
-                NAME,
-                format!("rules separated by ';', each \"[METHOD] /path=provider ...\": {what}"),
-                entry,
-            )
-        };
-        let rule: RouteScope = entry.parse().map_err(|err| bad(&err))?;
-        if let Some(unknown) = rule
+    super::route_rules("ROUTE_ISSUERS", "provider", entries, |rule| {
+        match rule
             .scopes
             .iter()
             .find(|name| !names.contains(&name.as_str()))
         {
-            return Err(bad(&format!(
+            Some(unknown) => Err(format!(
                 "{unknown:?} is not a provider (names: {})",
                 names.join(", ")
-            )));
+            )),
+            None => Ok(()),
         }
-        if rules
-            .iter()
-            .any(|other| other.method == rule.method && other.path == rule.path)
-        {
-            return Err(bad(&"each method and path in one rule only"));
-        }
-        rules.push(rule);
-    }
-    Ok(rules)
+    })
 }

@@ -155,22 +155,17 @@ impl GatewayError {
                 "invalid_request",
                 (*why).to_owned(),
             ),
-            GatewayError::InvalidToken(rejection) => {
-                let description = format!("{}: {}", rejection.code(), rejection);
-                (
-                    challenge(
-                        Some("invalid_token"),
-                        Some(("error_description", &description)),
+            GatewayError::InvalidToken(_) | GatewayError::IssuerNotAccepted => {
+                // The stable code first, then what it means.
+                let description = match self {
+                    GatewayError::InvalidToken(rejection) => {
+                        format!("{}: {}", rejection.code(), rejection)
+                    }
+                    _ => format!(
+                        "{}: this route does not accept tokens of this issuer",
+                        self.code()
                     ),
-                    None,
-                    "invalid_token",
-                    description,
-                )
-            }
-            GatewayError::IssuerNotAccepted => {
-                let description =
-                    "issuer_not_accepted: this route does not accept tokens of this issuer"
-                        .to_owned();
+                };
                 (
                     challenge(
                         Some("invalid_token"),

@@ -309,6 +309,7 @@ where
                     generation: set.meta.generation,
                     provider: Some(*index),
                 };
+                self.check_issuer_route(method, &path, provider)?;
                 let identity = self.admit(method, &path, provider, &verified)?;
                 return Ok(Decision::Forward(Forward {
                     path_and_query,
@@ -420,8 +421,8 @@ where
         }
     }
 
-    /// For a token `provider` verified: the route's issuers and scopes, and the identity headers
-    /// to send.
+    /// For a token `provider` verified (on a route that accepts the provider): the route's
+    /// scopes, and the identity headers to send.
     fn admit(
         &self,
         method: &str,
@@ -429,7 +430,6 @@ where
         provider: &Provider<S, T, L>,
         verified: &CachedToken,
     ) -> Result<Rc<[(String, String)]>, GatewayError> {
-        self.check_issuer_route(method, path, provider)?;
         if let Some(required) = required_scopes(method, path, &self.policy.route_scopes) {
             check_scopes(required, &verified.claims)?;
         }
