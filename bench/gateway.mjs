@@ -21,11 +21,11 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { gzipSync, constants as zlib } from "node:zlib";
 import autocannon from "autocannon";
-import { Miniflare } from "miniflare";
 import sharp from "sharp";
 import { startIssuer } from "../demo/issuer.mjs";
 import { DIRECT_SOCKET, startGateway } from "../tests/support/gateway.mjs";
 import { gatewayVars, STATUS_TOKEN } from "../tests/support/stack.mjs";
+import { bundleJose, referenceStarters } from "./references.mjs";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 
@@ -63,30 +63,6 @@ const median = (values) => {
 const percentile = (sorted, p) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]);
 const elapsedMs = (start) => Number(process.hrtime.bigint() - start) / 1e6;
 const log = (message) => console.error(`bench/gateway: ${message}`);
-
-function compatibilityDate() {
-  const match = readFileSync(`${root}wrangler.toml`, "utf8").match(/^compatibility_date\s*=\s*"([^"]+)"/m);
-  if (!match) throw new Error("wrangler.toml has no compatibility_date");
-  return match[1];
-}
-
-/** A plain module Worker (one file) in its own workerd, with its own JWKS_CACHE KV namespace. */
-async function startModuleWorker(scriptPath, bindings, kvPersist = false) {
-  const mf = new Miniflare({
-    host: "127.0.0.1",
-    port: 0,
-    modules: true,
-    scriptPath,
-    compatibilityDate: compatibilityDate(),
-    kvNamespaces: ["JWKS_CACHE"],
-    kvPersist,
-    bindings,
-    // The load reaches the Worker itself, not Miniflare's development entry Worker.
-    ...DIRECT_SOCKET,
-  });
-  await mf.ready;
-  return { mf, close: () => mf.dispose() };
-}
 
 /** Starts a Worker and returns it with the URL of its direct socket and its workerd process ids. */
 async function startServed(start) {
@@ -352,21 +328,7 @@ process.once("SIGTERM", onSignal);
 try {
   log("building the gateway (scripts/build.sh) and bundling the jose Worker (esbuild)…");
   execFileSync("bash", ["scripts/build.sh"], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
-  mkdirSync(`${root}bench/.build`, { recursive: true });
-  execFileSync(
-    `${root}node_modules/.bin/esbuild`,
-    [
-      "bench/workers/jose.mjs",
-      "--bundle",
-      "--format=esm",
-      "--platform=neutral",
-      "--conditions=worker,browser",
-      "--main-fields=module,main",
-      "--outfile=bench/.build/jose.js",
-      "--log-level=warning",
-    ],
-    { cwd: root, stdio: ["ignore", "ignore", "inherit"] },
-  );
+  bundleJose();
   const sizes = bundleSizes();
   const baseline = BASELINE ? buildBaseline(BASELINE) : null;
   const baselineSizes = baseline ? bundleSizes(baseline.buildDir) : null;
@@ -383,17 +345,9 @@ try {
   const invalid = distinct.map(badSignature);
   const tokenSets = { same, distinct, invalid };
 
-  const joseVars = {
-    JWT_AUTHORITY: issuer.url,
-    JWT_AUDIENCE: issuer.audience,
-    JWT_JWKS_URL: `${issuer.url}/jwks.json`,
-    JWT_ALGORITHMS: ALG,
-    ORIGIN_URL: origin.url,
-  };
   const gwVars = gatewayVars(issuer, origin, { JWT_ALGORITHMS: ALG, LOG_LEVEL: "error" });
   const starters = {
-    passthrough: (kvPersist) => startModuleWorker(`${root}bench/workers/passthrough.mjs`, { ORIGIN_URL: origin.url }, kvPersist),
-    jose: (kvPersist) => startModuleWorker(`${root}bench/.build/jose.js`, joseVars, kvPersist),
+    ...referenceStarters(issuer, origin, ALG),
     gateway: (kvPersist) => startGateway({ vars: gwVars, kvPersist, miniflare: DIRECT_SOCKET }),
     baseline: (kvPersist) => startGateway({ vars: gwVars, kvPersist, miniflare: DIRECT_SOCKET, buildDir: baseline.buildDir }),
   };

@@ -7,7 +7,7 @@ import { Miniflare } from "miniflare";
 const root = fileURLToPath(new URL("../../", import.meta.url));
 
 /** compatibility_date from wrangler.toml, so tests run the Worker as it is deployed. */
-function compatibilityDate() {
+export function compatibilityDate() {
   const match = readFileSync(`${root}wrangler.toml`, "utf8").match(/^compatibility_date\s*=\s*"([^"]+)"/m);
   if (!match) throw new Error("wrangler.toml has no compatibility_date");
   return match[1];
