@@ -8,16 +8,26 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/bootstrap.sh
 . scripts/env.sh
 cd "${1:-.}"
+# SHA-256 (the token cache's keys, key thumbprints) in sha2's compact form, not its unrolled
+# one: 1.6 KiB less gzip'd, for one hash of the token (about 13 blocks) per request (docs/decisions/0006).
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS:-} --cfg sha2_backend_soft=\"compact\""
 worker-build --release
 
 # wasm-opt, run here rather than by worker-build (its metadata in Cargo.toml turns it off there):
 # worker-build always adds --debuginfo, which keeps the names section, a sixth of the module. The
 # features are the ones workerd supports, as worker-build enables them.
 # -Oz: measured against -O3 in docs/decisions/0006-bundle-size.md (smaller, and not slower).
+# --one-caller-inline-max-function-size=0: a function with one caller is not merged into that
+# caller unless it is small anyway (wasm-opt merges any size by default). Merged, the once-per-
+# isolate configuration code sat inside the accessor every request calls, and the key cache's
+# rare paths inside the verify task: a fresh isolate compiles each function it calls in full, so
+# the first request compiled them all. Also 6 KiB smaller gzip'd (docs/decisions/0006).
+# EDGE_JWT_WASM_OPT replaces these flags (words split on spaces), to measure others.
 # EDGE_JWT_WASM_NAMES=1 keeps the function names (for `node bench/profile.mjs`).
+read -r -a opt <<< "${EDGE_JWT_WASM_OPT:--Oz --one-caller-inline-max-function-size=0}"
 names=(--strip-debug)
 [ "${EDGE_JWT_WASM_NAMES:-0}" = 1 ] && names=(--debuginfo)
-wasm-opt "${EDGE_JWT_WASM_OPT:--Oz}" "${names[@]}" --strip-producers \
+wasm-opt "${opt[@]}" "${names[@]}" --strip-producers \
   --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
   --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling \
   build/index_bg.wasm -o build/index_bg.wasm

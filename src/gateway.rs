@@ -59,6 +59,9 @@ pub(crate) fn current() -> Option<Rc<Result<Isolate, ConfigError>>> {
     ISOLATE.with(|cell| cell.get().cloned())
 }
 
+/// Never inlined: [`isolate`] runs on every request, and a fresh isolate compiles each function
+/// it calls in full, so this (run once, at load) must not be part of it.
+#[inline(never)]
 fn build(env: &Env) -> Result<Isolate, ConfigError> {
     let config = Config::from_env_with(|name| crate::vars::read(env, name), &RuntimeUrls);
     let config = match config {

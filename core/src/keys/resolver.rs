@@ -20,6 +20,8 @@
 //! (an error status, a timeout, a document that is not a JWKS) keeps the last good set.
 
 use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 
 use serde_json::json;
@@ -31,6 +33,9 @@ use super::tier::{KeyCacheTier, MemoryTier, TierError};
 use crate::jws::jwk::KeySet;
 use crate::keys::source::{FetchError, Fetched, KeySource};
 use crate::log::{EventSink, Level};
+
+/// A boxed future of this isolate (not `Send`: the caches hold `Rc`s).
+type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 
 /// Why a lookup produced no key set to verify with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -197,7 +202,33 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
             }
         }
 
-        // 3. The source.
+        // 3. The source: its own future, out of line, so that the steady path above stays
+        // small (a fresh isolate compiles what a request runs, function by function).
+        self.source_lookup(current, claimed, kid, now).await
+    }
+
+    /// Step 3 of [`KeyCache::lookup`]: the source, when neither memory nor the shared tier
+    /// answered (no set, a stale set, or a fresh set without `kid`). Boxed, behind a function
+    /// that is never inlined, so that its state machine is not part of every caller's.
+    #[inline(never)]
+    fn source_lookup<'a>(
+        &'a self,
+        current: Option<Rc<CachedKeySet>>,
+        claimed: bool,
+        kid: Option<&'a str>,
+        now: u64,
+    ) -> LocalFuture<'a, Result<(Rc<CachedKeySet>, KeyTier), ResolveError>> {
+        Box::pin(self.source_step(current, claimed, kid, now))
+    }
+
+    async fn source_step(
+        &self,
+        current: Option<Rc<CachedKeySet>>,
+        claimed: bool,
+        kid: Option<&str>,
+        now: u64,
+    ) -> Result<(Rc<CachedKeySet>, KeyTier), ResolveError> {
+        let knows = |set: &CachedKeySet| kid.is_none_or(|kid| set.keys.get(kid).is_some());
         match current {
             None => self.fetch_cold(now).await.and_then(|set| {
                 if knows(&set) {
