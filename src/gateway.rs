@@ -39,9 +39,11 @@ pub(crate) struct Isolate {
     pub(crate) metrics: Option<Metrics>,
 }
 
+/// The isolate's gateway as requests share it (an error when the configuration is invalid).
+pub(crate) type SharedIsolate = Rc<Result<Isolate, ConfigError>>;
+
 thread_local! {
-    static ISOLATE: std::cell::OnceCell<Rc<Result<Isolate, ConfigError>>> =
-        const { std::cell::OnceCell::new() };
+    static ISOLATE: std::cell::OnceCell<SharedIsolate> = const { std::cell::OnceCell::new() };
 }
 
 /// Seconds since the Unix epoch (`Date.now()`, without making a `Date` object).
@@ -50,12 +52,12 @@ pub(crate) fn now() -> u64 {
 }
 
 /// The isolate's gateway, built (and its configuration validated) on first use.
-pub(crate) fn isolate(env: &Env) -> Rc<Result<Isolate, ConfigError>> {
+pub(crate) fn isolate(env: &Env) -> SharedIsolate {
     ISOLATE.with(|cell| cell.get_or_init(|| Rc::new(build(env))).clone())
 }
 
 /// The isolate's gateway if a request has built it already.
-pub(crate) fn current() -> Option<Rc<Result<Isolate, ConfigError>>> {
+pub(crate) fn current() -> Option<SharedIsolate> {
     ISOLATE.with(|cell| cell.get().cloned())
 }
 

@@ -18,13 +18,15 @@ mod vars;
 
 use edge_jwt_core::gateway::answer::GatewayError;
 use edge_jwt_core::gateway::metrics::{CacheUse, RequestOutcome};
-use edge_jwt_core::gateway::pipeline::{Decision, Forward};
+use edge_jwt_core::gateway::pipeline::{Decision, Forward, Pending, Progress, SignatureCheck};
+use edge_jwt_core::jws::backend::SignatureBackend;
 use edge_jwt_core::keys::heartbeat::ScheduledRun;
 use edge_jwt_core::log::{EventSink, Level};
-use gateway::{now, Isolate, WorkerRequest};
+use edge_jwt_webcrypto::WebCryptoBackend;
+use gateway::{now, Isolate, SharedIsolate, WorkerRequest};
 use js_sys::Promise;
 use serde_json::json;
-use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::prelude::{wasm_bindgen, Closure};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use worker::{event, Date, Env, ScheduleContext, ScheduledEvent};
@@ -33,6 +35,9 @@ use worker::{event, Date, Env, ScheduleContext, ScheduledEvent};
 extern "C" {
     #[wasm_bindgen(js_name = startupEnv)]
     fn startup_env() -> JsValue;
+    /// `callback(true, value)` or `callback(false, reason)` once `promise` settles.
+    #[wasm_bindgen(js_name = whenSettled)]
+    fn when_settled(promise: &Promise, callback: &js_sys::Function) -> Promise;
 }
 
 /// When the runtime loads the Worker: the isolate's gateway is built (its configuration read and
@@ -75,7 +80,8 @@ pub fn fetch(req: web_sys::Request, env: Env, _ctx: worker::worker_sys::Context)
     };
     // When the request arrived: the pipeline's clock, and the start of the metrics' latency.
     let start_ms = js_sys::Date::now();
-    match gateway.core.decide(&request, (start_ms / 1000.0) as u64) {
+    let now_s = (start_ms / 1000.0) as u64;
+    match gateway.core.decide(&request, now_s) {
         Decision::Health => {
             let response = ready(response::json(&json!({ "status": "ok" })));
             measured(
@@ -117,27 +123,103 @@ pub fn fetch(req: web_sys::Request, env: Env, _ctx: worker::worker_sys::Context)
                 Ok(response)
             })
         }
-        Decision::Verify(pending) => {
+        Decision::Verify(pending) => match gateway.core.verify_now(&pending, now_s) {
+            Progress::Done(result) => settle(gateway, &request, start_ms, &pending, result),
+            Progress::Signature(check) => {
+                check_signature(&isolate, gateway, request, start_ms, pending, check)
+            }
+            // The key cache reads KV or fetches: a task, which takes it from the start.
+            Progress::Wait => verify_task(&isolate, request, start_ms, pending, None),
+        },
+    }
+}
+
+/// A futures task for what waits on more than one promise: the whole verification when the
+/// key cache must read KV or fetch (`check` is `None`), or the signature's check of `check`
+/// when its key is not imported in this isolate yet.
+fn verify_task(
+    isolate: &SharedIsolate,
+    request: WorkerRequest,
+    start_ms: f64,
+    pending: Pending,
+    check: Option<SignatureCheck>,
+) -> Promise {
+    let isolate = isolate.clone();
+    future_to_promise(async move {
+        let gateway = settled_isolate(&isolate)?;
+        let core = &gateway.core;
+        let result = match check {
+            None => core.verify(&pending, now()).await,
+            Some(check) => {
+                let checked = core
+                    .backend
+                    .verify(check.alg(), check.key(), check.message(), check.signature())
+                    .await;
+                core.signed(&pending, check, checked, now())
+            }
+        };
+        JsFuture::from(settle(gateway, &request, start_ms, &pending, result)).await
+    })
+}
+
+/// A token whose key set is in memory: WebCrypto's `verify` promise, with the rest of the
+/// pipeline in its callback ([`Gateway::signed`](edge_jwt_core::gateway::pipeline::Gateway::signed)),
+/// no futures task; or, the first time the key is used in this isolate, a task that imports it
+/// first.
+fn check_signature(
+    isolate: &SharedIsolate,
+    gateway: &Isolate,
+    request: WorkerRequest,
+    start_ms: f64,
+    pending: Pending,
+    check: SignatureCheck,
+) -> Promise {
+    let backend = &gateway.core.backend;
+    let started =
+        backend.start_verify(check.alg(), check.key(), check.message(), check.signature());
+    match started {
+        Some(Ok(promise)) => {
             let isolate = isolate.clone();
-            future_to_promise(async move {
-                let gateway = settled_isolate(&isolate)?;
-                match gateway.core.verify(&pending, now()).await {
-                    Ok(target) => {
-                        let outcome = RequestOutcome::Forwarded(target.cache);
-                        let response = forward(gateway, &request, &target);
-                        JsFuture::from(measured(gateway, &request, start_ms, &outcome, response))
-                            .await
-                    }
-                    Err(error) => {
-                        let outcome = RequestOutcome::Rejected(&error, pending.cache_use());
-                        let metadata = response::metadata_url(&gateway.config, Some(&request));
-                        let realm = &gateway.config.realm;
-                        let response = response::error(&error, realm, metadata.as_deref())?;
-                        measure(gateway, &request, start_ms, &outcome, &response);
-                        Ok(response)
-                    }
-                }
-            })
+            let finish =
+                Closure::<dyn FnMut(bool, JsValue) -> Result<JsValue, JsValue>>::once_into_js(
+                    move |fulfilled: bool, value: JsValue| {
+                        let gateway = settled_isolate(&isolate)?;
+                        let settled = if fulfilled { Ok(value) } else { Err(value) };
+                        let checked = WebCryptoBackend::verified(settled);
+                        let result = gateway.core.signed(&pending, check, checked, now());
+                        Ok(settle(gateway, &request, start_ms, &pending, result).into())
+                    },
+                );
+            when_settled(&promise, finish.unchecked_ref())
+        }
+        // WebCrypto refused the call itself: the key is unusable (401).
+        Some(Err(error)) => {
+            let result = gateway.core.signed(&pending, check, Err(error), now());
+            settle(gateway, &request, start_ms, &pending, result)
+        }
+        None => verify_task(isolate, request, start_ms, pending, Some(check)),
+    }
+}
+
+/// The answer to a request that needed verification: the origin's response, or the refusal.
+fn settle(
+    gateway: &Isolate,
+    request: &WorkerRequest,
+    start_ms: f64,
+    pending: &Pending,
+    result: std::result::Result<Forward, GatewayError>,
+) -> Promise {
+    match result {
+        Ok(target) => {
+            let outcome = RequestOutcome::Forwarded(target.cache);
+            let response = forward(gateway, request, &target);
+            measured(gateway, request, start_ms, &outcome, response)
+        }
+        Err(error) => {
+            let outcome = RequestOutcome::Rejected(&error, pending.cache_use());
+            let metadata = response::metadata_url(&gateway.config, Some(request));
+            let response = answer(&error, &gateway.config.realm, metadata);
+            measured(gateway, request, start_ms, &outcome, response)
         }
     }
 }

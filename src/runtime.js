@@ -74,6 +74,18 @@ export function forward(request, target, withBody, deletes, sets, timeoutMs, onF
 }
 
 /**
+ * `promise`, then `callback(true, value)` once it is fulfilled or `callback(false, reason)` once
+ * it is rejected: one callback for both outcomes, so that a Rust closure made for one call is
+ * called exactly once (and so freed). Settles with what the callback returns.
+ */
+export function whenSettled(promise, callback) {
+  return promise.then(
+    (value) => callback(true, value),
+    (reason) => callback(false, reason),
+  );
+}
+
+/**
  * A JSON response of the gateway itself (an RFC 6750 error or one of its endpoints), never
  * cached; `challenge` (WWW-Authenticate), `retryAfter` and `allow` are left out when empty.
  */

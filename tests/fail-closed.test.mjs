@@ -2,6 +2,7 @@
 // the real bundle. Nothing the gateway's policy would refuse may reach the demo OrderService.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { generateKeyPair, SignJWT } from "jose";
 import { request, startStack } from "./support/stack.mjs";
 
 const BASE = "https://gateway.test";
@@ -164,5 +165,48 @@ describe("the verified-token cache never outlives what verification accepts", ()
     assert.equal(res.status, 401, JSON.stringify(body));
     assert.match(body.error_description, /^unknown_key/);
     assert.equal(stack.issuer.counts.jwks, 2, "the stale set was fetched again");
+  });
+});
+
+describe("a new token whose key set is in memory is verified in full (without a futures task)", () => {
+  let stack;
+  after(() => stack?.close());
+
+  test("a forged, altered or out-of-policy token is refused and never forwarded", async () => {
+    stack = await startStack();
+    const gateway = await stack.addGateway();
+    // A first verified request: the key set is in memory and its key imported, so the tokens
+    // below take the path that checks the signature in WebCrypto's promise callback.
+    assert.equal((await request(gateway, await stack.issuer.mint())).status, 200);
+    const good = await stack.issuer.mint({ sub: "someone-else" });
+    const [header, payload, signature] = good.split(".");
+    const { kid } = JSON.parse(Buffer.from(header, "base64url"));
+    const flip = (text, i) => `${text.slice(0, i)}${text[i] === "A" ? "B" : "A"}${text.slice(i + 1)}`;
+    const { privateKey } = await generateKeyPair("RS256");
+    const claims = { sub: "attacker", iss: stack.issuer.url, aud: stack.issuer.audience };
+    const signed = (alg, key) =>
+      new SignJWT(claims).setProtectedHeader({ alg, kid, typ: "JWT" }).setIssuedAt().setExpirationTime("1h").sign(key);
+    const now = Math.floor(Date.now() / 1000);
+    const cases = {
+      "altered signature": `${header}.${payload}.${flip(signature, 20)}`,
+      "truncated signature": `${header}.${payload}.${signature.slice(0, -4)}`,
+      "altered payload": `${header}.${flip(payload, 12)}.${signature}`,
+      "another key under the issuer's kid": await signed("RS256", privateKey),
+      "HS256 under the issuer's kid": await signed("HS256", new TextEncoder().encode("a shared secret of 32 bytes!!!!!")),
+      expired: await stack.issuer.mint({}, { expiresIn: now - 600 }),
+      "another audience": await stack.issuer.mint({}, { audience: "another-service" }),
+      "another issuer": await stack.issuer.mint({}, { issuer: "https://issuer.invalid" }),
+    };
+    const received = stack.origin.received.length;
+    for (const [name, token] of Object.entries(cases)) {
+      const res = await request(gateway, token);
+      assert.equal(res.status, 401, name);
+      assert.match(res.headers.get("www-authenticate"), /error="invalid_token"/, name);
+    }
+    assert.equal(stack.origin.received.length, received, "nothing reached the origin");
+    assert.equal(stack.issuer.counts.jwks, 1, "the key set was fetched once");
+    // The good token passes after all that, and then from the token cache.
+    assert.equal((await request(gateway, good)).status, 200);
+    assert.equal((await request(gateway, good)).status, 200);
   });
 });

@@ -681,3 +681,94 @@ fn the_metadata_endpoint_is_the_gateways_own_unless_turned_off() {
     let forwarded = off.run(&Req::new("POST", path).bearer(&reader), now());
     assert_eq!(forwarded.forwarded().path_and_query, path);
 }
+
+/// A fixture token with its header replaced by `header` (its signature no longer matches).
+fn with_header(token: &str, header: &str) -> String {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    let rest = token.split_once('.').unwrap().1;
+    format!(
+        "{}.{rest}",
+        Base64UrlUnpadded::encode_string(header.as_bytes())
+    )
+}
+
+/// The Worker takes a token whose key set is in memory through `verify_now`, one signature
+/// check and `signed`, and any other through `verify`: both must decide every request alike,
+/// leave the caches alike and log the same events. Two gateways see the same requests, one
+/// driven each way.
+#[test]
+fn the_stepwise_path_decides_as_the_awaited_one() {
+    let vars = [
+        (
+            "ROUTE_SCOPES",
+            "POST /orders=orders:write; GET /orders=orders:read",
+        ),
+        // The set stays fresh past the tokens' expiry.
+        ("JWKS_CACHE_TTL_SECONDS", "86400"),
+        ("JWKS_MAX_TTL_SECONDS", "86400"),
+    ];
+    let stepwise = TestGateway::new(&vars);
+    let awaited = TestGateway::new(&vars);
+    let reader = token_with(&["orders:read"]);
+    let writer = token_with(&["orders:read", "orders:write"]);
+    let none = token_with(&[]);
+    let (head, signature) = writer.rsplit_once('.').unwrap();
+    let mut flipped = signature.as_bytes().to_vec();
+    flipped[10] = if flipped[10] == b'A' { b'B' } else { b'A' };
+    let tampered = format!("{head}.{}", String::from_utf8(flipped).unwrap());
+    let truncated = format!("{head}.{}", &signature[..signature.len() - 4]);
+    let other_kid = with_header(&none, r#"{"alg":"EdDSA","kid":"elsewhere","typ":"JWT"}"#);
+    let no_kid = with_header(&none, r#"{"alg":"EdDSA","typ":"JWT"}"#);
+    let wrong_alg = with_header(
+        &none,
+        r#"{"alg":"ES256","kid":"gateway-eddsa","typ":"JWT"}"#,
+    );
+    let expired = issued_at() + 3600 + 3600;
+    let steps: Vec<(Req, u64)> = vec![
+        // The first token: the key set is fetched (both through `verify`).
+        (Req::new("GET", "/orders").bearer(&reader), now()),
+        // From here the set is in memory: the stepwise gateway checks signatures without waiting.
+        (Req::new("GET", "/orders").bearer(&writer), now()),
+        (Req::new("POST", "/orders").bearer(&writer), now()),
+        (Req::new("POST", "/orders").bearer(&none), now()),
+        (Req::new("GET", "/orders").bearer(&tampered), now()),
+        (Req::new("GET", "/orders").bearer(&truncated), now()),
+        (Req::new("GET", "/orders").bearer(&no_kid), now()),
+        (Req::new("GET", "/orders").bearer(&wrong_alg), now()),
+        // An unknown kid: memory cannot answer, the key cache refetches (then its cooldown).
+        (Req::new("GET", "/orders").bearer(&other_kid), now() + 1),
+        (Req::new("GET", "/orders").bearer(&other_kid), now() + 2),
+        // Cached tokens, then the same tokens once they have expired.
+        (Req::new("GET", "/orders").bearer(&reader), now() + 3),
+        (Req::new("GET", "/orders").bearer(&reader), expired),
+        (Req::new("GET", "/orders").bearer(&none), expired),
+    ];
+    let mut outcomes = Vec::new();
+    for (i, (req, at)) in steps.iter().enumerate() {
+        let got = stepwise.run(req, *at);
+        let want = awaited.run_awaiting(req, *at);
+        assert_eq!(format!("{got:?}"), format!("{want:?}"), "step {i}");
+        outcomes.push(got.status());
+    }
+    // The table covers each way out: forwarded, 403 (scopes) and 401.
+    for status in [200, 401, 403] {
+        assert!(outcomes.contains(&status), "{status} in {outcomes:?}");
+    }
+    // The tokens checked while the set was in memory (writer, none, tampered, the cached reader
+    // after expiry is refused by the token cache's claims check first).
+    assert!(
+        stepwise.stepwise_checks.get() >= 3,
+        "{}",
+        stepwise.stepwise_checks.get()
+    );
+    assert_eq!(awaited.stepwise_checks.get(), 0);
+    assert_eq!(stepwise.log.names(), awaited.log.names());
+    assert_eq!(
+        stepwise.gateway.tokens.stats(),
+        awaited.gateway.tokens.stats()
+    );
+    assert_eq!(stepwise.source.calls(), awaited.source.calls());
+    let counters =
+        |g: &TestGateway| format!("{:?}", g.gateway.providers[0].keys.status(now()).counters);
+    assert_eq!(counters(&stepwise), counters(&awaited));
+}

@@ -10,7 +10,6 @@
 #![forbid(unsafe_code)]
 
 use std::cell::{OnceCell, RefCell};
-use std::collections::HashMap;
 
 use edge_jwt_core::jws::alg::Hash;
 use edge_jwt_core::jws::backend::{BackendError, SignatureBackend};
@@ -21,18 +20,22 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Crypto, CryptoKey, SubtleCrypto};
 
-/// How many imported keys an isolate keeps; past this the map is cleared and refilled on demand
+/// How many imported keys an isolate keeps; past this the list is cleared and refilled on demand
 /// (key sets hold a handful of keys, so this only bounds memory under churn).
 const MAX_IMPORTED_KEYS: usize = 64;
 
 /// Verifies signatures with WebCrypto, importing each key once.
+///
+/// Both lists are short (a key set holds a handful of keys, there are nine algorithms) and are
+/// searched in order: cheaper than hashing a thumbprint on every verification.
 #[derive(Debug, Default)]
 pub struct WebCryptoBackend {
-    imported: RefCell<HashMap<(String, Algorithm), CryptoKey>>,
+    /// The imported keys, by thumbprint and algorithm.
+    imported: RefCell<Vec<(String, Algorithm, CryptoKey)>>,
     /// `crypto.subtle`, once found.
     subtle: OnceCell<SubtleCrypto>,
     /// The `verify` parameters of each algorithm used so far.
-    verify_params: RefCell<HashMap<Algorithm, Object>>,
+    verify_params: RefCell<Vec<(Algorithm, Object)>>,
 }
 
 impl WebCryptoBackend {
@@ -57,26 +60,89 @@ impl WebCryptoBackend {
 
     /// The `verify` parameters of `alg`, made on first use.
     fn verify_params(&self, alg: Algorithm) -> Result<Object, JsValue> {
-        if let Some(params) = self.verify_params.borrow().get(&alg) {
+        let known = self.verify_params.borrow();
+        if let Some((_, params)) = known.iter().find(|(known, _)| *known == alg) {
             return Ok(params.clone());
         }
+        drop(known);
         let params = verify_params(alg)?;
-        self.verify_params.borrow_mut().insert(alg, params.clone());
+        self.verify_params.borrow_mut().push((alg, params.clone()));
         Ok(params)
     }
 
+    /// The key imported before for `key` and `alg`, if any.
+    fn imported_key(&self, alg: Algorithm, key: &PublicKey) -> Option<CryptoKey> {
+        self.imported
+            .borrow()
+            .iter()
+            .find(|(thumbprint, imported_for, _)| {
+                *imported_for == alg && *thumbprint == key.thumbprint
+            })
+            .map(|(_, _, imported)| imported.clone())
+    }
+
     async fn key_for(&self, alg: Algorithm, key: &PublicKey) -> Result<CryptoKey, BackendError> {
-        let id = (key.thumbprint.clone(), alg);
-        if let Some(found) = self.imported.borrow().get(&id) {
-            return Ok(found.clone());
+        if let Some(found) = self.imported_key(alg, key) {
+            return Ok(found);
         }
         let imported = import(alg, key).await?;
-        let mut map = self.imported.borrow_mut();
-        if map.len() >= MAX_IMPORTED_KEYS {
-            map.clear();
+        // Another request may have imported it meanwhile: keep one.
+        if self.imported_key(alg, key).is_none() {
+            let mut keys = self.imported.borrow_mut();
+            if keys.len() >= MAX_IMPORTED_KEYS {
+                keys.clear();
+            }
+            keys.push((key.thumbprint.clone(), alg, imported.clone()));
         }
-        map.insert(id, imported.clone());
         Ok(imported)
+    }
+}
+
+impl WebCryptoBackend {
+    /// [`SignatureBackend::verify`] without a future, when `key` was imported before: WebCrypto's
+    /// `verify` promise, whose outcome [`WebCryptoBackend::verified`] reads once it settles.
+    /// `None` when the key is not imported yet (then `verify` imports it).
+    pub fn start_verify(
+        &self,
+        alg: Algorithm,
+        key: &PublicKey,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Option<Result<js_sys::Promise, BackendError>> {
+        let crypto_key = self.imported_key(alg, key)?;
+        Some(self.verify_with(alg, &crypto_key, message, signature))
+    }
+
+    /// What a settled `verify` promise answered: its value when it was fulfilled, its reason
+    /// when it was rejected.
+    pub fn verified(settled: Result<JsValue, JsValue>) -> Result<bool, BackendError> {
+        settled
+            .map(|valid| valid.as_bool() == Some(true))
+            .map_err(|err| BackendError::VerifyRejected {
+                message: js_message(&err),
+            })
+    }
+
+    /// WebCrypto's `verify` with an imported key (it copies `message` and `signature` before it
+    /// returns).
+    fn verify_with(
+        &self,
+        alg: Algorithm,
+        crypto_key: &CryptoKey,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<js_sys::Promise, BackendError> {
+        let rejected = |err: JsValue| BackendError::VerifyRejected {
+            message: js_message(&err),
+        };
+        self.subtle()?
+            .verify_with_object_and_u8_array_and_u8_array(
+                &self.verify_params(alg).map_err(rejected)?,
+                crypto_key,
+                signature,
+                message,
+            )
+            .map_err(rejected)
     }
 }
 
@@ -89,20 +155,8 @@ impl SignatureBackend for WebCryptoBackend {
         signature: &[u8],
     ) -> Result<bool, BackendError> {
         let crypto_key = self.key_for(alg, key).await?;
-        let rejected = |err: JsValue| BackendError::VerifyRejected {
-            message: js_message(&err),
-        };
-        let promise = self
-            .subtle()?
-            .verify_with_object_and_u8_array_and_u8_array(
-                &self.verify_params(alg).map_err(rejected)?,
-                &crypto_key,
-                signature,
-                message,
-            )
-            .map_err(rejected)?;
-        let result = JsFuture::from(promise).await.map_err(rejected)?;
-        Ok(result.as_bool() == Some(true))
+        let promise = self.verify_with(alg, &crypto_key, message, signature)?;
+        Self::verified(JsFuture::from(promise).await)
     }
 }
 

@@ -22,7 +22,9 @@
 //!    checked against is fresh; otherwise, and for a token seen for the first time, the decision
 //!    is [`Decision::Verify`]: the adapter awaits [`Gateway::verify`], which goes through the key
 //!    cache (memory, KV, issuer) like any first-time token, so a cached token is never admitted
-//!    past what verification would accept (a key removed upstream, a set past max-stale);
+//!    past what verification would accept (a key removed upstream, a set past max-stale). When
+//!    the key set is in memory, the adapter may instead take the same steps without a task:
+//!    [`Gateway::verify_now`], its signature check, then [`Gateway::signed`];
 //! 8. the route's scopes (`ROUTE_SCOPES`, matched on the canonical path, `HEAD` as `GET`), then
 //!    the identity headers.
 //!
@@ -50,7 +52,11 @@ use crate::gateway::resource_metadata::ResourceMetadata;
 use crate::gateway::routing::{check_scopes, is_preflight, is_public, required_scopes, RouteScope};
 use crate::gateway::token_cache::{CachedToken, TokenCache};
 use crate::gateway::token_source::{self, Credential, TokenCookie};
-use crate::jws::backend::SignatureBackend;
+use crate::jws::alg::Algorithm;
+use crate::jws::backend::{BackendError, SignatureBackend};
+use crate::jws::key::PublicKey;
+use crate::jws::verify::InspectedToken;
+use crate::keys::record::CachedKeySet;
 use crate::keys::source::KeySource;
 use crate::keys::{KeyCacheTier, KeyTier};
 use crate::log::{EventSink, Level};
@@ -172,6 +178,59 @@ impl Pending {
     pub fn cache_use(&self) -> CacheUse {
         self.cache.get()
     }
+}
+
+/// How far [`Gateway::verify_now`] took a [`Pending`] request.
+#[derive(Debug)]
+pub enum Progress {
+    /// Decided: forward, or refuse (the refusal is logged).
+    Done(Result<Forward, GatewayError>),
+    /// The key is known: run the signature's math, then [`Gateway::signed`].
+    Signature(SignatureCheck),
+    /// The key cache must wait on KV or the issuer: await [`Gateway::verify`] instead.
+    Wait,
+}
+
+/// A token whose signing key is known and whose signature has the form that key requires,
+/// waiting for the backend's answer; [`Gateway::signed`] finishes it. It owns what it needs,
+/// so it can be finished in a promise's callback.
+#[derive(Debug)]
+pub struct SignatureCheck {
+    provider: usize,
+    token: InspectedToken,
+    set: Rc<CachedKeySet>,
+    /// The key's index in the set.
+    key: usize,
+}
+
+impl SignatureCheck {
+    /// The token's algorithm (allowed, and permitted by the key).
+    pub fn alg(&self) -> Algorithm {
+        self.token.alg()
+    }
+
+    /// The key to check the signature with.
+    pub fn key(&self) -> &PublicKey {
+        &self.set.keys.keys()[self.key]
+    }
+
+    /// The bytes the signature covers.
+    pub fn message(&self) -> &[u8] {
+        self.token.message()
+    }
+
+    /// The signature.
+    pub fn signature(&self) -> &[u8] {
+        self.token.signature()
+    }
+}
+
+/// Where a token stands once its key set is known.
+enum Keyed {
+    /// The token cache admitted it.
+    Admitted(Forward),
+    /// Its signature must be checked.
+    Check(SignatureCheck),
 }
 
 /// The gateway of one isolate: its policy, the trusted providers (each with its verifier and
@@ -334,18 +393,77 @@ where
     /// set, or the signature and the claims; then the route's scopes.
     pub async fn verify(&self, pending: &Pending, now: u64) -> Result<Forward, GatewayError> {
         let result = self.verify_inner(pending, now).await;
-        if let Err(error) = &result {
-            self.rejections.record(&self.log, error, now, |error| {
-                let token = Some(pending.token.as_str());
-                self.rejection_line(error, &pending.method, Some(&pending.path), token)
-            });
+        result.map_err(|error| self.refused(pending, error, now))
+    }
+
+    /// [`Gateway::verify`] as far as it goes without waiting: when the provider's key set is in
+    /// memory (fresh, with the token's `kid`), everything up to the signature's math, which
+    /// the caller runs and hands to [`Gateway::signed`]; a decision when the token cache or a
+    /// check settles it first; [`Progress::Wait`] when the key cache must read KV or fetch
+    /// (then [`Gateway::verify`] takes it from the start). The same checks in the same order
+    /// as [`Gateway::verify`], which is made of the same steps.
+    pub fn verify_now(&self, pending: &Pending, now: u64) -> Progress {
+        let step = self.identify(pending).and_then(|(index, token)| {
+            let keys = &self.providers[index].keys;
+            let Some(set) = keys.memory_hit(token.kid(), now) else {
+                return Ok(None);
+            };
+            self.with_keys(pending, index, token, set, KeyTier::Memory, now)
+                .map(Some)
+        });
+        match step {
+            Ok(None) => Progress::Wait,
+            Ok(Some(Keyed::Admitted(forward))) => Progress::Done(Ok(forward)),
+            Ok(Some(Keyed::Check(check))) => Progress::Signature(check),
+            Err(error) => Progress::Done(Err(self.refused(pending, error, now))),
         }
-        result
+    }
+
+    /// The end of [`Gateway::verify_now`]'s [`Progress::Signature`]: what the signature backend
+    /// answered for `check`, then the claims at `now`, the token cache and the route's scopes.
+    pub fn signed(
+        &self,
+        pending: &Pending,
+        check: SignatureCheck,
+        checked: Result<bool, BackendError>,
+        now: u64,
+    ) -> Result<Forward, GatewayError> {
+        let result = self.finish(pending, check, checked, now);
+        result.map_err(|error| self.refused(pending, error, now))
     }
 
     async fn verify_inner(&self, pending: &Pending, now: u64) -> Result<Forward, GatewayError> {
-        // The provider first: no key of any provider is looked up for a token of an unknown
-        // issuer, or of one this route does not accept.
+        let (index, token) = self.identify(pending)?;
+        let (set, tier) = self.providers[index]
+            .keys
+            .lookup(token.kid(), now)
+            .await
+            .map_err(|err| GatewayError::from_resolve(err, token.kid()))?;
+        match self.with_keys(pending, index, token, set, tier, now)? {
+            Keyed::Check(check) => {
+                let checked = self
+                    .backend
+                    .verify(check.alg(), check.key(), check.message(), check.signature())
+                    .await;
+                self.finish(pending, check, checked, now)
+            }
+            Keyed::Admitted(forward) => Ok(forward),
+        }
+    }
+
+    /// Logs a refusal of a [`Pending`] request (within the rejection log's budget).
+    fn refused(&self, pending: &Pending, error: GatewayError, now: u64) -> GatewayError {
+        self.rejections.record(&self.log, &error, now, |error| {
+            let token = Some(pending.token.as_str());
+            self.rejection_line(error, &pending.method, Some(&pending.path), token)
+        });
+        error
+    }
+
+    /// The token's provider, before any key is looked up: the provider first, so that no key of
+    /// any provider is looked up for a token of an unknown issuer, or of one this route does not
+    /// accept; then what needs no key (structure, algorithm, `typ`).
+    fn identify(&self, pending: &Pending) -> Result<(usize, InspectedToken), GatewayError> {
         let index = provider::select(&self.providers, &pending.token, self.max_token_bytes())
             .map_err(GatewayError::InvalidToken)?;
         let provider = &self.providers[index];
@@ -354,15 +472,25 @@ where
             ..CacheUse::default()
         });
         self.check_issuer_route(&pending.method, &pending.path, provider)?;
-        let inspected = provider
+        let token = provider
             .verifier
             .inspect(&pending.token)
             .map_err(GatewayError::InvalidToken)?;
-        let (set, tier) = provider
-            .keys
-            .lookup(inspected.kid(), now)
-            .await
-            .map_err(|err| GatewayError::from_resolve(err, inspected.kid()))?;
+        Ok((index, token))
+    }
+
+    /// With the provider's key set (from the `tier` that answered): the cached verification if
+    /// it still holds with that set, or the key the signature must be checked with.
+    fn with_keys(
+        &self,
+        pending: &Pending,
+        index: usize,
+        token: InspectedToken,
+        set: Rc<CachedKeySet>,
+        tier: KeyTier,
+        now: u64,
+    ) -> Result<Keyed, GatewayError> {
+        let provider = &self.providers[index];
         let claims = &provider.verifier.policy().claims;
         let cached = if pending.looked_up {
             None
@@ -380,25 +508,56 @@ where
             generation: set.meta.generation,
             provider: Some(index),
         });
-        let verified = match cached {
-            Some(verified) => verified,
-            None => {
-                let verified = provider
-                    .verifier
-                    .verify(&inspected, &set.keys, &self.backend, now)
-                    .await
-                    .map_err(GatewayError::InvalidToken)?;
-                if self.log.enabled(Level::Debug) {
-                    self.log.event(
-                        Level::Debug,
-                        "token_verified",
-                        json!({ "kid": verified.kid, "alg": verified.alg.name() }),
-                    );
-                }
-                self.tokens.insert(&pending.token, index, verified)
-            }
-        };
-        let identity = self.admit(&pending.method, &pending.path, provider, &verified)?;
+        if let Some(verified) = cached {
+            return self
+                .admitted(pending, provider, &verified)
+                .map(Keyed::Admitted);
+        }
+        let key = provider
+            .verifier
+            .signing_key(&token, &set.keys)
+            .map_err(GatewayError::InvalidToken)?;
+        Ok(Keyed::Check(SignatureCheck {
+            provider: index,
+            token,
+            set,
+            key,
+        }))
+    }
+
+    /// After the signature's math: the claims, the token cache, the route's scopes.
+    fn finish(
+        &self,
+        pending: &Pending,
+        check: SignatureCheck,
+        checked: Result<bool, BackendError>,
+        now: u64,
+    ) -> Result<Forward, GatewayError> {
+        let provider = &self.providers[check.provider];
+        let verified = provider
+            .verifier
+            .accept(&check.token, check.key(), checked, now)
+            .map_err(GatewayError::InvalidToken)?;
+        if self.log.enabled(Level::Debug) {
+            self.log.event(
+                Level::Debug,
+                "token_verified",
+                json!({ "kid": verified.kid, "alg": verified.alg.name() }),
+            );
+        }
+        let verified = self.tokens.insert(&pending.token, check.provider, verified);
+        self.admitted(pending, provider, &verified)
+    }
+
+    /// The request the origin receives for a token `provider` verified (or `Err` when the
+    /// route's scopes refuse it).
+    fn admitted(
+        &self,
+        pending: &Pending,
+        provider: &Provider<S, T, L>,
+        verified: &CachedToken,
+    ) -> Result<Forward, GatewayError> {
+        let identity = self.admit(&pending.method, &pending.path, provider, verified)?;
         Ok(Forward {
             path_and_query: pending.path_and_query.clone(),
             identity,

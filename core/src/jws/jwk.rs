@@ -492,7 +492,15 @@ impl KeySet {
 
     /// The key with this `kid`, if any.
     pub fn get(&self, kid: &str) -> Option<&PublicKey> {
-        self.keys.iter().find(|key| key.kid.as_deref() == Some(kid))
+        self.index_of(kid).map(|index| &self.keys[index])
+    }
+
+    /// Where the key with this `kid` is in [`KeySet::keys`] (the first, for a set made by
+    /// [`KeySet::from_keys`] with a `kid` twice).
+    pub fn index_of(&self, kid: &str) -> Option<usize> {
+        self.keys
+            .iter()
+            .position(|key| key.kid.as_deref() == Some(kid))
     }
 
     /// The `kid`s of the keys that have one, in document order.

@@ -27,19 +27,21 @@ pub struct Header {
 }
 
 /// A compact JWS whose structure is valid but whose signature and claims are not checked yet.
+/// It owns its parts, so that a check can outlive the request's borrow of the text (the
+/// Worker finishes a verification in a promise's callback).
 #[derive(Debug, Clone, PartialEq)]
-pub struct UntrustedToken<'t> {
+pub struct UntrustedToken {
     header: Header,
-    signing_input: &'t str,
+    signing_input: String,
     payload: Vec<u8>,
     signature: Vec<u8>,
 }
 
-impl<'t> UntrustedToken<'t> {
+impl UntrustedToken {
     /// Parses `token`: at most `max_len` bytes, exactly three non-empty segments of canonical
     /// unpadded base64url (no whitespace, no padding, no stray bits), a header that is a strict
     /// JSON object with a string `alg`, and no `crit`, `b64` or `zip`.
-    pub fn parse(token: &'t str, max_len: usize) -> Result<Self, Rejection> {
+    pub fn parse(token: &str, max_len: usize) -> Result<Self, Rejection> {
         if token.len() > max_len {
             return Err(Rejection::TokenTooLarge {
                 len: token.len(),
@@ -70,7 +72,7 @@ impl<'t> UntrustedToken<'t> {
         let header = parse_header(&decode(header_b64, "header is not base64url")?)?;
         let payload = decode(payload_b64, "payload is not base64url")?;
         let signature = decode(signature_b64, "signature is not base64url")?;
-        let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
+        let signing_input = token[..header_b64.len() + 1 + payload_b64.len()].to_owned();
         Ok(UntrustedToken {
             header,
             signing_input,

@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::jws::alg::Algorithm;
-use crate::jws::backend::SignatureBackend;
+use crate::jws::backend::{BackendError, SignatureBackend};
 use crate::jws::claims::{self, ClaimsPolicy};
 use crate::jws::error::Rejection;
 use crate::jws::jwk::KeySet;
@@ -41,12 +41,12 @@ pub struct VerifiedToken {
 
 /// A parsed token whose algorithm is allowed: what a caller needs to find its key.
 #[derive(Debug, Clone, PartialEq)]
-pub struct InspectedToken<'t> {
-    token: UntrustedToken<'t>,
+pub struct InspectedToken {
+    token: UntrustedToken,
     alg: Algorithm,
 }
 
-impl InspectedToken<'_> {
+impl InspectedToken {
     /// The algorithm the token claims, already checked against the allow-list.
     pub fn alg(&self) -> Algorithm {
         self.alg
@@ -55,6 +55,16 @@ impl InspectedToken<'_> {
     /// The header `kid`, used to look the key up.
     pub fn kid(&self) -> Option<&str> {
         self.token.header().kid.as_deref()
+    }
+
+    /// The bytes the signature covers.
+    pub fn message(&self) -> &[u8] {
+        self.token.signing_input()
+    }
+
+    /// The decoded signature.
+    pub fn signature(&self) -> &[u8] {
+        self.token.signature()
     }
 }
 
@@ -77,7 +87,7 @@ impl Verifier {
 
     /// Everything that needs no key: structure, header, algorithm allow-list and `typ`. Cheap,
     /// and enough to learn which `kid` to look up.
-    pub fn inspect<'t>(&self, token: &'t str) -> Result<InspectedToken<'t>, Rejection> {
+    pub fn inspect(&self, token: &str) -> Result<InspectedToken, Rejection> {
         let token = UntrustedToken::parse(token, self.policy.max_token_bytes)?;
         let header = token.header();
         let alg = Algorithm::from_name(&header.alg)
@@ -95,29 +105,48 @@ impl Verifier {
     }
 
     /// Verifies an inspected token with a key from `keys`, then its claims at `now` (seconds
-    /// since the Unix epoch).
+    /// since the Unix epoch): [`Verifier::signing_key`], the backend, [`Verifier::accept`].
     pub async fn verify<B: SignatureBackend>(
         &self,
-        token: &InspectedToken<'_>,
+        token: &InspectedToken,
         keys: &KeySet,
         backend: &B,
         now: u64,
     ) -> Result<VerifiedToken, Rejection> {
-        let alg = token.alg;
-        let key = select_key(keys, token.kid(), alg)?;
-        let signature = token.token.signature();
-        signature::check_form(alg, key, signature)?;
-        let valid = backend
-            .verify(alg, key, token.token.signing_input(), signature)
-            .await
-            .map_err(|reason| Rejection::KeyUnusable { reason })?;
+        let key = &keys.keys()[self.signing_key(token, keys)?];
+        let checked = backend
+            .verify(token.alg, key, token.message(), token.signature())
+            .await;
+        self.accept(token, key, checked, now)
+    }
+
+    /// Everything before the signature's math: the key of `keys` that must have signed `token`
+    /// (its index in [`KeySet::keys`]), and the signature's form (length, ranges) for that key
+    /// and the token's algorithm.
+    pub fn signing_key(&self, token: &InspectedToken, keys: &KeySet) -> Result<usize, Rejection> {
+        let index = select_key(keys, token.kid(), token.alg)?;
+        signature::check_form(token.alg, &keys.keys()[index], token.signature())?;
+        Ok(index)
+    }
+
+    /// Everything after it: what the backend answered for `key` (the key
+    /// [`Verifier::signing_key`] chose), which must be a valid signature, then the claims at
+    /// `now`.
+    pub fn accept(
+        &self,
+        token: &InspectedToken,
+        key: &PublicKey,
+        checked: Result<bool, BackendError>,
+        now: u64,
+    ) -> Result<VerifiedToken, Rejection> {
+        let valid = checked.map_err(|reason| Rejection::KeyUnusable { reason })?;
         if !valid {
             return Err(Rejection::BadSignature);
         }
         let claims = token.token.claims()?;
         claims::check(&claims, &self.policy.claims, now)?;
         Ok(VerifiedToken {
-            alg,
+            alg: token.alg,
             kid: key.kid.clone(),
             key_thumbprint: key.thumbprint.clone(),
             claims,
@@ -137,28 +166,25 @@ impl Verifier {
     }
 }
 
-/// The key for `kid` and `alg`. With a `kid`, that key or nothing (it must permit `alg`); without
-/// one, the only key that permits `alg`, since guessing among several would let one key's
-/// signature be tried against another's.
-fn select_key<'k>(
-    keys: &'k KeySet,
-    kid: Option<&str>,
-    alg: Algorithm,
-) -> Result<&'k PublicKey, Rejection> {
-    let key = match kid {
+/// The key for `kid` and `alg`, as its index in `keys`. With a `kid`, that key or nothing (it
+/// must permit `alg`); without one, the only key that permits `alg`, since guessing among
+/// several would let one key's signature be tried against another's.
+fn select_key(keys: &KeySet, kid: Option<&str>, alg: Algorithm) -> Result<usize, Rejection> {
+    let all = keys.keys();
+    let index = match kid {
         Some(kid) => keys
-            .get(kid)
+            .index_of(kid)
             .ok_or_else(|| Rejection::unknown_key(Some(kid)))?,
         None => {
-            let mut fitting = keys.keys().iter().filter(|key| key.permits(alg));
+            let mut fitting = (0..all.len()).filter(|&i| all[i].permits(alg));
             match (fitting.next(), fitting.next()) {
-                (Some(key), None) => key,
+                (Some(index), None) => index,
                 _ => return Err(Rejection::UnknownKey { kid: None }),
             }
         }
     };
-    if key.permits(alg) {
-        Ok(key)
+    if all[index].permits(alg) {
+        Ok(index)
     } else {
         Err(Rejection::KeyMismatch { alg: alg.name() })
     }

@@ -37,6 +37,12 @@ use crate::log::{EventSink, Level};
 /// A boxed future of this isolate (not `Send`: the caches hold `Rc`s).
 type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 
+/// Whether `set` can verify a token with `kid` (without one, any set may: the verifier then
+/// looks for the only key that permits the token's algorithm).
+fn knows(set: &CachedKeySet, kid: Option<&str>) -> bool {
+    kid.is_none_or(|kid| set.keys.get(kid).is_some())
+}
+
 /// Why a lookup produced no key set to verify with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
@@ -159,27 +165,36 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
         self.lookup(kid, now).await.map(|(set, _)| set)
     }
 
+    /// The first step of [`KeyCache::lookup`] alone, without waiting: the isolate's set when it
+    /// is fresh and knows `kid` (counted as a memory hit). `None` otherwise, with nothing
+    /// counted, claimed or read: [`KeyCache::lookup`] then takes it from the start.
+    pub fn memory_hit(&self, kid: Option<&str>, now: u64) -> Option<Rc<CachedKeySet>> {
+        let set = self.memory.current()?;
+        if !set.is_fresh(now) || !knows(&set, kid) {
+            return None;
+        }
+        self.count(|s| s.memory_hits += 1);
+        if self.log.enabled(Level::Debug) {
+            self.log
+                .event(Level::Debug, "key_cache_hit", json!({ "tier": "memory" }));
+        }
+        Some(set)
+    }
+
     /// [`KeyCache::keys_for`], with the tier that answered.
     pub async fn lookup(
         &self,
         kid: Option<&str>,
         now: u64,
     ) -> Result<(Rc<CachedKeySet>, KeyTier), ResolveError> {
-        let knows = |set: &CachedKeySet| kid.is_none_or(|kid| set.keys.get(kid).is_some());
-
         // 1. Isolate memory: the steady-state path.
+        if let Some(set) = self.memory_hit(kid, now) {
+            return Ok((set, KeyTier::Memory));
+        }
         let current = self.memory.current();
         let mut claimed = false;
         if let Some(set) = &current {
             if set.is_fresh(now) {
-                if knows(set) {
-                    self.count(|s| s.memory_hits += 1);
-                    if self.log.enabled(Level::Debug) {
-                        self.log
-                            .event(Level::Debug, "key_cache_hit", json!({ "tier": "memory" }));
-                    }
-                    return Ok((set.clone(), KeyTier::Memory));
-                }
                 // An unknown kid: within the isolate's cooldown it is refused here, before any
                 // shared-tier read; otherwise this request claims the refetch now, before its
                 // first await, so the requests in flight are refused too.
@@ -194,7 +209,7 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
         // is kept failed the same check above, so a hit here is always the shared tier's set.
         let current = self.adopt_newer_shared(current).await;
         if let Some(set) = &current {
-            if set.is_fresh(now) && knows(set) {
+            if set.is_fresh(now) && knows(set, kid) {
                 self.count(|s| s.kv_hits += 1);
                 self.log
                     .event(Level::Debug, "key_cache_hit", json!({ "tier": "kv" }));
@@ -228,10 +243,9 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
         kid: Option<&str>,
         now: u64,
     ) -> Result<(Rc<CachedKeySet>, KeyTier), ResolveError> {
-        let knows = |set: &CachedKeySet| kid.is_none_or(|kid| set.keys.get(kid).is_some());
         match current {
             None => self.fetch_cold(now).await.and_then(|set| {
-                if knows(&set) {
+                if knows(&set, kid) {
                     Ok((set, KeyTier::Issuer))
                 } else {
                     Err(ResolveError::UnknownKey)
@@ -239,7 +253,7 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
             }),
             Some(set) if !set.is_fresh(now) => {
                 let (set, tier) = self.refresh_stale(set, now).await?;
-                if knows(&set) {
+                if knows(&set, kid) {
                     Ok((set, tier))
                 } else {
                     // A refresh just ran (or is running): the kid is unknown for now.
@@ -490,7 +504,7 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
             Ok(fetched) => (fetched, KeyTier::Issuer),
             Err(_) => (set, KeyTier::Memory),
         };
-        if kid.is_none_or(|kid| updated.keys.get(kid).is_some()) {
+        if knows(&updated, kid) {
             Ok((updated, tier))
         } else {
             Err(ResolveError::UnknownKey)

@@ -2,7 +2,7 @@
 //! backend, a key source whose answer the test sets, and the jose-minted tokens of
 //! `data/gateway-fixtures.json` (an Ed25519 key, tokens carrying every combination of four
 //! scopes). Requests are plain values; [`TestGateway::run`] drives a request through
-//! `decide` and, when needed, `verify`, as the Worker does.
+//! `decide` and, when needed, `verify_now` and `signed` or `verify`, as the Worker does.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -10,10 +10,13 @@ use std::rc::Rc;
 
 use edge_jwt_core::config::Config;
 use edge_jwt_core::gateway::answer::GatewayError;
-use edge_jwt_core::gateway::pipeline::{Decision, Forward, Gateway, RequestView};
+use edge_jwt_core::gateway::pipeline::{
+    Decision, Forward, Gateway, Pending, Progress, RequestView,
+};
 use edge_jwt_core::gateway::provider::{Provider, ProviderLog};
 use edge_jwt_core::gateway::rejection_log::RejectionLog;
 use edge_jwt_core::gateway::token_cache::TokenCache;
+use edge_jwt_core::jws::backend::SignatureBackend;
 use edge_jwt_core::jws::jwk::KeySet;
 use edge_jwt_core::jws::native::NativeBackend;
 use edge_jwt_core::keys::source::{FetchError, Fetched, KeySource};
@@ -326,6 +329,8 @@ pub(crate) struct TestGateway {
     pub(crate) sources: Vec<Source>,
     /// Its events (level `info`).
     pub(crate) log: Recorder,
+    /// How many signatures [`TestGateway::run`] checked between `verify_now` and `signed`.
+    pub(crate) stepwise_checks: std::cell::Cell<usize>,
 }
 
 impl TestGateway {
@@ -389,11 +394,46 @@ impl TestGateway {
             source,
             sources,
             log,
+            stepwise_checks: std::cell::Cell::new(0),
         }
     }
 
-    /// `req` through the pipeline at `now`: `decide`, then `verify` when asked for.
+    /// `req` through the pipeline at `now` as the Worker drives it: `decide`, then for a
+    /// [`Decision::Verify`] `verify_now`, the signature's check and `signed` when the key set is
+    /// in memory, or `verify` when the key cache must wait.
     pub(crate) fn run(&self, req: &Req, now: u64) -> Outcome {
+        self.run_with(req, now, |pending| {
+            match self.gateway.verify_now(pending, now) {
+                Progress::Done(result) => result,
+                Progress::Signature(check) => {
+                    self.stepwise_checks.set(self.stepwise_checks.get() + 1);
+                    let backend = &self.gateway.backend;
+                    let checked = pollster::block_on(backend.verify(
+                        check.alg(),
+                        check.key(),
+                        check.message(),
+                        check.signature(),
+                    ));
+                    self.gateway.signed(pending, check, checked, now)
+                }
+                Progress::Wait => pollster::block_on(self.gateway.verify(pending, now)),
+            }
+        })
+    }
+
+    /// [`TestGateway::run`] with every [`Decision::Verify`] awaited through `verify` alone.
+    pub(crate) fn run_awaiting(&self, req: &Req, now: u64) -> Outcome {
+        self.run_with(req, now, |pending| {
+            pollster::block_on(self.gateway.verify(pending, now))
+        })
+    }
+
+    fn run_with(
+        &self,
+        req: &Req,
+        now: u64,
+        verify: impl FnOnce(&Pending) -> Result<Forward, GatewayError>,
+    ) -> Outcome {
         match self.gateway.decide(req, now) {
             Decision::Health => Outcome::Health,
             Decision::Status => Outcome::Status,
@@ -403,15 +443,13 @@ impl TestGateway {
                 verified: false,
             },
             Decision::Reject(error) => Outcome::Refused(error),
-            Decision::Verify(pending) => {
-                match pollster::block_on(self.gateway.verify(&pending, now)) {
-                    Ok(forward) => Outcome::Forwarded {
-                        forward,
-                        verified: true,
-                    },
-                    Err(error) => Outcome::Refused(error),
-                }
-            }
+            Decision::Verify(pending) => match verify(&pending) {
+                Ok(forward) => Outcome::Forwarded {
+                    forward,
+                    verified: true,
+                },
+                Err(error) => Outcome::Refused(error),
+            },
         }
     }
 }
