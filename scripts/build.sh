@@ -9,7 +9,8 @@ bash scripts/bootstrap.sh
 . scripts/env.sh
 cd "${1:-.}"
 # SHA-256 (the token cache's keys, key thumbprints) in sha2's compact form, not its unrolled
-# one: 1.6 KiB less gzip'd, for one hash of the token (about 13 blocks) per request (docs/decisions/0006).
+# one: 1.6 KiB less gzip'd, for one hash of the token (about 13 blocks) per request
+# (docs/decisions/0006). Only for the wasm target: native builds keep the unrolled form.
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS:-} --cfg sha2_backend_soft=\"compact\""
 worker-build --release
 
