@@ -14,18 +14,18 @@
 // others: a change's before and after in the same run; or a directory with a built Worker, such
 // as a copy of build/ made with other settings).
 // Targets (issue 12) are reported as PASS/MISS and never fail the script.
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { gzipSync, constants as zlib } from "node:zlib";
 import autocannon from "autocannon";
 import sharp from "sharp";
 import { startIssuer } from "../demo/issuer.mjs";
 import { DIRECT_SOCKET, startGateway } from "../tests/support/gateway.mjs";
 import { gatewayVars, STATUS_TOKEN } from "../tests/support/stack.mjs";
-import { bundleJose, referenceStarters } from "./references.mjs";
+import { badSignature, bundleJose, referenceStarters, startOriginProcess } from "./references.mjs";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 
@@ -117,48 +117,7 @@ function cpuMs(pids) {
   return ticks * CLOCK_TICK_MS;
 }
 
-/** The demo origin in a child process, so that it does not share the load generator's event loop. */
-async function startOriginProcess() {
-  const code = `
-    import { startOrigin } from ${JSON.stringify(pathToFileURL(`${root}demo/origin.mjs`).href)};
-    const origin = await startOrigin();
-    setInterval(() => { origin.received.length = 0; }, 500).unref();
-    process.stdin.on("end", () => origin.close().then(() => process.exit(0)));
-    process.stdin.resume();
-    process.stdout.write(origin.url + "\\n");`;
-  const child = spawn(process.execPath, ["--input-type=module", "-e", code], { stdio: ["pipe", "pipe", "inherit"] });
-  const url = await new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error("the origin process did not start within 10 s")), 10_000);
-    child.once("exit", (code) => reject(new Error(`the origin process exited (${code})`)));
-    child.stdout.on("data", (chunk) => {
-      out += chunk;
-      if (out.includes("\n")) {
-        clearTimeout(timer);
-        resolve(out.trim());
-      }
-    });
-  });
-  return {
-    url,
-    async close() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.stdin.end();
-      const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
 
-/** Replaces a character in the middle of the signature: still canonical base64url, wrong signature. */
-function badSignature(token) {
-  const dot = token.lastIndexOf(".");
-  const at = dot + 1 + Math.floor((token.length - dot - 1) / 2);
-  const swapped = token[at] === "A" ? "B" : "A";
-  return `${token.slice(0, at)}${swapped}${token.slice(at + 1)}`;
-}
 
 async function gatewayStatus(url) {
   const res = await fetch(new URL("/_gateway/status", url), { headers: { authorization: `Bearer ${STATUS_TOKEN}` } });

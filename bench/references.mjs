@@ -1,9 +1,11 @@
-// The reference Workers the gateway is measured against, shared by bench/gateway.mjs and
-// bench/cold.mjs: a pass-through Worker (bench/workers/passthrough.mjs, forwards only) and the
-// idiomatic jose Worker (bench/workers/jose.mjs, bundled by esbuild into bench/.build/jose.js).
-import { execFileSync } from "node:child_process";
+// What the benchmarks share (bench/gateway.mjs, bench/cold.mjs, bench/instructions.mjs): the
+// reference Workers the gateway is measured against, a pass-through Worker
+// (bench/workers/passthrough.mjs, forwards only) and the idiomatic jose Worker
+// (bench/workers/jose.mjs, bundled by esbuild into bench/.build/jose.js); the demo origin in a
+// process of its own; the invalid tokens of the benchmarks.
+import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { Miniflare } from "miniflare";
 import { compatibilityDate, DIRECT_SOCKET } from "../tests/support/gateway.mjs";
 
@@ -62,4 +64,47 @@ export function referenceStarters(issuer, origin, alg) {
     passthrough: (kvPersist) => startModuleWorker(`${root}bench/workers/passthrough.mjs`, { ORIGIN_URL: origin.url }, kvPersist),
     jose: (kvPersist) => startModuleWorker(`${root}bench/.build/jose.js`, joseVars, kvPersist),
   };
+}
+
+/** The demo origin in a child process, so that it does not share the load generator's event loop. */
+export async function startOriginProcess() {
+  const code = `
+    import { startOrigin } from ${JSON.stringify(pathToFileURL(`${root}demo/origin.mjs`).href)};
+    const origin = await startOrigin();
+    setInterval(() => { origin.received.length = 0; }, 500).unref();
+    process.stdin.on("end", () => origin.close().then(() => process.exit(0)));
+    process.stdin.resume();
+    process.stdout.write(origin.url + "\\n");`;
+  const child = spawn(process.execPath, ["--input-type=module", "-e", code], { stdio: ["pipe", "pipe", "inherit"] });
+  const url = await new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error("the origin process did not start within 10 s")), 10_000);
+    child.once("exit", (code) => reject(new Error(`the origin process exited (${code})`)));
+    child.stdout.on("data", (chunk) => {
+      out += chunk;
+      if (out.includes("\n")) {
+        clearTimeout(timer);
+        resolve(out.trim());
+      }
+    });
+  });
+  return {
+    url,
+    async close() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.stdin.end();
+      const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Replaces a character in the middle of the signature: still canonical base64url, wrong signature. */
+export function badSignature(token) {
+  const dot = token.lastIndexOf(".");
+  const at = dot + 1 + Math.floor((token.length - dot - 1) / 2);
+  const swapped = token[at] === "A" ? "B" : "A";
+  return `${token.slice(0, at)}${swapped}${token.slice(at + 1)}`;
 }
