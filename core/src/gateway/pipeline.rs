@@ -392,8 +392,17 @@ where
     /// (memory, KV or the issuer), then the cached verification if it still holds with that key
     /// set, or the signature and the claims; then the route's scopes.
     pub async fn verify(&self, pending: &Pending, now: u64) -> Result<Forward, GatewayError> {
-        let result = self.verify_inner(pending, now).await;
-        result.map_err(|error| self.refused(pending, error, now))
+        let keyed = self.looked_up(pending, now).await;
+        match keyed.map_err(|error| self.refused(pending, error, now))? {
+            Keyed::Admitted(forward) => Ok(forward),
+            Keyed::Check(check) => {
+                let checked = self
+                    .backend
+                    .verify(check.alg(), check.key(), check.message(), check.signature())
+                    .await;
+                self.signed(pending, check, checked, now)
+            }
+        }
     }
 
     /// [`Gateway::verify`] as far as it goes without waiting: when the provider's key set is in
@@ -419,8 +428,9 @@ where
         }
     }
 
-    /// The end of [`Gateway::verify_now`]'s [`Progress::Signature`]: what the signature backend
-    /// answered for `check`, then the claims at `now`, the token cache and the route's scopes.
+    /// The end of [`Gateway::verify_now`]'s [`Progress::Signature`] (and of [`Gateway::verify`]):
+    /// what the signature backend answered for `check`, then the claims at `now`, the token cache
+    /// and the route's scopes.
     pub fn signed(
         &self,
         pending: &Pending,
@@ -428,27 +438,33 @@ where
         checked: Result<bool, BackendError>,
         now: u64,
     ) -> Result<Forward, GatewayError> {
-        let result = self.finish(pending, check, checked, now);
-        result.map_err(|error| self.refused(pending, error, now))
+        let refused = |error| self.refused(pending, error, now);
+        let provider = &self.providers[check.provider];
+        let verified = provider
+            .verifier
+            .accept(&check.token, check.key(), checked, now)
+            .map_err(|rejection| refused(GatewayError::InvalidToken(rejection)))?;
+        if self.log.enabled(Level::Debug) {
+            self.log.event(
+                Level::Debug,
+                "token_verified",
+                json!({ "kid": verified.kid, "alg": verified.alg.name() }),
+            );
+        }
+        let verified = self.tokens.insert(&pending.token, check.provider, verified);
+        self.admitted(pending, provider, &verified).map_err(refused)
     }
 
-    async fn verify_inner(&self, pending: &Pending, now: u64) -> Result<Forward, GatewayError> {
+    /// [`Gateway::verify`] up to the signature: the provider, the key cache's lookup (any tier),
+    /// then the token cache or the key to check with.
+    async fn looked_up(&self, pending: &Pending, now: u64) -> Result<Keyed, GatewayError> {
         let (index, token) = self.identify(pending)?;
         let (set, tier) = self.providers[index]
             .keys
             .lookup(token.kid(), now)
             .await
             .map_err(|err| GatewayError::from_resolve(err, token.kid()))?;
-        match self.with_keys(pending, index, token, set, tier, now)? {
-            Keyed::Check(check) => {
-                let checked = self
-                    .backend
-                    .verify(check.alg(), check.key(), check.message(), check.signature())
-                    .await;
-                self.finish(pending, check, checked, now)
-            }
-            Keyed::Admitted(forward) => Ok(forward),
-        }
+        self.with_keys(pending, index, token, set, tier, now)
     }
 
     /// Logs a refusal of a [`Pending`] request (within the rejection log's budget).
@@ -523,30 +539,6 @@ where
             set,
             key,
         }))
-    }
-
-    /// After the signature's math: the claims, the token cache, the route's scopes.
-    fn finish(
-        &self,
-        pending: &Pending,
-        check: SignatureCheck,
-        checked: Result<bool, BackendError>,
-        now: u64,
-    ) -> Result<Forward, GatewayError> {
-        let provider = &self.providers[check.provider];
-        let verified = provider
-            .verifier
-            .accept(&check.token, check.key(), checked, now)
-            .map_err(GatewayError::InvalidToken)?;
-        if self.log.enabled(Level::Debug) {
-            self.log.event(
-                Level::Debug,
-                "token_verified",
-                json!({ "kid": verified.kid, "alg": verified.alg.name() }),
-            );
-        }
-        let verified = self.tokens.insert(&pending.token, check.provider, verified);
-        self.admitted(pending, provider, &verified)
     }
 
     /// The request the origin receives for a token `provider` verified (or `Err` when the
