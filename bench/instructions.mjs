@@ -7,14 +7,23 @@
 // requests go one at a time over loopback HTTP; the origin runs in a process of its own.
 //   node bench/instructions.mjs [buildDir ...]   (default: build; e.g. build bench/.baseline/<commit>/build)
 // Needs valgrind (Debian: `apt-get install valgrind`). Settings (environment): INSTR_REQUESTS
-// (200 per batch), INSTR_WARMUP (400 before each batch), INSTR_INSTANCES (3),
-// INSTR_SCENARIOS (same,distinct,invalid,unseen: `unseen` cycles through 2000 tokens, more than
-// the token cache holds, so each request is verified in full; `distinct`'s 1000 all stay cached).
-// The count usually repeats to 0.1% between workerd instances of the same bundle, but now and
-// then one instance is off by up to 25% (when V8's background compilers finish is not
-// deterministic), so every Worker is started INSTR_INSTANCES times, all of them side by side
-// each time, and the median across instances is reported with half the range: a wide range
-// means the median rests on fewer instances than it seems.
+// (1000 per batch), INSTR_WARMUP (400 before each batch), INSTR_INSTANCES (1),
+// INSTR_SCENARIOS (same,distinct,invalid,unseen), INSTR_V8_FLAGS (see V8_FLAGS below).
+// Scenarios: `same`, one token; `distinct`, 1000 tokens in turn, all sent once before the
+// warm-up, so that each is in the gateway's token cache; `invalid`, 1000 tokens with an altered
+// signature; `unseen` (always last), tokens never sent before (each request verified in full, as
+// the first use of a token is). Before any batch, every Worker gets all 1000 distinct tokens and
+// the warm-up of each other scenario once: the first batch of a fresh workerd otherwise counts
+// 10 to 25% more, in all three Workers.
+// What makes the count repeat (each measured; without them, instances of one bundle differed by
+// up to 25%, and scenarios that should cost the same by as much):
+// - V8 compiles on the thread that runs the code, and wasm with TurboFan only (V8_FLAGS);
+// - batches of 1000: a young-generation collection (and the runtime objects it frees) comes
+//   every few hundred requests, and a batch of 200 caught one or none;
+// - the gateway's key set stays fresh all run (STEADY_KEYS).
+// The pass-through Worker reads no token, so its four rows should agree: how far they differ is
+// what is left of that noise. INSTR_INSTANCES > 1 starts every Worker that many times and
+// reports the median with half the range.
 // Instructions are not time: WebCrypto's native code and the runtime count like wasm does, and
 // the wall clock under Valgrind means nothing. Compare Workers within a run.
 import { execFileSync } from "node:child_process";
@@ -33,10 +42,24 @@ function setting(name, fallback) {
   if (!Number.isInteger(value) || value < 1 || value > 100_000) throw new Error(`${name} must be an integer in 1..100000`);
   return value;
 }
-const REQUESTS = setting("INSTR_REQUESTS", 200);
+const REQUESTS = setting("INSTR_REQUESTS", 1000);
 const WARMUP = setting("INSTR_WARMUP", 400);
-const INSTANCES = setting("INSTR_INSTANCES", 3);
-const SCENARIOS = (process.env.INSTR_SCENARIOS ?? "same,distinct,invalid,unseen").split(",");
+const INSTANCES = setting("INSTR_INSTANCES", 1);
+// `unseen` goes last: the tokens it gets verified enter the token cache (an LRU of 1024) and would
+// push out `distinct`'s.
+const SCENARIOS = (process.env.INSTR_SCENARIOS ?? "same,distinct,invalid,unseen")
+  .split(",")
+  .sort((a, b) => (a === "unseen") - (b === "unseen"));
+// V8 compiles hot code on background threads, and under Valgrind those compilations finish late
+// or not at all: measured that way, a batch counted JavaScript still in the interpreter, wasm
+// still in Liftoff, and the compilers themselves. So by default V8 compiles JavaScript on the
+// thread that runs it (the code it installs is the same) and wasm with TurboFan only, which is
+// what hot wasm runs as once V8 has tiered it up: the steady state that production traffic sees.
+const V8_FLAGS = (process.env.INSTR_V8_FLAGS ?? "--no-concurrent-recompilation --no-liftoff").split(" ").filter(Boolean);
+if (V8_FLAGS.some((f) => !/^--[a-z0-9-]+(=[A-Za-z0-9._-]+)?$/.test(f))) throw new Error("INSTR_V8_FLAGS: flags like --no-liftoff, separated by spaces");
+// The key set stays fresh for the whole run: under Valgrind a run lasts longer than the demo
+// issuer's max-age (5 minutes), and the refresh would land in whichever batch was running then.
+const STEADY_KEYS = { JWKS_CACHE_TTL_SECONDS: "86400", JWKS_MIN_TTL_SECONDS: "86400" };
 const builds = process.argv.length > 2 ? process.argv.slice(2) : ["build"];
 const PATH = "/orders/1?view=full";
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -56,7 +79,14 @@ async function underCallgrind(name, start) {
   const wrapper = join(dir, "workerd.sh");
   writeFileSync(
     wrapper,
-    `#!/bin/sh\necho $$ > "${dir}/pid"\nexec valgrind --tool=callgrind --smc-check=all-non-file -q --callgrind-out-file="${dir}/out.%p" "${workerd}" "$@"\n`,
+    [
+      "#!/bin/sh",
+      `echo $$ > "${dir}/pid"`,
+      // Miniflare writes the configuration to stdin ("-"): the V8 flags are set in it.
+      `node "${root}bench/v8-flags.mjs" ${V8_FLAGS.map((f) => `'${f}'`).join(" ")} > "${dir}/config.bin" || exit 1`,
+      `exec valgrind --tool=callgrind --smc-check=all-non-file -q --callgrind-out-file="${dir}/out.%p" "${workerd}" "$@" < "${dir}/config.bin"`,
+      "",
+    ].join("\n"),
     { mode: 0o755 },
   );
   const previous = process.env.MINIFLARE_WORKERD_PATH;
@@ -106,25 +136,34 @@ const issuer = await startIssuer({ alg: "RS256" });
 const origin = await startOriginProcess();
 const workers = {};
 try {
-  const distinct = [];
-  for (let i = 0; i < 1000; i += 1) distinct.push(await issuer.mint({ sub: `instr-${i}`, jti: `t${i}` }));
-  // More tokens than the gateway's token cache holds (1024), taken in turn: each was evicted
-  // since its last use, so every request is verified in full (as the first use of a token is).
-  const unseen = [...distinct];
-  for (let i = 1000; i < 2000; i += 1) unseen.push(await issuer.mint({ sub: `instr-${i}`, jti: `t${i}` }));
+  const mint = async (n, prefix) => {
+    const tokens = [];
+    for (let i = 0; i < n; i += 1) tokens.push(await issuer.mint({ sub: `${prefix}-${i}`, jti: `${prefix}${i}` }));
+    return tokens;
+  };
+  const distinct = await mint(1000, "distinct");
+  // Each instance of a Worker takes `unseen` from its start: as many tokens as one instance
+  // sends, so that none is sent twice to one workerd.
+  const unseen = await mint(WARMUP + REQUESTS, "unseen");
   const tokenSets = { same: [distinct[0]], distinct, invalid: distinct.map(badSignature), unseen };
   const starters = {
     ...referenceStarters(issuer, origin, "RS256"),
-    ...Object.fromEntries(builds.map((buildDir) => [buildDir, () => startGateway({ vars: gatewayVars(issuer, origin, { LOG_LEVEL: "error" }), buildDir, miniflare: DIRECT_SOCKET })])),
+    ...Object.fromEntries(builds.map((buildDir) => [buildDir, () => startGateway({ vars: gatewayVars(issuer, origin, { LOG_LEVEL: "error", ...STEADY_KEYS }), buildDir, miniflare: DIRECT_SOCKET })])),
   };
   const counts = {};
   for (let instance = 1; instance <= INSTANCES; instance += 1) {
     for (const [name, start] of Object.entries(starters)) workers[name] = await underCallgrind(name, start);
+    const expected = (scenario, name) => (scenario === "invalid" && name !== "passthrough" ? 401 : 200);
+    for (const [name, w] of Object.entries(workers)) {
+      // Every distinct token verified and into the token cache (the path `unseen` measures, too),
+      // then the other scenarios' warm-up once.
+      await w.send(distinct, distinct.length, 200);
+      for (const scenario of SCENARIOS.filter((s) => s !== "unseen")) await w.send(tokenSets[scenario], WARMUP, expected(scenario, name));
+    }
     for (const scenario of SCENARIOS) {
       for (const [name, w] of Object.entries(workers)) {
-        const expected = scenario === "invalid" && name !== "passthrough" ? 401 : 200;
-        await w.send(tokenSets[scenario], WARMUP, expected);
-        const perRequest = await w.measure(tokenSets[scenario], REQUESTS, expected);
+        await w.send(tokenSets[scenario], WARMUP, expected(scenario, name));
+        const perRequest = await w.measure(tokenSets[scenario], REQUESTS, expected(scenario, name));
         ((counts[scenario] ??= {})[name] ??= []).push(perRequest);
         console.error(`instructions: instance ${instance} ${scenario} ${name}: ${(perRequest / 1000).toFixed(1)}k per request`);
       }

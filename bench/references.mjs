@@ -70,7 +70,10 @@ export function referenceStarters(issuer, origin, alg) {
 export async function startOriginProcess() {
   const code = `
     import { startOrigin } from ${JSON.stringify(pathToFileURL(`${root}demo/origin.mjs`).href)};
-    const origin = await startOrigin();
+    // Idle connections kept for 10 minutes: under Valgrind (bench/instructions.mjs) a Worker's
+    // pooled connection can sit idle past Node's 5 s, and an origin closing it just as workerd
+    // sends on it makes that request a 502.
+    const origin = await startOrigin({ keepAliveTimeout: 600_000 });
     setInterval(() => { origin.received.length = 0; }, 500).unref();
     process.stdin.on("end", () => origin.close().then(() => process.exit(0)));
     process.stdin.resume();

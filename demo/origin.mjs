@@ -4,8 +4,11 @@
 // the headers and half of the body at once and the rest MS milliseconds later.
 import { createServer } from "node:http";
 
-/** Starts the echo origin on 127.0.0.1 (`port` 0 picks a free port). */
-export async function startOrigin({ port = 0 } = {}) {
+/**
+ * Starts the echo origin on 127.0.0.1 (`port` 0 picks a free port). `keepAliveTimeout` (ms)
+ * replaces Node's 5 s for idle connections (the benchmarks keep them for longer).
+ */
+export async function startOrigin({ port = 0, keepAliveTimeout } = {}) {
   const received = [];
   let delay = 0;
   const timers = new Set();
@@ -50,6 +53,7 @@ export async function startOrigin({ port = 0 } = {}) {
       }
     });
   });
+  if (keepAliveTimeout !== undefined) server.keepAliveTimeout = keepAliveTimeout;
   await new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, "127.0.0.1", resolve);
