@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/bootstrap.sh
 . scripts/env.sh
+# The bundle's entry module is src/entry.js, not worker-build's (scripts/esbuild.sh).
+export ESBUILD_BIN="$PWD/scripts/esbuild.sh"
 cd "${1:-.}"
 # SHA-256 (the token cache's keys, key thumbprints) in sha2's compact form, not its unrolled
 # one: 1.6 KiB less gzip'd, for one hash of the token (about 13 blocks) per request

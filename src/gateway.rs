@@ -165,20 +165,24 @@ const LINES: usize = 6 + READ_AHEAD.len();
 
 #[wasm_bindgen(module = "/src/runtime.js")]
 extern "C" {
+    /// The lines as UTF-8 bytes; `read_ahead` is [`READ_AHEAD_LIST`].
     #[wasm_bindgen(js_name = requestParts, catch)]
-    fn request_parts(request: &web_sys::Request, read_ahead: &str) -> Result<String, JsValue>;
+    fn request_parts(request: &web_sys::Request, read_ahead: &JsValue) -> Result<Vec<u8>, JsValue>;
 }
 
 thread_local! {
-    static READ_AHEAD_LIST: String = READ_AHEAD.join(",");
+    /// [`READ_AHEAD`] as one JavaScript string, made once: `requestParts` splits it only when it
+    /// is handed another string than the last one.
+    static READ_AHEAD_LIST: JsValue = JsValue::from_str(&READ_AHEAD.join(","));
 }
 
 impl WorkerRequest {
     /// `None` when the runtime's answer does not have its shape (it always should).
     pub(crate) fn new(req: web_sys::Request) -> Option<WorkerRequest> {
-        let text = READ_AHEAD_LIST
+        let bytes = READ_AHEAD_LIST
             .with(|list| request_parts(&req, list))
             .ok()?;
+        let text = String::from_utf8(bytes).ok()?;
         let mut lines: [std::ops::Range<usize>; LINES] = Default::default();
         let mut start = 0;
         let mut split = text.split('\n');

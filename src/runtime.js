@@ -14,23 +14,34 @@ export function startupEnv() {
   return workers.env;
 }
 
+/** `requestParts`' read-ahead list, split once: Rust passes the same string object every time. */
+let readAheadList = null;
+let readAheadNames = [];
+const utf8 = new TextEncoder();
+
 /**
  * The parts of `request` the pipeline reads, in one string of lines (none of them can contain a
  * line feed: the URL parser removes them, header names and values cannot hold one): method,
  * pathname, search (with its "?"), scheme (with its ":"), host (with a non-default port), the
  * header names joined with ",", then for each name in `readAhead` (comma-separated) "=" and its
  * value, or an empty line when the request has no such header. The URL comes from the runtime's
- * own parser, the one its `fetch` uses.
+ * own parser, the one its `fetch` uses. Answered as UTF-8 bytes: the runtime's encoder copies a
+ * token-sized string into wasm memory several times faster than wasm-bindgen's string passing,
+ * which goes through it one character at a time.
  */
 export function requestParts(request, readAhead) {
+  if (readAhead !== readAheadList) {
+    readAheadList = readAhead;
+    readAheadNames = readAhead.split(",");
+  }
   const url = new URL(request.url);
   const headers = request.headers;
-  const lines = [request.method, url.pathname, url.search, url.protocol, url.host, [...headers.keys()].join(",")];
-  for (const name of readAhead.split(",")) {
+  let text = `${request.method}\n${url.pathname}\n${url.search}\n${url.protocol}\n${url.host}\n${[...headers.keys()].join(",")}`;
+  for (const name of readAheadNames) {
     const value = headers.get(name);
-    lines.push(value === null ? "" : `=${value}`);
+    text += value === null ? "\n" : `\n=${value}`;
   }
-  return lines.join("\n");
+  return utf8.encode(text);
 }
 
 /**

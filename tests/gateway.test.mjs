@@ -48,6 +48,27 @@ describe("forwarding and identity", () => {
     assert.match(seen.headers["x-forwarded-for"], /203\.0\.113\.9$/);
   });
 
+  test("header values beyond ASCII are read and forwarded as sent (the request's parts cross into wasm as UTF-8)", async () => {
+    const token = await stack.issuer.mint({ sub: "zoë", scope: "orders:read" });
+    const res = await gateway.fetch("/orders/42", {
+      headers: {
+        authorization: `Bearer ${token}`,
+        // Read with the URL (read ahead), rewritten by the core: "é" as its two UTF-8 bytes
+        // (a header value here is bytes, one per character up to U+00FF).
+        "x-forwarded-for": "198.51.100.1, cafÃ©",
+        "cf-connecting-ip": "203.0.113.9",
+        // Not read, copied by the runtime: any bytes, as sent.
+        "x-note": "Grüße",
+      },
+    });
+    assert.equal(res.status, 200, await res.text());
+    const seen = lastReceived(stack.origin);
+    // Node reads header bytes as Latin-1: the runtime sent each character as one byte.
+    assert.equal(seen.headers["x-note"], "Grüße");
+    assert.equal(seen.headers["x-forwarded-for"], "198.51.100.1, cafÃ©, 203.0.113.9");
+    assert.equal(JSON.parse(Buffer.from(seen.headers["x-auth-claims"], "base64url").toString("utf8")).sub, "zoë");
+  });
+
   test("client-sent identity headers are removed on protected and public routes", async () => {
     const spoofed = { "x-auth-subject": "mallory", "x-auth-claims": "e30", "x-auth-anything": "1", "x-roles": "admin", "x-scope": "all" };
     const token = await stack.issuer.mint({ sub: "bob", scope: "orders:read" });

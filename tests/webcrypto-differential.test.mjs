@@ -98,6 +98,18 @@ describe("WebCrypto backend in workerd", () => {
     }
   });
 
+  test("after a trap that is no panic (bare unreachable, state left borrowed) the next requests get a new instance", async () => {
+    const trapped = await harness.fetch("/trap", { method: "POST", body: "{}" }).then(
+      (res) => res.status,
+      (error) => error.message,
+    );
+    assert.notEqual(trapped, 200, "the trapping request fails");
+    for (let i = 0; i < 3; i += 1) {
+      const { results } = await post("/vectors", []);
+      assert.deepEqual(results, [], `request ${i} after the trap`);
+    }
+  });
+
   test("tokens minted now by jose verify for every algorithm; tampering fails", async () => {
     const keys = [];
     const tokens = [];

@@ -13,7 +13,7 @@ use edge_jwt_core::jws::signature;
 use edge_jwt_core::{Algorithm, VerificationPolicy, Verifier};
 use edge_jwt_webcrypto::WebCryptoBackend;
 use serde_json::{json, Value};
-use worker::{event, Context, Env, Request, Response, Result};
+use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
 
 thread_local! {
     /// Requests served; every request borrows it.
@@ -34,8 +34,11 @@ thread_local! {
 /// `POST /raw-ec`: `[{id, alg, crv, x, y, msg, sig}]` (base64url) → `[{id, webcrypto}]`: the same
 /// for an EC key: WebCrypto's answer with the coordinates taken as they are, without the native
 /// build's on-curve check at JWK import (the Worker has none: `importKey` checks the point).
-/// `POST /panic`: panics (wasm `unreachable`) while holding state, to test that worker-build's
-/// entry module (the gateway's too) gives the next request a new instance.
+/// `POST /panic`: panics (wasm `unreachable`) while holding state, to test that the next request
+/// gets a new instance (wasm-bindgen's abort handler marks the instance as terminated).
+/// `POST /trap`: the same with a bare `unreachable` trap, which no panic handler sees: only the
+/// entry module (src/entry.js, the gateway's too) notices it and gives the next request a new
+/// instance.
 #[event(fetch)]
 async fn fetch(mut req: Request, _env: Env, _ctx: Context) -> Result<Response> {
     let backend = BACKEND.with(|b| b.clone());
@@ -54,6 +57,10 @@ async fn fetch(mut req: Request, _env: Env, _ctx: Context) -> Result<Response> {
             // the instance is unusable after it.
             let _borrowed = served.borrow_mut();
             panic!("the test asked for a panic")
+        }),
+        "/trap" => SERVED.with(|served| {
+            let _borrowed = served.borrow_mut();
+            trap()
         }),
         _ => return Response::error("not found", 404),
     };
@@ -195,3 +202,21 @@ async fn tokens(backend: &WebCryptoBackend, body: &Value) -> Vec<Value> {
     }
     results
 }
+
+/// A WebAssembly trap that does not go through Rust's panic handler.
+#[cfg(target_arch = "wasm32")]
+fn trap() -> Vec<Value> {
+    core::arch::wasm32::unreachable()
+}
+
+/// (Only the Worker build traps; the host build of this crate is for clippy.)
+#[cfg(not(target_arch = "wasm32"))]
+fn trap() -> Vec<Value> {
+    unreachable!("a host build serves no requests")
+}
+
+/// No cron runs it: it gives this Worker the gateway's two handlers, so that it is bundled with
+/// the gateway's entry module (src/entry.js, scripts/esbuild.sh), whose recovery after a panic
+/// `POST /panic` tests.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, _env: Env, _ctx: ScheduleContext) {}
