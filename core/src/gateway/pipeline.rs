@@ -50,7 +50,7 @@ use crate::gateway::provider::{self, Provider};
 use crate::gateway::rejection_log::{RejectionLine, RejectionLog};
 use crate::gateway::resource_metadata::ResourceMetadata;
 use crate::gateway::routing::{check_scopes, is_preflight, is_public, required_scopes, RouteScope};
-use crate::gateway::token_cache::{CachedToken, TokenCache};
+use crate::gateway::token_cache::{CachedToken, TokenCache, TokenKey};
 use crate::gateway::token_source::{self, Credential, TokenCookie};
 use crate::jws::alg::Algorithm;
 use crate::jws::backend::{BackendError, SignatureBackend};
@@ -163,6 +163,8 @@ pub struct Forward {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
     token: String,
+    /// The token's key in the token cache, made once for the lookup and the insertion.
+    key: TokenKey,
     method: String,
     path: CanonicalPath,
     path_and_query: String,
@@ -348,9 +350,10 @@ where
         let token = credential.token();
         // The provider that verified the token before, if one did (the only one, or the one the
         // cache recorded: the token's `iss` cannot have changed).
+        let key = TokenKey::of(token);
         let cached_by = match self.providers.len() {
             1 => Some(0),
-            _ => self.tokens.provider_of(token),
+            _ => self.tokens.provider_of(&key),
         };
         // A hit counts only while the set it was checked against is fresh: past that, the key
         // cache must look again (KV, issuer) before the token may pass.
@@ -361,7 +364,7 @@ where
         });
         if let Some((index, provider, set)) = &fresh {
             let claims = &provider.verifier.policy().claims;
-            if let Some(verified) = self.tokens.get(token, *index, &set.keys, claims, now) {
+            if let Some(verified) = self.tokens.get(&key, *index, &set.keys, claims, now) {
                 let cache = CacheUse {
                     tier: Some(KeyTier::Memory),
                     token_cache: TokenCacheUse::Hit,
@@ -380,6 +383,7 @@ where
         }
         Ok(Decision::Verify(Pending {
             token: token.to_owned(),
+            key,
             method: method.to_owned(),
             path,
             path_and_query,
@@ -451,7 +455,7 @@ where
                 json!({ "kid": verified.kid, "alg": verified.alg.name() }),
             );
         }
-        let verified = self.tokens.insert(&pending.token, check.provider, verified);
+        let verified = self.tokens.insert(pending.key, check.provider, verified);
         self.admitted(pending, provider, &verified).map_err(refused)
     }
 
@@ -511,8 +515,7 @@ where
         let cached = if pending.looked_up {
             None
         } else {
-            self.tokens
-                .get(&pending.token, index, &set.keys, claims, now)
+            self.tokens.get(&pending.key, index, &set.keys, claims, now)
         };
         pending.cache.set(CacheUse {
             tier: Some(tier),

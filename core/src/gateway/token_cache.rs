@@ -86,8 +86,24 @@ impl Deref for CachedToken {
     }
 }
 
-/// SHA-256 of a token: the only form in which a token is kept.
-type TokenKey = [u8; 32];
+/// SHA-256 of a token: the only form in which a token is kept. Made once per request
+/// ([`TokenKey::of`]) and used for every lookup and the insertion that follows verification.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenKey([u8; 32]);
+
+impl TokenKey {
+    /// The key of `token`.
+    pub fn of(token: &str) -> TokenKey {
+        TokenKey(Sha256::digest(token.as_bytes()).into())
+    }
+}
+
+impl fmt::Debug for TokenKey {
+    /// Not printed: a digest of a bearer token is enough to recognise it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenKey(..)")
+    }
+}
 
 /// The cache proper, behind the [`RefCell`].
 struct Inner {
@@ -115,16 +131,16 @@ impl TokenCache {
         }
     }
 
-    /// The provider whose verification of `token` is cached, if any, without counting a
+    /// The provider whose verification of the token with `key` is cached, if any, without counting a
     /// lookup or touching the recency order: for a gateway with several providers, to learn
     /// which key set [`TokenCache::get`] must check the entry against.
-    pub fn provider_of(&self, token: &str) -> Option<usize> {
+    pub fn provider_of(&self, key: &TokenKey) -> Option<usize> {
         let inner = self.inner.borrow();
         let entries = inner.entries.as_ref()?;
-        entries.peek(&token_key(token)).map(|entry| entry.provider)
+        entries.peek(key).map(|entry| entry.provider)
     }
 
-    /// The cached verification of `token` by `provider`, if any and still valid at `now`
+    /// The cached verification of the token with `key` by `provider`, if any and still valid at `now`
     /// (seconds since the epoch) with that provider's current `keys`.
     ///
     /// A hit requires that [`claims::check_times`] passes with `policy` at `now`, and that
@@ -134,19 +150,18 @@ impl TokenCache {
     /// fully. A hit makes the entry the most recently used.
     pub fn get(
         &self,
-        token: &str,
+        key: &TokenKey,
         provider: usize,
         keys: &KeySet,
         policy: &ClaimsPolicy,
         now: u64,
     ) -> Option<Rc<CachedToken>> {
-        let key = token_key(token);
         let mut inner = self.inner.borrow_mut();
         let Inner { entries, stats } = &mut *inner;
         // `get` makes the entry the most recently used; one found invalid is removed at once.
         let found = entries
             .as_mut()
-            .and_then(|entries| entries.get(&key).cloned().map(|value| (entries, value)));
+            .and_then(|entries| entries.get(key).cloned().map(|value| (entries, value)));
         let Some((entries, value)) = found else {
             stats.misses += 1;
             return None;
@@ -155,18 +170,22 @@ impl TokenCache {
             stats.hits += 1;
             Some(value)
         } else {
-            entries.pop(&key);
+            entries.pop(key);
             stats.invalidated += 1;
             stats.misses += 1;
             None
         }
     }
 
-    /// Stores a `token` freshly verified by `provider` as the most recently used entry (replacing an earlier
+    /// Stores the token with `key`, freshly verified by `provider`, as the most recently used entry (replacing an earlier
     /// entry for the same token), evicting the least recently used entry when the cache is full.
     /// Returns the shared value, which [`TokenCache::get`] hands out later.
-    pub fn insert(&self, token: &str, provider: usize, verified: VerifiedToken) -> Rc<CachedToken> {
-        let key = token_key(token);
+    pub fn insert(
+        &self,
+        key: TokenKey,
+        provider: usize,
+        verified: VerifiedToken,
+    ) -> Rc<CachedToken> {
         let value = Rc::new(CachedToken {
             verified,
             provider,
@@ -237,10 +256,6 @@ impl fmt::Debug for TokenCache {
             .field("stats", &self.stats())
             .finish()
     }
-}
-
-fn token_key(token: &str) -> TokenKey {
-    Sha256::digest(token.as_bytes()).into()
 }
 
 /// What must hold again on every hit: the time checks, and the verifying key still in the set.

@@ -85,15 +85,17 @@ fn cached_keys(cache: &TokenCache) -> Vec<TokenKey> {
 fn order(cache: &TokenCache, tokens: &[String]) -> Vec<usize> {
     cached_keys(cache)
         .into_iter()
-        .map(|key| tokens.iter().position(|t| token_key(t) == key).unwrap())
+        .map(|key| tokens.iter().position(|t| TokenKey::of(t) == key).unwrap())
         .collect()
 }
 
 #[test]
 fn hit_after_insert() {
     let cache = TokenCache::new(8);
-    let stored = cache.insert(&token(1), 0, verified(json!({})));
-    let found = cache.get(&token(1), 0, &keys(), &policy(), NOW).unwrap();
+    let stored = cache.insert(TokenKey::of(&token(1)), 0, verified(json!({})));
+    let found = cache
+        .get(&TokenKey::of(&token(1)), 0, &keys(), &policy(), NOW)
+        .unwrap();
     assert!(Rc::ptr_eq(&stored, &found));
     assert_eq!(**found, verified(json!({})));
     assert_eq!(cache.len(), 1);
@@ -103,13 +105,19 @@ fn hit_after_insert() {
 #[test]
 fn miss_for_another_token() {
     let cache = TokenCache::new(8);
-    cache.insert(&token(1), 0, verified(json!({})));
-    assert!(cache.get(&token(2), 0, &keys(), &policy(), NOW).is_none());
-    assert!(cache.get("", 0, &keys(), &policy(), NOW).is_none());
+    cache.insert(TokenKey::of(&token(1)), 0, verified(json!({})));
+    assert!(cache
+        .get(&TokenKey::of(&token(2)), 0, &keys(), &policy(), NOW)
+        .is_none());
+    assert!(cache
+        .get(&TokenKey::of(""), 0, &keys(), &policy(), NOW)
+        .is_none());
     // A token differing in one character is another token.
     let mut altered = token(1);
     altered.push('x');
-    assert!(cache.get(&altered, 0, &keys(), &policy(), NOW).is_none());
+    assert!(cache
+        .get(&TokenKey::of(&altered), 0, &keys(), &policy(), NOW)
+        .is_none());
     assert_eq!(cache.len(), 1, "a miss on an absent token removes nothing");
 }
 
@@ -121,11 +129,11 @@ fn keys_are_sha256_and_token_text_is_not_stored() {
         0x23, 0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00,
         0x15, 0xad,
     ];
-    assert_eq!(token_key("abc"), expected);
+    assert_eq!(TokenKey::of("abc").0, expected);
 
     let cache = TokenCache::new(4);
-    cache.insert("abc", 0, verified(json!({})));
-    assert_eq!(cached_keys(&cache), vec![expected]);
+    cache.insert(TokenKey::of("abc"), 0, verified(json!({})));
+    assert_eq!(cached_keys(&cache), vec![TokenKey(expected)]);
     assert!(
         !format!("{cache:?}").contains("user-1"),
         "Debug prints no claims"
@@ -137,16 +145,20 @@ fn evicts_least_recently_inserted_without_lookups() {
     let tokens: Vec<String> = (0..5).map(token).collect();
     let cache = TokenCache::new(3);
     for t in &tokens {
-        cache.insert(t, 0, verified(json!({})));
+        cache.insert(TokenKey::of(t), 0, verified(json!({})));
     }
     assert_eq!(cache.len(), 3);
     assert_eq!(order(&cache, &tokens), vec![4, 3, 2]);
     assert_eq!(cache.stats().evictions, 2);
     for evicted in &tokens[..2] {
-        assert!(cache.get(evicted, 0, &keys(), &policy(), NOW).is_none());
+        assert!(cache
+            .get(&TokenKey::of(evicted), 0, &keys(), &policy(), NOW)
+            .is_none());
     }
     for kept in &tokens[2..] {
-        assert!(cache.get(kept, 0, &keys(), &policy(), NOW).is_some());
+        assert!(cache
+            .get(&TokenKey::of(kept), 0, &keys(), &policy(), NOW)
+            .is_some());
     }
 }
 
@@ -155,17 +167,27 @@ fn get_marks_entry_recently_used() {
     let tokens: Vec<String> = (0..4).map(token).collect();
     let cache = TokenCache::new(3);
     for t in &tokens[..3] {
-        cache.insert(t, 0, verified(json!({})));
+        cache.insert(TokenKey::of(t), 0, verified(json!({})));
     }
     // Touch the oldest: the next insertion evicts token 1 instead.
-    assert!(cache.get(&tokens[0], 0, &keys(), &policy(), NOW).is_some());
+    assert!(cache
+        .get(&TokenKey::of(&tokens[0]), 0, &keys(), &policy(), NOW)
+        .is_some());
     assert_eq!(order(&cache, &tokens), vec![0, 2, 1]);
-    cache.insert(&tokens[3], 0, verified(json!({})));
+    cache.insert(TokenKey::of(&tokens[3]), 0, verified(json!({})));
     assert_eq!(order(&cache, &tokens), vec![3, 0, 2]);
-    assert!(cache.get(&tokens[1], 0, &keys(), &policy(), NOW).is_none());
-    assert!(cache.get(&tokens[0], 0, &keys(), &policy(), NOW).is_some());
-    assert!(cache.get(&tokens[2], 0, &keys(), &policy(), NOW).is_some());
-    assert!(cache.get(&tokens[3], 0, &keys(), &policy(), NOW).is_some());
+    assert!(cache
+        .get(&TokenKey::of(&tokens[1]), 0, &keys(), &policy(), NOW)
+        .is_none());
+    assert!(cache
+        .get(&TokenKey::of(&tokens[0]), 0, &keys(), &policy(), NOW)
+        .is_some());
+    assert!(cache
+        .get(&TokenKey::of(&tokens[2]), 0, &keys(), &policy(), NOW)
+        .is_some());
+    assert!(cache
+        .get(&TokenKey::of(&tokens[3]), 0, &keys(), &policy(), NOW)
+        .is_some());
 }
 
 #[test]
@@ -173,10 +195,12 @@ fn every_hit_becomes_the_most_recently_used() {
     let tokens: Vec<String> = (0..3).map(token).collect();
     let cache = TokenCache::new(3);
     for t in &tokens {
-        cache.insert(t, 0, verified(json!({})));
+        cache.insert(TokenKey::of(t), 0, verified(json!({})));
     }
     for n in [2, 2, 0, 1, 1, 0, 2] {
-        assert!(cache.get(&tokens[n], 0, &keys(), &policy(), NOW).is_some());
+        assert!(cache
+            .get(&TokenKey::of(&tokens[n]), 0, &keys(), &policy(), NOW)
+            .is_some());
         assert_eq!(order(&cache, &tokens)[0], n);
     }
     assert_eq!(order(&cache, &tokens), vec![2, 0, 1]);
@@ -187,31 +211,41 @@ fn reinsert_replaces_value_and_marks_recent() {
     let tokens: Vec<String> = (0..4).map(token).collect();
     let cache = TokenCache::new(3);
     for t in &tokens[..3] {
-        cache.insert(t, 0, verified(json!({})));
+        cache.insert(TokenKey::of(t), 0, verified(json!({})));
     }
-    let replaced = cache.insert(&tokens[0], 0, verified(json!({ "sub": "user-2" })));
+    let replaced = cache.insert(
+        TokenKey::of(&tokens[0]),
+        0,
+        verified(json!({ "sub": "user-2" })),
+    );
     assert_eq!(cache.len(), 3);
     assert_eq!(cache.stats().evictions, 0);
     assert_eq!(order(&cache, &tokens), vec![0, 2, 1]);
-    let found = cache.get(&tokens[0], 0, &keys(), &policy(), NOW).unwrap();
+    let found = cache
+        .get(&TokenKey::of(&tokens[0]), 0, &keys(), &policy(), NOW)
+        .unwrap();
     assert!(Rc::ptr_eq(&replaced, &found));
     assert_eq!(found.claims["sub"], "user-2");
-    cache.insert(&tokens[3], 0, verified(json!({})));
-    assert!(cache.get(&tokens[1], 0, &keys(), &policy(), NOW).is_none());
+    cache.insert(TokenKey::of(&tokens[3]), 0, verified(json!({})));
+    assert!(cache
+        .get(&TokenKey::of(&tokens[1]), 0, &keys(), &policy(), NOW)
+        .is_none());
 }
 
 #[test]
 fn expired_entry_is_a_miss_and_removed() {
     let cache = TokenCache::new(8);
-    cache.insert(&token(1), 0, verified(json!({})));
+    cache.insert(TokenKey::of(&token(1)), 0, verified(json!({})));
     let exp = NOW + 3600;
     assert!(cache
-        .get(&token(1), 0, &keys(), &policy(), exp + SKEW)
+        .get(&TokenKey::of(&token(1)), 0, &keys(), &policy(), exp + SKEW)
         .is_none());
     assert_eq!(cache.len(), 0);
     assert_eq!(cache.stats().invalidated, 1);
     // Removed, not merely hidden: an earlier time does not bring it back.
-    assert!(cache.get(&token(1), 0, &keys(), &policy(), NOW).is_none());
+    assert!(cache
+        .get(&TokenKey::of(&token(1)), 0, &keys(), &policy(), NOW)
+        .is_none());
     assert_eq!(cache.stats().invalidated, 1);
 }
 
@@ -224,21 +258,31 @@ fn expiry_boundary_matches_full_verification() {
     assert!(claims::check_times(&verified(json!({})).claims, &policy(), last_valid + 1).is_err());
 
     let cache = TokenCache::new(8);
-    cache.insert(&token(1), 0, verified(json!({})));
+    cache.insert(TokenKey::of(&token(1)), 0, verified(json!({})));
     assert!(cache
-        .get(&token(1), 0, &keys(), &policy(), last_valid)
+        .get(&TokenKey::of(&token(1)), 0, &keys(), &policy(), last_valid)
         .is_some());
     assert!(cache
-        .get(&token(1), 0, &keys(), &policy(), last_valid + 1)
+        .get(
+            &TokenKey::of(&token(1)),
+            0,
+            &keys(),
+            &policy(),
+            last_valid + 1
+        )
         .is_none());
 
     let strict = ClaimsPolicy {
         clock_skew: 0,
         ..policy()
     };
-    cache.insert(&token(1), 0, verified(json!({})));
-    assert!(cache.get(&token(1), 0, &keys(), &strict, exp - 1).is_some());
-    assert!(cache.get(&token(1), 0, &keys(), &strict, exp).is_none());
+    cache.insert(TokenKey::of(&token(1)), 0, verified(json!({})));
+    assert!(cache
+        .get(&TokenKey::of(&token(1)), 0, &keys(), &strict, exp - 1)
+        .is_some());
+    assert!(cache
+        .get(&TokenKey::of(&token(1)), 0, &keys(), &strict, exp)
+        .is_none());
 }
 
 #[test]
@@ -248,54 +292,96 @@ fn fractional_exp_is_honoured() {
         clock_skew: 0,
         ..policy()
     };
-    cache.insert(&token(1), 0, verified(json!({ "exp": NOW as f64 + 0.5 })));
-    assert!(cache.get(&token(1), 0, &keys(), &strict, NOW).is_some());
-    assert!(cache.get(&token(1), 0, &keys(), &strict, NOW + 1).is_none());
+    cache.insert(
+        TokenKey::of(&token(1)),
+        0,
+        verified(json!({ "exp": NOW as f64 + 0.5 })),
+    );
+    assert!(cache
+        .get(&TokenKey::of(&token(1)), 0, &keys(), &strict, NOW)
+        .is_some());
+    assert!(cache
+        .get(&TokenKey::of(&token(1)), 0, &keys(), &strict, NOW + 1)
+        .is_none());
 }
 
 #[test]
 fn not_yet_valid_is_a_miss_and_removed() {
     let cache = TokenCache::new(8);
-    cache.insert(&token(1), 0, verified(json!({ "nbf": NOW + 600 })));
-    assert!(cache.get(&token(1), 0, &keys(), &policy(), NOW).is_none());
+    cache.insert(
+        TokenKey::of(&token(1)),
+        0,
+        verified(json!({ "nbf": NOW + 600 })),
+    );
+    assert!(cache
+        .get(&TokenKey::of(&token(1)), 0, &keys(), &policy(), NOW)
+        .is_none());
     assert!(cache.is_empty());
     assert_eq!(cache.stats().invalidated, 1);
 
     // Within the skew it is valid, as in full verification.
-    cache.insert(&token(2), 0, verified(json!({ "nbf": NOW + SKEW })));
-    assert!(cache.get(&token(2), 0, &keys(), &policy(), NOW).is_some());
+    cache.insert(
+        TokenKey::of(&token(2)),
+        0,
+        verified(json!({ "nbf": NOW + SKEW })),
+    );
+    assert!(cache
+        .get(&TokenKey::of(&token(2)), 0, &keys(), &policy(), NOW)
+        .is_some());
 }
 
 #[test]
 fn issued_in_future_is_a_miss() {
     let cache = TokenCache::new(8);
-    cache.insert(&token(1), 0, verified(json!({ "iat": NOW + 600 })));
-    assert!(cache.get(&token(1), 0, &keys(), &policy(), NOW).is_none());
+    cache.insert(
+        TokenKey::of(&token(1)),
+        0,
+        verified(json!({ "iat": NOW + 600 })),
+    );
+    assert!(cache
+        .get(&TokenKey::of(&token(1)), 0, &keys(), &policy(), NOW)
+        .is_none());
     assert!(cache.is_empty());
 }
 
 #[test]
 fn max_age_is_rechecked() {
     let cache = TokenCache::new(8);
-    cache.insert(&token(1), 0, verified(json!({})));
+    cache.insert(TokenKey::of(&token(1)), 0, verified(json!({})));
     let aged = ClaimsPolicy {
         max_age: Some(300),
         ..policy()
     };
     assert!(cache
-        .get(&token(1), 0, &keys(), &aged, NOW + 300 + SKEW)
+        .get(
+            &TokenKey::of(&token(1)),
+            0,
+            &keys(),
+            &aged,
+            NOW + 300 + SKEW
+        )
         .is_some());
     assert!(cache
-        .get(&token(1), 0, &keys(), &aged, NOW + 301 + SKEW)
+        .get(
+            &TokenKey::of(&token(1)),
+            0,
+            &keys(),
+            &aged,
+            NOW + 301 + SKEW
+        )
         .is_none());
     assert!(cache.is_empty());
 
     // A max age makes `iat` required, for cached tokens too.
     let mut no_iat = verified(json!({}));
     no_iat.claims.remove("iat");
-    cache.insert(&token(2), 0, no_iat);
-    assert!(cache.get(&token(2), 0, &keys(), &policy(), NOW).is_some());
-    assert!(cache.get(&token(2), 0, &keys(), &aged, NOW).is_none());
+    cache.insert(TokenKey::of(&token(2)), 0, no_iat);
+    assert!(cache
+        .get(&TokenKey::of(&token(2)), 0, &keys(), &policy(), NOW)
+        .is_some());
+    assert!(cache
+        .get(&TokenKey::of(&token(2)), 0, &keys(), &aged, NOW)
+        .is_none());
 }
 
 #[test]
@@ -303,11 +389,17 @@ fn claims_that_fail_time_checks_never_hit() {
     let cache = TokenCache::new(8);
     let mut no_exp = verified(json!({}));
     no_exp.claims.remove("exp");
-    cache.insert(&token(1), 0, no_exp);
-    cache.insert(&token(2), 0, verified(json!({ "exp": "never" })));
-    cache.insert(&token(3), 0, verified(json!({ "nbf": -1 })));
+    cache.insert(TokenKey::of(&token(1)), 0, no_exp);
+    cache.insert(
+        TokenKey::of(&token(2)),
+        0,
+        verified(json!({ "exp": "never" })),
+    );
+    cache.insert(TokenKey::of(&token(3)), 0, verified(json!({ "nbf": -1 })));
     for n in 1..=3 {
-        assert!(cache.get(&token(n), 0, &keys(), &policy(), NOW).is_none());
+        assert!(cache
+            .get(&TokenKey::of(&token(n)), 0, &keys(), &policy(), NOW)
+            .is_none());
     }
     assert!(cache.is_empty());
     assert_eq!(cache.stats().invalidated, 3);
@@ -316,27 +408,33 @@ fn claims_that_fail_time_checks_never_hit() {
 #[test]
 fn removed_key_invalidates_entry() {
     let cache = TokenCache::new(8);
-    cache.insert(&token(1), 0, verified(json!({})));
+    cache.insert(TokenKey::of(&token(1)), 0, verified(json!({})));
     cache.insert(
-        &token(2),
+        TokenKey::of(&token(2)),
         0,
         verified_by(&keys(), "jose-es256", Algorithm::Es256, json!({})),
     );
     let rotated = key_set(vec![fixture_key("jose-es256"), fixture_key("jose-ps256")]);
-    assert!(cache.get(&token(1), 0, &rotated, &policy(), NOW).is_none());
+    assert!(cache
+        .get(&TokenKey::of(&token(1)), 0, &rotated, &policy(), NOW)
+        .is_none());
     assert_eq!(cache.stats().invalidated, 1);
     assert_eq!(cache.len(), 1);
     // Tokens of keys still in the set keep hitting.
-    assert!(cache.get(&token(2), 0, &rotated, &policy(), NOW).is_some());
+    assert!(cache
+        .get(&TokenKey::of(&token(2)), 0, &rotated, &policy(), NOW)
+        .is_some());
     // The entry is gone, even if the key comes back.
-    assert!(cache.get(&token(1), 0, &keys(), &policy(), NOW).is_none());
+    assert!(cache
+        .get(&TokenKey::of(&token(1)), 0, &keys(), &policy(), NOW)
+        .is_none());
     assert_eq!(cache.stats().invalidated, 1);
 }
 
 #[test]
 fn kid_reused_for_another_key_invalidates_entry() {
     let cache = TokenCache::new(8);
-    cache.insert(&token(1), 0, verified(json!({})));
+    cache.insert(TokenKey::of(&token(1)), 0, verified(json!({})));
     // Same kid, different key material (hence thumbprint).
     let mut impostor = fixture_key("jose-rs384");
     impostor["kid"] = json!("jose-rs256");
@@ -346,18 +444,26 @@ fn kid_reused_for_another_key_invalidates_entry() {
         reused.get("jose-rs256").unwrap().thumbprint,
         keys().get("jose-rs256").unwrap().thumbprint
     );
-    assert!(cache.get(&token(1), 0, &reused, &policy(), NOW).is_none());
+    assert!(cache
+        .get(&TokenKey::of(&token(1)), 0, &reused, &policy(), NOW)
+        .is_none());
     assert_eq!(cache.stats().invalidated, 1);
 }
 
 #[test]
 fn same_key_under_another_kid_invalidates_entry() {
     let cache = TokenCache::new(8);
-    cache.insert(&token(1), 0, verified(json!({})));
+    cache.insert(TokenKey::of(&token(1)), 0, verified(json!({})));
     let mut renamed = fixture_key("jose-rs256");
     renamed["kid"] = json!("renamed");
     assert!(cache
-        .get(&token(1), 0, &key_set(vec![renamed]), &policy(), NOW)
+        .get(
+            &TokenKey::of(&token(1)),
+            0,
+            &key_set(vec![renamed]),
+            &policy(),
+            NOW
+        )
         .is_none());
     assert_eq!(cache.stats().invalidated, 1);
 }
@@ -365,7 +471,7 @@ fn same_key_under_another_kid_invalidates_entry() {
 #[test]
 fn key_no_longer_permitting_alg_invalidates_entry() {
     let cache = TokenCache::new(8);
-    cache.insert(&token(1), 0, verified(json!({})));
+    cache.insert(TokenKey::of(&token(1)), 0, verified(json!({})));
     // Same material and kid (the thumbprint ignores `alg`), now restricted to PS256.
     let mut restricted = fixture_key("jose-rs256");
     restricted["alg"] = json!("PS256");
@@ -375,7 +481,7 @@ fn key_no_longer_permitting_alg_invalidates_entry() {
         keys().get("jose-rs256").unwrap().thumbprint
     );
     assert!(cache
-        .get(&token(1), 0, &restricted, &policy(), NOW)
+        .get(&TokenKey::of(&token(1)), 0, &restricted, &policy(), NOW)
         .is_none());
     assert_eq!(cache.stats().invalidated, 1);
 }
@@ -394,28 +500,44 @@ fn key_without_kid_matches_by_thumbprint() {
         claims: verified(json!({})).claims,
     };
     let cache = TokenCache::new(8);
-    cache.insert(&token(1), 0, token_verified);
+    cache.insert(TokenKey::of(&token(1)), 0, token_verified);
     assert!(cache
-        .get(&token(1), 0, &anonymous, &policy(), NOW)
+        .get(&TokenKey::of(&token(1)), 0, &anonymous, &policy(), NOW)
         .is_some());
     // The key gaining a kid is a change of key: re-verify.
-    assert!(cache.get(&token(1), 0, &set, &policy(), NOW).is_none());
+    assert!(cache
+        .get(&TokenKey::of(&token(1)), 0, &set, &policy(), NOW)
+        .is_none());
 }
 
 #[test]
 fn stats_count_hits_misses_evictions_and_invalidations() {
     let cache = TokenCache::new(2);
     assert_eq!(cache.stats(), TokenCacheStats::default());
-    cache.insert(&token(1), 0, verified(json!({})));
-    cache.insert(&token(2), 0, verified(json!({ "nbf": NOW + 600 })));
-    assert!(cache.get(&token(1), 0, &keys(), &policy(), NOW).is_some()); // hit
-    assert!(cache.get(&token(1), 0, &keys(), &policy(), NOW).is_some()); // hit
-    assert!(cache.get(&token(9), 0, &keys(), &policy(), NOW).is_none()); // miss
-    assert!(cache.get(&token(2), 0, &keys(), &policy(), NOW).is_none()); // miss, invalidated
-    cache.insert(&token(3), 0, verified(json!({}))); // fills the slot freed above
-    cache.insert(&token(4), 0, verified(json!({}))); // evicts token 1
-    cache.insert(&token(4), 0, verified(json!({}))); // replaces, no eviction
-    assert!(cache.get(&token(1), 0, &keys(), &policy(), NOW).is_none()); // miss
+    cache.insert(TokenKey::of(&token(1)), 0, verified(json!({})));
+    cache.insert(
+        TokenKey::of(&token(2)),
+        0,
+        verified(json!({ "nbf": NOW + 600 })),
+    );
+    assert!(cache
+        .get(&TokenKey::of(&token(1)), 0, &keys(), &policy(), NOW)
+        .is_some()); // hit
+    assert!(cache
+        .get(&TokenKey::of(&token(1)), 0, &keys(), &policy(), NOW)
+        .is_some()); // hit
+    assert!(cache
+        .get(&TokenKey::of(&token(9)), 0, &keys(), &policy(), NOW)
+        .is_none()); // miss
+    assert!(cache
+        .get(&TokenKey::of(&token(2)), 0, &keys(), &policy(), NOW)
+        .is_none()); // miss, invalidated
+    cache.insert(TokenKey::of(&token(3)), 0, verified(json!({}))); // fills the slot freed above
+    cache.insert(TokenKey::of(&token(4)), 0, verified(json!({}))); // evicts token 1
+    cache.insert(TokenKey::of(&token(4)), 0, verified(json!({}))); // replaces, no eviction
+    assert!(cache
+        .get(&TokenKey::of(&token(1)), 0, &keys(), &policy(), NOW)
+        .is_none()); // miss
     assert_eq!(
         cache.stats(),
         TokenCacheStats {
@@ -447,11 +569,13 @@ fn stats_serialize_for_the_status_endpoint() {
 #[test]
 fn capacity_zero_stores_nothing() {
     let cache = TokenCache::new(0);
-    let stored = cache.insert(&token(1), 0, verified(json!({})));
+    let stored = cache.insert(TokenKey::of(&token(1)), 0, verified(json!({})));
     assert_eq!(**stored, verified(json!({})));
     assert!(cache.is_empty());
     assert_eq!(cache.capacity(), 0);
-    assert!(cache.get(&token(1), 0, &keys(), &policy(), NOW).is_none());
+    assert!(cache
+        .get(&TokenKey::of(&token(1)), 0, &keys(), &policy(), NOW)
+        .is_none());
     assert_eq!(
         cache.stats(),
         TokenCacheStats {
@@ -464,21 +588,29 @@ fn capacity_zero_stores_nothing() {
 #[test]
 fn capacity_one_keeps_the_latest() {
     let cache = TokenCache::new(1);
-    cache.insert(&token(1), 0, verified(json!({})));
-    assert!(cache.get(&token(1), 0, &keys(), &policy(), NOW).is_some());
-    cache.insert(&token(2), 0, verified(json!({})));
+    cache.insert(TokenKey::of(&token(1)), 0, verified(json!({})));
+    assert!(cache
+        .get(&TokenKey::of(&token(1)), 0, &keys(), &policy(), NOW)
+        .is_some());
+    cache.insert(TokenKey::of(&token(2)), 0, verified(json!({})));
     assert_eq!(cache.len(), 1);
-    assert!(cache.get(&token(1), 0, &keys(), &policy(), NOW).is_none());
-    assert!(cache.get(&token(2), 0, &keys(), &policy(), NOW).is_some());
-    cache.insert(&token(2), 0, verified(json!({})));
+    assert!(cache
+        .get(&TokenKey::of(&token(1)), 0, &keys(), &policy(), NOW)
+        .is_none());
+    assert!(cache
+        .get(&TokenKey::of(&token(2)), 0, &keys(), &policy(), NOW)
+        .is_some());
+    cache.insert(TokenKey::of(&token(2)), 0, verified(json!({})));
     assert_eq!(cache.stats().evictions, 1);
     // Invalidating the only entry empties the cache; it fills again.
     assert!(cache
-        .get(&token(2), 0, &keys(), &policy(), NOW + 7200)
+        .get(&TokenKey::of(&token(2)), 0, &keys(), &policy(), NOW + 7200)
         .is_none());
     assert!(cache.is_empty());
-    cache.insert(&token(3), 0, verified(json!({})));
-    assert!(cache.get(&token(3), 0, &keys(), &policy(), NOW).is_some());
+    cache.insert(TokenKey::of(&token(3)), 0, verified(json!({})));
+    assert!(cache
+        .get(&TokenKey::of(&token(3)), 0, &keys(), &policy(), NOW)
+        .is_some());
 }
 
 #[test]
@@ -492,16 +624,16 @@ fn removing_from_the_middle_keeps_order() {
         } else {
             json!({})
         };
-        cache.insert(t, 0, verified(extra));
+        cache.insert(TokenKey::of(t), 0, verified(extra));
     }
     assert!(cache
-        .get(&tokens[1], 0, &keys(), &policy(), NOW + 100)
+        .get(&TokenKey::of(&tokens[1]), 0, &keys(), &policy(), NOW + 100)
         .is_none());
     assert_eq!(order(&cache, &tokens), vec![4, 3, 2, 0]);
-    cache.insert(&tokens[5], 0, verified(json!({})));
+    cache.insert(TokenKey::of(&tokens[5]), 0, verified(json!({})));
     assert_eq!(order(&cache, &tokens), vec![5, 4, 3, 2, 0]);
     assert_eq!(cache.stats().evictions, 0);
-    cache.insert(&tokens[1], 0, verified(json!({})));
+    cache.insert(TokenKey::of(&tokens[1]), 0, verified(json!({})));
     assert_eq!(order(&cache, &tokens), vec![1, 5, 4, 3, 2]);
     assert_eq!(cache.stats().evictions, 1);
 }
@@ -522,23 +654,29 @@ fn ten_thousand_entries_fill_and_look_up() {
     let value = verified(json!({}));
     let cache = TokenCache::new(CAPACITY);
     for n in 0..CAPACITY {
-        cache.insert(&token(n), 0, value.clone());
+        cache.insert(TokenKey::of(&token(n)), 0, value.clone());
     }
     assert_eq!(cache.len(), CAPACITY);
     for n in 0..CAPACITY {
-        assert!(cache.get(&token(n), 0, &keys, &policy, NOW).is_some());
+        assert!(cache
+            .get(&TokenKey::of(&token(n)), 0, &keys, &policy, NOW)
+            .is_some());
     }
     // Half again: evicts the least recently used, which after the lookups are the oldest.
     for n in CAPACITY..CAPACITY + CAPACITY / 2 {
-        cache.insert(&token(n), 0, value.clone());
+        cache.insert(TokenKey::of(&token(n)), 0, value.clone());
     }
     assert_eq!(cache.len(), CAPACITY);
     assert_eq!(cache.stats().evictions, (CAPACITY / 2) as u64);
     for n in 0..CAPACITY / 2 {
-        assert!(cache.get(&token(n), 0, &keys, &policy, NOW).is_none());
+        assert!(cache
+            .get(&TokenKey::of(&token(n)), 0, &keys, &policy, NOW)
+            .is_none());
     }
     for n in CAPACITY / 2..CAPACITY + CAPACITY / 2 {
-        assert!(cache.get(&token(n), 0, &keys, &policy, NOW).is_some());
+        assert!(cache
+            .get(&TokenKey::of(&token(n)), 0, &keys, &policy, NOW)
+            .is_some());
     }
     assert_eq!(
         cache.stats(),
@@ -555,7 +693,7 @@ fn ten_thousand_entries_fill_and_look_up() {
 fn the_identity_is_derived_once_per_cached_token_and_shared_by_its_hits() {
     let cache = TokenCache::new(8);
     let set = keys();
-    cache.insert("token-a", 0, verified(json!({})));
+    cache.insert(TokenKey::of("token-a"), 0, verified(json!({})));
     let derived = std::cell::Cell::new(0);
     let derive = |_: &VerifiedToken| {
         derived.set(derived.get() + 1);
@@ -564,16 +702,16 @@ fn the_identity_is_derived_once_per_cached_token_and_shared_by_its_hits() {
     let mut seen = Vec::new();
     for _ in 0..3 {
         let hit = cache
-            .get("token-a", 0, &set, &policy(), NOW)
+            .get(&TokenKey::of("token-a"), 0, &set, &policy(), NOW)
             .expect("a hit");
         seen.push(hit.identity(derive));
     }
     assert_eq!(derived.get(), 1, "derived on the first hit only");
     assert!(seen.iter().all(|identity| Rc::ptr_eq(identity, &seen[0])));
     // A token inserted again (verified anew) derives its identity again.
-    cache.insert("token-a", 0, verified(json!({})));
+    cache.insert(TokenKey::of("token-a"), 0, verified(json!({})));
     let hit = cache
-        .get("token-a", 0, &set, &policy(), NOW)
+        .get(&TokenKey::of("token-a"), 0, &set, &policy(), NOW)
         .expect("a hit");
     hit.identity(derive);
     assert_eq!(derived.get(), 2);
@@ -583,17 +721,19 @@ fn the_identity_is_derived_once_per_cached_token_and_shared_by_its_hits() {
 fn an_entry_answers_only_for_the_provider_that_verified_it() {
     let cache = TokenCache::new(8);
     let set = keys();
-    assert_eq!(cache.provider_of("token-a"), None);
-    cache.insert("token-a", 1, verified(json!({})));
+    assert_eq!(cache.provider_of(&TokenKey::of("token-a")), None);
+    cache.insert(TokenKey::of("token-a"), 1, verified(json!({})));
     // Peeking counts nothing.
-    assert_eq!(cache.provider_of("token-a"), Some(1));
+    assert_eq!(cache.provider_of(&TokenKey::of("token-a")), Some(1));
     assert_eq!(cache.stats(), TokenCacheStats::default());
     // Another provider's lookup is a miss and drops the entry: the token is verified anew.
-    assert!(cache.get("token-a", 0, &set, &policy(), NOW).is_none());
-    assert_eq!(cache.provider_of("token-a"), None);
-    cache.insert("token-a", 1, verified(json!({})));
+    assert!(cache
+        .get(&TokenKey::of("token-a"), 0, &set, &policy(), NOW)
+        .is_none());
+    assert_eq!(cache.provider_of(&TokenKey::of("token-a")), None);
+    cache.insert(TokenKey::of("token-a"), 1, verified(json!({})));
     let hit = cache
-        .get("token-a", 1, &set, &policy(), NOW)
+        .get(&TokenKey::of("token-a"), 1, &set, &policy(), NOW)
         .expect("a hit");
     assert_eq!(hit.provider(), 1);
 }
