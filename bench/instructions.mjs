@@ -22,7 +22,9 @@
 //   every few hundred requests, and a batch of 200 caught one or none;
 // - the gateway's key set stays fresh all run (STEADY_KEYS).
 // The pass-through Worker reads no token, so its four rows should agree: how far they differ is
-// what is left of that noise. INSTR_INSTANCES > 1 starts every Worker that many times and
+// what is left of that noise (about 4%). `unseen` moves by up to 20% between runs of the same
+// bundle: first-time tokens leave objects that outlive a young collection, and a major
+// collection lands in some batches and not in others. INSTR_INSTANCES > 1 starts every Worker that many times and
 // reports the median with half the range.
 // Instructions are not time: WebCrypto's native code and the runtime count like wasm does, and
 // the wall clock under Valgrind means nothing. Compare Workers within a run.
