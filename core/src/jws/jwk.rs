@@ -18,10 +18,10 @@
 //!   allow signature verification with this kind of key;
 //! * members this module does not know (`x5c`, `x5t`, ...) are ignored and never used.
 
-use base64ct::{Base64UrlUnpadded, Encoding};
 use serde_json::{Map, Value};
 
 use crate::jws::alg::Algorithm;
+use crate::jws::base64url;
 use crate::jws::error::truncated;
 use crate::jws::key::{Curve, KeyMaterial, PublicKey};
 
@@ -220,7 +220,7 @@ fn optional_str<'a>(
 /// A required member holding strict unpadded base64url.
 fn required_bytes(jwk: &Map<String, Value>, name: &'static str) -> Result<Vec<u8>, JwkError> {
     let text = optional_str(jwk, name)?.ok_or(JwkError::MissingMember(name))?;
-    Base64UrlUnpadded::decode_vec(text).map_err(|_| JwkError::InvalidBase64(name))
+    base64url::decode(text).ok_or(JwkError::InvalidBase64(name))
 }
 
 /// Refuses the JWK when any of `members` is present, whatever its value.

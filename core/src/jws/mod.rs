@@ -4,6 +4,7 @@
 //! | module        | concern                                                    |
 //! |---------------|------------------------------------------------------------|
 //! | [`alg`]       | the accepted JWS algorithms and the keys each needs        |
+//! | [`base64url`] | strict, fast base64url decoding of tokens and keys         |
 //! | [`key`]       | validated public keys                                      |
 //! | [`jwk`]       | JWK/JWKS import and validation into a [`jwk::KeySet`]      |
 //! | [`json`]      | strict JSON: no duplicate members, bounded depth           |
@@ -16,6 +17,7 @@
 //! | [`error`]     | [`Rejection`](error::Rejection): why a token is refused, with a stable code |
 pub mod alg;
 pub mod backend;
+pub mod base64url;
 pub mod claims;
 pub mod error;
 pub mod json;

@@ -1,9 +1,9 @@
 //! Compact JWS parsing: untrusted text in, an [`UntrustedToken`] out, with every structural limit
 //! enforced before any cryptography or claims work.
 
-use base64ct::{Base64UrlUnpadded, Encoding};
 use serde_json::{Map, Value};
 
+use crate::jws::base64url;
 use crate::jws::error::Rejection;
 use crate::jws::json::parse_object;
 
@@ -111,7 +111,7 @@ fn is_token_byte(b: u8) -> bool {
 }
 
 fn decode(segment: &str, reason: &'static str) -> Result<Vec<u8>, Rejection> {
-    Base64UrlUnpadded::decode_vec(segment).map_err(|_| malformed(reason))
+    base64url::decode(segment).ok_or(malformed(reason))
 }
 
 fn parse_header(bytes: &[u8]) -> Result<Header, Rejection> {
@@ -149,6 +149,7 @@ fn optional_string(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64ct::{Base64UrlUnpadded, Encoding};
 
     fn b64(text: &str) -> String {
         Base64UrlUnpadded::encode_string(text.as_bytes())

@@ -1,4 +1,5 @@
 use super::*;
+use base64ct::{Base64UrlUnpadded, Encoding};
 use serde_json::json;
 
 // RFC 7517 appendix A.1, second key (2048-bit RSA); also the RFC 7638 section 3.1 example.
