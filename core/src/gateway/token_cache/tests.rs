@@ -71,6 +71,11 @@ fn token(n: usize) -> String {
     format!("header{n}.payload{n}.signature{n}")
 }
 
+/// The cache key of `token(n)`.
+fn key_of(n: usize) -> TokenKey {
+    TokenKey::of(&token(n))
+}
+
 /// The cached keys, most recently used first.
 fn cached_keys(cache: &TokenCache) -> Vec<TokenKey> {
     let inner = cache.inner.borrow();
@@ -92,10 +97,8 @@ fn order(cache: &TokenCache, tokens: &[String]) -> Vec<usize> {
 #[test]
 fn hit_after_insert() {
     let cache = TokenCache::new(8);
-    let stored = cache.insert(TokenKey::of(&token(1)), 0, verified(json!({})));
-    let found = cache
-        .get(&TokenKey::of(&token(1)), 0, &keys(), &policy(), NOW)
-        .unwrap();
+    let stored = cache.insert(key_of(1), 0, verified(json!({})));
+    let found = cache.get(&key_of(1), 0, &keys(), &policy(), NOW).unwrap();
     assert!(Rc::ptr_eq(&stored, &found));
     assert_eq!(**found, verified(json!({})));
     assert_eq!(cache.len(), 1);
@@ -105,10 +108,8 @@ fn hit_after_insert() {
 #[test]
 fn miss_for_another_token() {
     let cache = TokenCache::new(8);
-    cache.insert(TokenKey::of(&token(1)), 0, verified(json!({})));
-    assert!(cache
-        .get(&TokenKey::of(&token(2)), 0, &keys(), &policy(), NOW)
-        .is_none());
+    cache.insert(key_of(1), 0, verified(json!({})));
+    assert!(cache.get(&key_of(2), 0, &keys(), &policy(), NOW).is_none());
     assert!(cache
         .get(&TokenKey::of(""), 0, &keys(), &policy(), NOW)
         .is_none());
@@ -235,17 +236,15 @@ fn reinsert_replaces_value_and_marks_recent() {
 #[test]
 fn expired_entry_is_a_miss_and_removed() {
     let cache = TokenCache::new(8);
-    cache.insert(TokenKey::of(&token(1)), 0, verified(json!({})));
+    cache.insert(key_of(1), 0, verified(json!({})));
     let exp = NOW + 3600;
     assert!(cache
-        .get(&TokenKey::of(&token(1)), 0, &keys(), &policy(), exp + SKEW)
+        .get(&key_of(1), 0, &keys(), &policy(), exp + SKEW)
         .is_none());
     assert_eq!(cache.len(), 0);
     assert_eq!(cache.stats().invalidated, 1);
     // Removed, not merely hidden: an earlier time does not bring it back.
-    assert!(cache
-        .get(&TokenKey::of(&token(1)), 0, &keys(), &policy(), NOW)
-        .is_none());
+    assert!(cache.get(&key_of(1), 0, &keys(), &policy(), NOW).is_none());
     assert_eq!(cache.stats().invalidated, 1);
 }
 
@@ -258,31 +257,23 @@ fn expiry_boundary_matches_full_verification() {
     assert!(claims::check_times(&verified(json!({})).claims, &policy(), last_valid + 1).is_err());
 
     let cache = TokenCache::new(8);
-    cache.insert(TokenKey::of(&token(1)), 0, verified(json!({})));
+    cache.insert(key_of(1), 0, verified(json!({})));
     assert!(cache
-        .get(&TokenKey::of(&token(1)), 0, &keys(), &policy(), last_valid)
+        .get(&key_of(1), 0, &keys(), &policy(), last_valid)
         .is_some());
     assert!(cache
-        .get(
-            &TokenKey::of(&token(1)),
-            0,
-            &keys(),
-            &policy(),
-            last_valid + 1
-        )
+        .get(&key_of(1), 0, &keys(), &policy(), last_valid + 1)
         .is_none());
 
     let strict = ClaimsPolicy {
         clock_skew: 0,
         ..policy()
     };
-    cache.insert(TokenKey::of(&token(1)), 0, verified(json!({})));
+    cache.insert(key_of(1), 0, verified(json!({})));
     assert!(cache
-        .get(&TokenKey::of(&token(1)), 0, &keys(), &strict, exp - 1)
+        .get(&key_of(1), 0, &keys(), &strict, exp - 1)
         .is_some());
-    assert!(cache
-        .get(&TokenKey::of(&token(1)), 0, &keys(), &strict, exp)
-        .is_none());
+    assert!(cache.get(&key_of(1), 0, &keys(), &strict, exp).is_none());
 }
 
 #[test]
@@ -292,96 +283,56 @@ fn fractional_exp_is_honoured() {
         clock_skew: 0,
         ..policy()
     };
-    cache.insert(
-        TokenKey::of(&token(1)),
-        0,
-        verified(json!({ "exp": NOW as f64 + 0.5 })),
-    );
+    cache.insert(key_of(1), 0, verified(json!({ "exp": NOW as f64 + 0.5 })));
+    assert!(cache.get(&key_of(1), 0, &keys(), &strict, NOW).is_some());
     assert!(cache
-        .get(&TokenKey::of(&token(1)), 0, &keys(), &strict, NOW)
-        .is_some());
-    assert!(cache
-        .get(&TokenKey::of(&token(1)), 0, &keys(), &strict, NOW + 1)
+        .get(&key_of(1), 0, &keys(), &strict, NOW + 1)
         .is_none());
 }
 
 #[test]
 fn not_yet_valid_is_a_miss_and_removed() {
     let cache = TokenCache::new(8);
-    cache.insert(
-        TokenKey::of(&token(1)),
-        0,
-        verified(json!({ "nbf": NOW + 600 })),
-    );
-    assert!(cache
-        .get(&TokenKey::of(&token(1)), 0, &keys(), &policy(), NOW)
-        .is_none());
+    cache.insert(key_of(1), 0, verified(json!({ "nbf": NOW + 600 })));
+    assert!(cache.get(&key_of(1), 0, &keys(), &policy(), NOW).is_none());
     assert!(cache.is_empty());
     assert_eq!(cache.stats().invalidated, 1);
 
     // Within the skew it is valid, as in full verification.
-    cache.insert(
-        TokenKey::of(&token(2)),
-        0,
-        verified(json!({ "nbf": NOW + SKEW })),
-    );
-    assert!(cache
-        .get(&TokenKey::of(&token(2)), 0, &keys(), &policy(), NOW)
-        .is_some());
+    cache.insert(key_of(2), 0, verified(json!({ "nbf": NOW + SKEW })));
+    assert!(cache.get(&key_of(2), 0, &keys(), &policy(), NOW).is_some());
 }
 
 #[test]
 fn issued_in_future_is_a_miss() {
     let cache = TokenCache::new(8);
-    cache.insert(
-        TokenKey::of(&token(1)),
-        0,
-        verified(json!({ "iat": NOW + 600 })),
-    );
-    assert!(cache
-        .get(&TokenKey::of(&token(1)), 0, &keys(), &policy(), NOW)
-        .is_none());
+    cache.insert(key_of(1), 0, verified(json!({ "iat": NOW + 600 })));
+    assert!(cache.get(&key_of(1), 0, &keys(), &policy(), NOW).is_none());
     assert!(cache.is_empty());
 }
 
 #[test]
 fn max_age_is_rechecked() {
     let cache = TokenCache::new(8);
-    cache.insert(TokenKey::of(&token(1)), 0, verified(json!({})));
+    cache.insert(key_of(1), 0, verified(json!({})));
     let aged = ClaimsPolicy {
         max_age: Some(300),
         ..policy()
     };
     assert!(cache
-        .get(
-            &TokenKey::of(&token(1)),
-            0,
-            &keys(),
-            &aged,
-            NOW + 300 + SKEW
-        )
+        .get(&key_of(1), 0, &keys(), &aged, NOW + 300 + SKEW)
         .is_some());
     assert!(cache
-        .get(
-            &TokenKey::of(&token(1)),
-            0,
-            &keys(),
-            &aged,
-            NOW + 301 + SKEW
-        )
+        .get(&key_of(1), 0, &keys(), &aged, NOW + 301 + SKEW)
         .is_none());
     assert!(cache.is_empty());
 
     // A max age makes `iat` required, for cached tokens too.
     let mut no_iat = verified(json!({}));
     no_iat.claims.remove("iat");
-    cache.insert(TokenKey::of(&token(2)), 0, no_iat);
-    assert!(cache
-        .get(&TokenKey::of(&token(2)), 0, &keys(), &policy(), NOW)
-        .is_some());
-    assert!(cache
-        .get(&TokenKey::of(&token(2)), 0, &keys(), &aged, NOW)
-        .is_none());
+    cache.insert(key_of(2), 0, no_iat);
+    assert!(cache.get(&key_of(2), 0, &keys(), &policy(), NOW).is_some());
+    assert!(cache.get(&key_of(2), 0, &keys(), &aged, NOW).is_none());
 }
 
 #[test]
@@ -389,17 +340,11 @@ fn claims_that_fail_time_checks_never_hit() {
     let cache = TokenCache::new(8);
     let mut no_exp = verified(json!({}));
     no_exp.claims.remove("exp");
-    cache.insert(TokenKey::of(&token(1)), 0, no_exp);
-    cache.insert(
-        TokenKey::of(&token(2)),
-        0,
-        verified(json!({ "exp": "never" })),
-    );
-    cache.insert(TokenKey::of(&token(3)), 0, verified(json!({ "nbf": -1 })));
+    cache.insert(key_of(1), 0, no_exp);
+    cache.insert(key_of(2), 0, verified(json!({ "exp": "never" })));
+    cache.insert(key_of(3), 0, verified(json!({ "nbf": -1 })));
     for n in 1..=3 {
-        assert!(cache
-            .get(&TokenKey::of(&token(n)), 0, &keys(), &policy(), NOW)
-            .is_none());
+        assert!(cache.get(&key_of(n), 0, &keys(), &policy(), NOW).is_none());
     }
     assert!(cache.is_empty());
     assert_eq!(cache.stats().invalidated, 3);
@@ -408,33 +353,27 @@ fn claims_that_fail_time_checks_never_hit() {
 #[test]
 fn removed_key_invalidates_entry() {
     let cache = TokenCache::new(8);
-    cache.insert(TokenKey::of(&token(1)), 0, verified(json!({})));
+    cache.insert(key_of(1), 0, verified(json!({})));
     cache.insert(
-        TokenKey::of(&token(2)),
+        key_of(2),
         0,
         verified_by(&keys(), "jose-es256", Algorithm::Es256, json!({})),
     );
     let rotated = key_set(vec![fixture_key("jose-es256"), fixture_key("jose-ps256")]);
-    assert!(cache
-        .get(&TokenKey::of(&token(1)), 0, &rotated, &policy(), NOW)
-        .is_none());
+    assert!(cache.get(&key_of(1), 0, &rotated, &policy(), NOW).is_none());
     assert_eq!(cache.stats().invalidated, 1);
     assert_eq!(cache.len(), 1);
     // Tokens of keys still in the set keep hitting.
-    assert!(cache
-        .get(&TokenKey::of(&token(2)), 0, &rotated, &policy(), NOW)
-        .is_some());
+    assert!(cache.get(&key_of(2), 0, &rotated, &policy(), NOW).is_some());
     // The entry is gone, even if the key comes back.
-    assert!(cache
-        .get(&TokenKey::of(&token(1)), 0, &keys(), &policy(), NOW)
-        .is_none());
+    assert!(cache.get(&key_of(1), 0, &keys(), &policy(), NOW).is_none());
     assert_eq!(cache.stats().invalidated, 1);
 }
 
 #[test]
 fn kid_reused_for_another_key_invalidates_entry() {
     let cache = TokenCache::new(8);
-    cache.insert(TokenKey::of(&token(1)), 0, verified(json!({})));
+    cache.insert(key_of(1), 0, verified(json!({})));
     // Same kid, different key material (hence thumbprint).
     let mut impostor = fixture_key("jose-rs384");
     impostor["kid"] = json!("jose-rs256");
@@ -444,26 +383,18 @@ fn kid_reused_for_another_key_invalidates_entry() {
         reused.get("jose-rs256").unwrap().thumbprint,
         keys().get("jose-rs256").unwrap().thumbprint
     );
-    assert!(cache
-        .get(&TokenKey::of(&token(1)), 0, &reused, &policy(), NOW)
-        .is_none());
+    assert!(cache.get(&key_of(1), 0, &reused, &policy(), NOW).is_none());
     assert_eq!(cache.stats().invalidated, 1);
 }
 
 #[test]
 fn same_key_under_another_kid_invalidates_entry() {
     let cache = TokenCache::new(8);
-    cache.insert(TokenKey::of(&token(1)), 0, verified(json!({})));
+    cache.insert(key_of(1), 0, verified(json!({})));
     let mut renamed = fixture_key("jose-rs256");
     renamed["kid"] = json!("renamed");
     assert!(cache
-        .get(
-            &TokenKey::of(&token(1)),
-            0,
-            &key_set(vec![renamed]),
-            &policy(),
-            NOW
-        )
+        .get(&key_of(1), 0, &key_set(vec![renamed]), &policy(), NOW)
         .is_none());
     assert_eq!(cache.stats().invalidated, 1);
 }
@@ -471,7 +402,7 @@ fn same_key_under_another_kid_invalidates_entry() {
 #[test]
 fn key_no_longer_permitting_alg_invalidates_entry() {
     let cache = TokenCache::new(8);
-    cache.insert(TokenKey::of(&token(1)), 0, verified(json!({})));
+    cache.insert(key_of(1), 0, verified(json!({})));
     // Same material and kid (the thumbprint ignores `alg`), now restricted to PS256.
     let mut restricted = fixture_key("jose-rs256");
     restricted["alg"] = json!("PS256");
@@ -481,7 +412,7 @@ fn key_no_longer_permitting_alg_invalidates_entry() {
         keys().get("jose-rs256").unwrap().thumbprint
     );
     assert!(cache
-        .get(&TokenKey::of(&token(1)), 0, &restricted, &policy(), NOW)
+        .get(&key_of(1), 0, &restricted, &policy(), NOW)
         .is_none());
     assert_eq!(cache.stats().invalidated, 1);
 }
@@ -500,44 +431,28 @@ fn key_without_kid_matches_by_thumbprint() {
         claims: verified(json!({})).claims,
     };
     let cache = TokenCache::new(8);
-    cache.insert(TokenKey::of(&token(1)), 0, token_verified);
+    cache.insert(key_of(1), 0, token_verified);
     assert!(cache
-        .get(&TokenKey::of(&token(1)), 0, &anonymous, &policy(), NOW)
+        .get(&key_of(1), 0, &anonymous, &policy(), NOW)
         .is_some());
     // The key gaining a kid is a change of key: re-verify.
-    assert!(cache
-        .get(&TokenKey::of(&token(1)), 0, &set, &policy(), NOW)
-        .is_none());
+    assert!(cache.get(&key_of(1), 0, &set, &policy(), NOW).is_none());
 }
 
 #[test]
 fn stats_count_hits_misses_evictions_and_invalidations() {
     let cache = TokenCache::new(2);
     assert_eq!(cache.stats(), TokenCacheStats::default());
-    cache.insert(TokenKey::of(&token(1)), 0, verified(json!({})));
-    cache.insert(
-        TokenKey::of(&token(2)),
-        0,
-        verified(json!({ "nbf": NOW + 600 })),
-    );
-    assert!(cache
-        .get(&TokenKey::of(&token(1)), 0, &keys(), &policy(), NOW)
-        .is_some()); // hit
-    assert!(cache
-        .get(&TokenKey::of(&token(1)), 0, &keys(), &policy(), NOW)
-        .is_some()); // hit
-    assert!(cache
-        .get(&TokenKey::of(&token(9)), 0, &keys(), &policy(), NOW)
-        .is_none()); // miss
-    assert!(cache
-        .get(&TokenKey::of(&token(2)), 0, &keys(), &policy(), NOW)
-        .is_none()); // miss, invalidated
-    cache.insert(TokenKey::of(&token(3)), 0, verified(json!({}))); // fills the slot freed above
-    cache.insert(TokenKey::of(&token(4)), 0, verified(json!({}))); // evicts token 1
-    cache.insert(TokenKey::of(&token(4)), 0, verified(json!({}))); // replaces, no eviction
-    assert!(cache
-        .get(&TokenKey::of(&token(1)), 0, &keys(), &policy(), NOW)
-        .is_none()); // miss
+    cache.insert(key_of(1), 0, verified(json!({})));
+    cache.insert(key_of(2), 0, verified(json!({ "nbf": NOW + 600 })));
+    assert!(cache.get(&key_of(1), 0, &keys(), &policy(), NOW).is_some()); // hit
+    assert!(cache.get(&key_of(1), 0, &keys(), &policy(), NOW).is_some()); // hit
+    assert!(cache.get(&key_of(9), 0, &keys(), &policy(), NOW).is_none()); // miss
+    assert!(cache.get(&key_of(2), 0, &keys(), &policy(), NOW).is_none()); // miss, invalidated
+    cache.insert(key_of(3), 0, verified(json!({}))); // fills the slot freed above
+    cache.insert(key_of(4), 0, verified(json!({}))); // evicts token 1
+    cache.insert(key_of(4), 0, verified(json!({}))); // replaces, no eviction
+    assert!(cache.get(&key_of(1), 0, &keys(), &policy(), NOW).is_none()); // miss
     assert_eq!(
         cache.stats(),
         TokenCacheStats {
@@ -569,13 +484,11 @@ fn stats_serialize_for_the_status_endpoint() {
 #[test]
 fn capacity_zero_stores_nothing() {
     let cache = TokenCache::new(0);
-    let stored = cache.insert(TokenKey::of(&token(1)), 0, verified(json!({})));
+    let stored = cache.insert(key_of(1), 0, verified(json!({})));
     assert_eq!(**stored, verified(json!({})));
     assert!(cache.is_empty());
     assert_eq!(cache.capacity(), 0);
-    assert!(cache
-        .get(&TokenKey::of(&token(1)), 0, &keys(), &policy(), NOW)
-        .is_none());
+    assert!(cache.get(&key_of(1), 0, &keys(), &policy(), NOW).is_none());
     assert_eq!(
         cache.stats(),
         TokenCacheStats {
@@ -588,29 +501,21 @@ fn capacity_zero_stores_nothing() {
 #[test]
 fn capacity_one_keeps_the_latest() {
     let cache = TokenCache::new(1);
-    cache.insert(TokenKey::of(&token(1)), 0, verified(json!({})));
-    assert!(cache
-        .get(&TokenKey::of(&token(1)), 0, &keys(), &policy(), NOW)
-        .is_some());
-    cache.insert(TokenKey::of(&token(2)), 0, verified(json!({})));
+    cache.insert(key_of(1), 0, verified(json!({})));
+    assert!(cache.get(&key_of(1), 0, &keys(), &policy(), NOW).is_some());
+    cache.insert(key_of(2), 0, verified(json!({})));
     assert_eq!(cache.len(), 1);
-    assert!(cache
-        .get(&TokenKey::of(&token(1)), 0, &keys(), &policy(), NOW)
-        .is_none());
-    assert!(cache
-        .get(&TokenKey::of(&token(2)), 0, &keys(), &policy(), NOW)
-        .is_some());
-    cache.insert(TokenKey::of(&token(2)), 0, verified(json!({})));
+    assert!(cache.get(&key_of(1), 0, &keys(), &policy(), NOW).is_none());
+    assert!(cache.get(&key_of(2), 0, &keys(), &policy(), NOW).is_some());
+    cache.insert(key_of(2), 0, verified(json!({})));
     assert_eq!(cache.stats().evictions, 1);
     // Invalidating the only entry empties the cache; it fills again.
     assert!(cache
-        .get(&TokenKey::of(&token(2)), 0, &keys(), &policy(), NOW + 7200)
+        .get(&key_of(2), 0, &keys(), &policy(), NOW + 7200)
         .is_none());
     assert!(cache.is_empty());
-    cache.insert(TokenKey::of(&token(3)), 0, verified(json!({})));
-    assert!(cache
-        .get(&TokenKey::of(&token(3)), 0, &keys(), &policy(), NOW)
-        .is_some());
+    cache.insert(key_of(3), 0, verified(json!({})));
+    assert!(cache.get(&key_of(3), 0, &keys(), &policy(), NOW).is_some());
 }
 
 #[test]
@@ -654,29 +559,23 @@ fn ten_thousand_entries_fill_and_look_up() {
     let value = verified(json!({}));
     let cache = TokenCache::new(CAPACITY);
     for n in 0..CAPACITY {
-        cache.insert(TokenKey::of(&token(n)), 0, value.clone());
+        cache.insert(key_of(n), 0, value.clone());
     }
     assert_eq!(cache.len(), CAPACITY);
     for n in 0..CAPACITY {
-        assert!(cache
-            .get(&TokenKey::of(&token(n)), 0, &keys, &policy, NOW)
-            .is_some());
+        assert!(cache.get(&key_of(n), 0, &keys, &policy, NOW).is_some());
     }
     // Half again: evicts the least recently used, which after the lookups are the oldest.
     for n in CAPACITY..CAPACITY + CAPACITY / 2 {
-        cache.insert(TokenKey::of(&token(n)), 0, value.clone());
+        cache.insert(key_of(n), 0, value.clone());
     }
     assert_eq!(cache.len(), CAPACITY);
     assert_eq!(cache.stats().evictions, (CAPACITY / 2) as u64);
     for n in 0..CAPACITY / 2 {
-        assert!(cache
-            .get(&TokenKey::of(&token(n)), 0, &keys, &policy, NOW)
-            .is_none());
+        assert!(cache.get(&key_of(n), 0, &keys, &policy, NOW).is_none());
     }
     for n in CAPACITY / 2..CAPACITY + CAPACITY / 2 {
-        assert!(cache
-            .get(&TokenKey::of(&token(n)), 0, &keys, &policy, NOW)
-            .is_some());
+        assert!(cache.get(&key_of(n), 0, &keys, &policy, NOW).is_some());
     }
     assert_eq!(
         cache.stats(),
