@@ -24,8 +24,8 @@
 // The pass-through Worker reads no token, so its four rows should agree: how far they differ is
 // what is left of that noise (about 4%). `unseen` moves by up to 20% between runs of the same
 // bundle: first-time tokens leave objects that outlive a young collection, and a major
-// collection lands in some batches and not in others. INSTR_INSTANCES > 1 starts every Worker that many times and
-// reports the median with half the range.
+// collection lands in some batches and not in others. INSTR_INSTANCES > 1 starts every Worker
+// that many times and reports the median with half the range.
 // Instructions are not time: WebCrypto's native code and the runtime count like wasm does, and
 // the wall clock under Valgrind means nothing. Compare Workers within a run.
 import { execFileSync } from "node:child_process";

@@ -131,17 +131,17 @@ impl TokenCache {
         }
     }
 
-    /// The provider whose verification of the token with `key` is cached, if any, without counting a
-    /// lookup or touching the recency order: for a gateway with several providers, to learn
-    /// which key set [`TokenCache::get`] must check the entry against.
+    /// The provider whose verification of the token with `key` is cached, if any, without
+    /// counting a lookup or touching the recency order: for a gateway with several providers, to
+    /// learn which key set [`TokenCache::get`] must check the entry against.
     pub fn provider_of(&self, key: &TokenKey) -> Option<usize> {
         let inner = self.inner.borrow();
         let entries = inner.entries.as_ref()?;
         entries.peek(key).map(|entry| entry.provider)
     }
 
-    /// The cached verification of the token with `key` by `provider`, if any and still valid at `now`
-    /// (seconds since the epoch) with that provider's current `keys`.
+    /// The cached verification of the token with `key` by `provider`, if any and still valid at
+    /// `now` (seconds since the epoch) with that provider's current `keys`.
     ///
     /// A hit requires that [`claims::check_times`] passes with `policy` at `now`, and that
     /// `keys` still holds a key with the thumbprint and `kid` of the key that verified the token,
@@ -177,8 +177,9 @@ impl TokenCache {
         }
     }
 
-    /// Stores the token with `key`, freshly verified by `provider`, as the most recently used entry (replacing an earlier
-    /// entry for the same token), evicting the least recently used entry when the cache is full.
+    /// Stores the token with `key`, freshly verified by `provider`, as the most recently used
+    /// entry (replacing an earlier entry for the same token), evicting the least recently used
+    /// entry when the cache is full.
     /// Returns the shared value, which [`TokenCache::get`] hands out later.
     pub fn insert(
         &self,
