@@ -8,7 +8,12 @@
 //   node bench/instructions.mjs [buildDir ...]   (default: build; e.g. build bench/.baseline/<commit>/build)
 // Needs valgrind (Debian: `apt-get install valgrind`). Settings (environment): INSTR_REQUESTS
 // (1000 per batch), INSTR_WARMUP (400 before each batch), INSTR_INSTANCES (1),
-// INSTR_SCENARIOS (same,distinct,invalid,unseen), INSTR_V8_FLAGS (see V8_FLAGS below).
+// INSTR_SCENARIOS (same,distinct,invalid,unseen), INSTR_V8_FLAGS (see V8_FLAGS below),
+// INSTR_KEEP (a folder: each batch's callgrind output is kept there as <worker>.<scenario>.out,
+// with V8's map of its generated code as <worker>.map, for `callgrind_annotate`. JavaScript is
+// named in the map; a wasm function shows as the jump-table slot it is called through, 8 bytes
+// each on x64, in the order of the module's own functions (names: an `EDGE_JWT_WASM_NAMES=1`
+// build's names section).
 // Scenarios: `same`, one token; `distinct`, 1000 tokens in turn, all sent once before the
 // warm-up, so that each is in the gateway's token cache; `invalid`, 1000 tokens with an altered
 // signature; `unseen` (always last), tokens never sent before (each request verified in full, as
@@ -29,9 +34,9 @@
 // Instructions are not time: WebCrypto's native code and the runtime count like wasm does, and
 // the wall clock under Valgrind means nothing. Compare Workers within a run.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startIssuer } from "../demo/issuer.mjs";
 import { DIRECT_SOCKET, startGateway } from "../tests/support/gateway.mjs";
@@ -57,8 +62,12 @@ const SCENARIOS = (process.env.INSTR_SCENARIOS ?? "same,distinct,invalid,unseen"
 // still in Liftoff, and the compilers themselves. So by default V8 compiles JavaScript on the
 // thread that runs it (the code it installs is the same) and wasm with TurboFan only, which is
 // what hot wasm runs as once V8 has tiered it up: the steady state that production traffic sees.
+const KEEP = process.env.INSTR_KEEP;
 const V8_FLAGS = (process.env.INSTR_V8_FLAGS ?? "--no-concurrent-recompilation --no-liftoff").split(" ").filter(Boolean);
 if (V8_FLAGS.some((f) => !/^--[a-z0-9-]+(=[A-Za-z0-9._-]+)?$/.test(f))) throw new Error("INSTR_V8_FLAGS: flags like --no-liftoff, separated by spaces");
+// V8 writes /tmp/perf-<pid>.map: the address and name of the code it generates; its log, which
+// the flag turns on, goes to the INSTR_KEEP folder rather than one file per isolate in the checkout.
+if (KEEP !== undefined) V8_FLAGS.push("--perf-basic-prof", "--no-logfile-per-isolate", `--logfile=${resolve(KEEP, "v8.log")}`);
 // The key set stays fresh for the whole run: under Valgrind a run lasts longer than the demo
 // issuer's max-age (5 minutes), and the refresh would land in whichever batch was running then.
 const STEADY_KEYS = { JWKS_CACHE_TTL_SECONDS: "86400", JWKS_MIN_TTL_SECONDS: "86400" };
@@ -72,6 +81,7 @@ try {
   throw new Error("bench/instructions.mjs needs valgrind (Debian: apt-get install valgrind)");
 }
 
+if (KEEP !== undefined) mkdirSync(KEEP, { recursive: true });
 const work = mkdtempSync(join(tmpdir(), "edge-jwt-instructions-"));
 const workerd = `${root}node_modules/@cloudflare/workerd-linux-64/bin/workerd`;
 
@@ -117,7 +127,7 @@ async function underCallgrind(name, start) {
   return {
     send,
     /** Instructions per request over `n` sequential requests, each with the next of `tokens`. */
-    async measure(tokens, n, expected) {
+    async measure(scenario, tokens, n, expected) {
       control("-z");
       await send(tokens, n, expected);
       control("-d");
@@ -126,6 +136,11 @@ async function underCallgrind(name, start) {
         .map((f) => join(dir, f))
         .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
       const totals = /^totals: (\d+)/m.exec(readFileSync(dumps[0], "utf8"));
+      if (KEEP !== undefined) {
+        const file = (suffix) => join(KEEP, `${name.replaceAll("/", "_")}${suffix}`);
+        copyFileSync(dumps[0], file(`.${scenario}.out`));
+        copyFileSync(`/tmp/perf-${pid}.map`, file(".map"));
+      }
       for (const f of dumps) rmSync(f);
       return Number(totals[1]) / n;
     },
@@ -165,7 +180,7 @@ try {
     for (const scenario of SCENARIOS) {
       for (const [name, w] of Object.entries(workers)) {
         await w.send(tokenSets[scenario], WARMUP, expected(scenario, name));
-        const perRequest = await w.measure(tokenSets[scenario], REQUESTS, expected(scenario, name));
+        const perRequest = await w.measure(scenario, tokenSets[scenario], REQUESTS, expected(scenario, name));
         ((counts[scenario] ??= {})[name] ??= []).push(perRequest);
         console.error(`instructions: instance ${instance} ${scenario} ${name}: ${(perRequest / 1000).toFixed(1)}k per request`);
       }
