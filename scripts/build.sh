@@ -10,15 +10,17 @@ bash scripts/bootstrap.sh
 # The bundle's entry module is src/entry.js, not worker-build's (scripts/esbuild.sh).
 export ESBUILD_BIN="$PWD/scripts/esbuild.sh"
 cd "${1:-.}"
-# SHA-256 (the token cache's keys, key thumbprints) in sha2's compact form, not its unrolled
-# one: 1.6 KiB less gzip'd, for one hash of the token (about 13 blocks) per request
-# (docs/decisions/0006). Only for the wasm target: native builds keep the unrolled form.
-export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS:-} --cfg sha2_backend_soft=\"compact\""
+# SHA-256 (key thumbprints, KV record names: nothing per request since ADR 0012) in sha2's
+# compact form, not its unrolled one: 1.6 KiB less gzip'd (docs/decisions/0006). Only for the
+# wasm target: native builds keep the unrolled form.
+# Wasm SIMD (128-bit), which workerd's V8 runs: the byte scans of every request (memchr's search
+# for the bearer token's separators) and the compiler's vectorised loops use it (ADR 0006).
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="${CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS:-} --cfg sha2_backend_soft=\"compact\" -C target-feature=+simd128"
 worker-build --release
 
 # wasm-opt, run here rather than by worker-build (its metadata in Cargo.toml turns it off there):
 # worker-build always adds --debuginfo, which keeps the names section, a sixth of the module. The
-# features are the ones workerd supports, as worker-build enables them.
+# features are the ones workerd supports, as worker-build enables them, and SIMD (above).
 # -Oz: measured against -O3 in docs/decisions/0006-bundle-size.md (smaller, and not slower).
 # --one-caller-inline-max-function-size=0: a function with one caller is not merged into that
 # caller unless it is small anyway (wasm-opt merges any size by default). Merged, the once-per-
@@ -33,4 +35,5 @@ names=(--strip-debug)
 wasm-opt "${opt[@]}" "${names[@]}" --strip-producers \
   --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
   --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling \
+  --enable-simd \
   build/index_bg.wasm -o build/index_bg.wasm

@@ -61,6 +61,28 @@ pub(crate) fn current() -> Option<SharedIsolate> {
     ISOLATE.with(|cell| cell.get().cloned())
 }
 
+/// Gives the isolate's token cache its secret, 16 bytes from `crypto.getRandomValues`, unless it
+/// has one. The runtime gives no random values while it loads the Worker, so the first request
+/// draws it. Without one (the runtime's random source failed, which it should never do) the cache
+/// stores nothing, and every token is verified.
+pub(crate) fn key_token_cache(isolate: &Isolate) {
+    let tokens = &isolate.core.tokens;
+    if tokens.has_secret() {
+        return;
+    }
+    match random_secret()
+        .ok()
+        .and_then(|bytes| <[u8; 16]>::try_from(bytes).ok())
+    {
+        Some(secret) => tokens.set_secret(secret),
+        None => isolate.core.log.event(
+            Level::Error,
+            "token_cache_unkeyed",
+            json!({ "error": "no random secret for its keys: every token is verified" }),
+        ),
+    }
+}
+
 /// Never inlined: [`isolate`] runs on every request, and a fresh isolate compiles each function
 /// it calls in full, so this (run once, at load) must not be part of it.
 #[inline(never)]
@@ -168,6 +190,9 @@ extern "C" {
     /// The lines as UTF-8 bytes; `read_ahead` is [`READ_AHEAD_LIST`].
     #[wasm_bindgen(js_name = requestParts, catch)]
     fn request_parts(request: &web_sys::Request, read_ahead: &JsValue) -> Result<Vec<u8>, JsValue>;
+    /// 16 random bytes (`crypto.getRandomValues`).
+    #[wasm_bindgen(js_name = randomSecret, catch)]
+    fn random_secret() -> Result<Vec<u8>, JsValue>;
 }
 
 thread_local! {

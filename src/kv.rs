@@ -4,7 +4,6 @@
 //! for another location is never read as this gateway's key set.
 
 use std::rc::Rc;
-use std::time::Duration;
 
 use edge_jwt_core::keys::fetch::JwksLocation;
 use edge_jwt_core::keys::heartbeat::{ScheduledRun, LAST_SCHEDULED_RUN_KEY};
@@ -34,7 +33,7 @@ pub(crate) const BINDING: &str = "JWKS_CACHE";
 
 /// A KV operation that takes longer than this counts as a failure (the request goes on as if
 /// KV had missed).
-const KV_TIMEOUT: Duration = Duration::from_millis(1_000);
+const KV_TIMEOUT_MS: u64 = 1_000;
 
 /// KV holds values at least this long (a platform minimum for `expirationTtl`).
 const KV_MIN_TTL: u64 = 60;
@@ -124,7 +123,7 @@ async fn put(
 }
 
 fn timeout_ms() -> f64 {
-    KV_TIMEOUT.as_millis() as f64
+    KV_TIMEOUT_MS as f64
 }
 
 /// A KV operation's outcome: a rejection is "timeout" or the runtime's message.
@@ -132,7 +131,9 @@ async fn settled(operation: Promise) -> std::result::Result<JsValue, TierError> 
     JsFuture::from(operation)
         .await
         .map_err(|failure| match failure.as_string().as_deref() {
-            Some("timeout") => TierError::TimedOut { limit: KV_TIMEOUT },
+            Some("timeout") => TierError::TimedOut {
+                limit_ms: KV_TIMEOUT_MS,
+            },
             Some(message) => TierError::platform(message),
             None => TierError::platform("KV operation failed"),
         })

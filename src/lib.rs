@@ -69,6 +69,7 @@ pub fn fetch(req: web_sys::Request, env: Env, _ctx: worker::worker_sys::Context)
         // the gateway is misconfigured, and nothing is forwarded.
         Err(_) => return answer(&GatewayError::Misconfigured, "edge-jwt", None),
     };
+    gateway::key_token_cache(gateway);
     let realm = &gateway.config.realm;
     let Some(request) = WorkerRequest::new(req) else {
         let metadata = response::metadata_url(&gateway.config, None);

@@ -14,6 +14,14 @@ export function startupEnv() {
   return workers.env;
 }
 
+/**
+ * 16 bytes from the runtime's cryptographic random source: the secret that keys the isolate's
+ * token cache (core/src/gateway/token_cache.rs).
+ */
+export function randomSecret() {
+  return crypto.getRandomValues(new Uint8Array(16));
+}
+
 /** `requestParts`' read-ahead list, split once: Rust passes the same string object every time. */
 let readAheadList = null;
 let readAheadNames = [];

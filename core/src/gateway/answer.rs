@@ -7,6 +7,7 @@
 //! finds the scopes in the same document.
 
 use serde_json::{json, Value};
+use std::borrow::Cow;
 
 use crate::jws::error::Rejection;
 use crate::keys::ResolveError;
@@ -236,8 +237,12 @@ impl GatewayError {
 }
 
 /// Text safe inside a quoted-string of a challenge: RFC 6750 limits `error_description` to
-/// printable ASCII without `"` and `\`.
-fn quoted_safe(text: &str) -> String {
+/// printable ASCII without `"` and `\`. Borrowed when it is already (every rejection's own text),
+/// rather than rebuilt a character at a time.
+fn quoted_safe(text: &str) -> Cow<'_, str> {
+    if is_quotable(text) {
+        return Cow::Borrowed(text);
+    }
     text.chars()
         .map(|c| match c {
             '"' | '\\' => '\'',
@@ -269,8 +274,9 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, GatewayError> {
     if token.is_empty() {
         return Err(GatewayError::InvalidRequest("empty bearer token"));
     }
-    // Byte by byte: the three are ASCII, and a token is scanned on every request.
-    if token.bytes().any(|b| matches!(b, b' ' | b',' | b'\t')) {
+    // The three are ASCII, so bytes are searched; a token is scanned on every request, and
+    // `memchr3` reads a word at a time (a third of the instructions of a byte loop).
+    if memchr::memchr3(b' ', b',', b'\t', token.as_bytes()).is_some() {
         return Err(GatewayError::InvalidRequest("more than one bearer token"));
     }
     Ok(token)

@@ -37,10 +37,16 @@ pub enum Stripped {
     Identity,
 }
 
-/// Every header stripped by name (normalised: lowercase, `-` for `_`), with its reason. The
-/// identity headers are a prefix and a configured list, see [`stripped`].
+/// Every header stripped by name (normalised: lowercase, `-` for `_`), with its reason, in byte
+/// order (so that [`stripped`] finds a name by binary search). The identity headers are a prefix
+/// and a configured list, see [`stripped`].
 pub const STRIPPED_HEADERS: &[(&str, Stripped)] = &[
+    ("client-ip", Stripped::ClientAddress),
     ("connection", Stripped::HopByHop),
+    ("fastly-client-ip", Stripped::ClientAddress),
+    ("forwarded", Stripped::ClientAddress),
+    ("front-end-https", Stripped::ClientAddress),
+    ("host", Stripped::Routing),
     ("keep-alive", Stripped::HopByHop),
     ("proxy-authenticate", Stripped::HopByHop),
     ("proxy-authorization", Stripped::HopByHop),
@@ -48,39 +54,34 @@ pub const STRIPPED_HEADERS: &[(&str, Stripped)] = &[
     ("te", Stripped::HopByHop),
     ("trailer", Stripped::HopByHop),
     ("transfer-encoding", Stripped::HopByHop),
-    ("upgrade", Stripped::HopByHop),
-    ("host", Stripped::Routing),
-    ("forwarded", Stripped::ClientAddress),
-    ("x-forwarded-for", Stripped::ClientAddress),
-    ("x-forwarded-proto", Stripped::ClientAddress),
-    ("x-forwarded-host", Stripped::ClientAddress),
-    ("x-forwarded-port", Stripped::ClientAddress),
-    ("x-forwarded-server", Stripped::ClientAddress),
-    ("x-forwarded-scheme", Stripped::ClientAddress),
-    ("x-forwarded-ssl", Stripped::ClientAddress),
-    ("x-forwarded-protocol", Stripped::ClientAddress),
-    ("x-url-scheme", Stripped::ClientAddress),
-    ("front-end-https", Stripped::ClientAddress),
-    ("x-real-ip", Stripped::ClientAddress),
     ("true-client-ip", Stripped::ClientAddress),
+    ("upgrade", Stripped::HopByHop),
     ("x-client-ip", Stripped::ClientAddress),
     ("x-cluster-client-ip", Stripped::ClientAddress),
-    ("client-ip", Stripped::ClientAddress),
-    ("x-originating-ip", Stripped::ClientAddress),
-    ("x-remote-ip", Stripped::ClientAddress),
-    ("x-remote-addr", Stripped::ClientAddress),
-    ("fastly-client-ip", Stripped::ClientAddress),
-    ("x-http-method-override", Stripped::MethodOverride),
-    ("x-http-method", Stripped::MethodOverride),
-    ("x-method-override", Stripped::MethodOverride),
-    ("x-original-url", Stripped::PathRewrite),
-    ("x-rewrite-url", Stripped::PathRewrite),
-    ("x-original-uri", Stripped::PathRewrite),
-    ("x-original-path", Stripped::PathRewrite),
-    ("x-forwarded-uri", Stripped::PathRewrite),
-    ("x-forwarded-path", Stripped::PathRewrite),
-    ("x-forwarded-prefix", Stripped::PathRewrite),
     ("x-envoy-original-path", Stripped::PathRewrite),
+    ("x-forwarded-for", Stripped::ClientAddress),
+    ("x-forwarded-host", Stripped::ClientAddress),
+    ("x-forwarded-path", Stripped::PathRewrite),
+    ("x-forwarded-port", Stripped::ClientAddress),
+    ("x-forwarded-prefix", Stripped::PathRewrite),
+    ("x-forwarded-proto", Stripped::ClientAddress),
+    ("x-forwarded-protocol", Stripped::ClientAddress),
+    ("x-forwarded-scheme", Stripped::ClientAddress),
+    ("x-forwarded-server", Stripped::ClientAddress),
+    ("x-forwarded-ssl", Stripped::ClientAddress),
+    ("x-forwarded-uri", Stripped::PathRewrite),
+    ("x-http-method", Stripped::MethodOverride),
+    ("x-http-method-override", Stripped::MethodOverride),
+    ("x-method-override", Stripped::MethodOverride),
+    ("x-original-path", Stripped::PathRewrite),
+    ("x-original-uri", Stripped::PathRewrite),
+    ("x-original-url", Stripped::PathRewrite),
+    ("x-originating-ip", Stripped::ClientAddress),
+    ("x-real-ip", Stripped::ClientAddress),
+    ("x-remote-addr", Stripped::ClientAddress),
+    ("x-remote-ip", Stripped::ClientAddress),
+    ("x-rewrite-url", Stripped::PathRewrite),
+    ("x-url-scheme", Stripped::ClientAddress),
 ];
 
 /// The prefix of the gateway's identity headers, normalised. Every client header with this
@@ -117,10 +118,11 @@ pub fn stripped(name: &str, claim_headers: &[ClaimHeader]) -> Option<Stripped> {
     {
         return Some(Stripped::Identity);
     }
+    // A binary search rather than a scan: every header of every forwarded request is looked up.
     STRIPPED_HEADERS
-        .iter()
-        .find(|(listed, _)| same_name(listed, name))
-        .map(|(_, why)| *why)
+        .binary_search_by(|(listed, _)| listed.bytes().cmp(name.bytes().map(fold)))
+        .ok()
+        .map(|index| STRIPPED_HEADERS[index].1)
 }
 
 #[cfg(test)]
@@ -135,13 +137,30 @@ mod tests {
     }
 
     #[test]
-    fn the_list_is_normalised_and_has_no_duplicates() {
-        for (i, (name, _)) in STRIPPED_HEADERS.iter().enumerate() {
+    fn the_list_is_normalised_sorted_and_has_no_duplicates() {
+        for (name, _) in STRIPPED_HEADERS {
             assert_eq!(normalized(name), *name);
             assert!(!name.starts_with(IDENTITY_PREFIX), "{name}");
-            assert!(
-                STRIPPED_HEADERS[..i].iter().all(|(other, _)| other != name),
-                "{name} listed twice"
+        }
+        for pair in STRIPPED_HEADERS.windows(2) {
+            assert!(pair[0].0 < pair[1].0, "{} before {}", pair[0].0, pair[1].0);
+        }
+    }
+
+    #[test]
+    fn every_listed_header_is_found_in_any_spelling() {
+        for (name, why) in STRIPPED_HEADERS {
+            let upper = name.to_ascii_uppercase();
+            let underscored = name.replace('-', "_");
+            for spelling in [name, upper.as_str(), underscored.as_str()] {
+                assert_eq!(stripped(spelling, &[]), Some(*why), "{spelling}");
+            }
+            // One byte more or less is another header.
+            assert_eq!(stripped(&format!("{name}s"), &[]), None, "{name}s");
+            assert_eq!(
+                stripped(&name[..name.len() - 1], &[]),
+                None,
+                "{name} shortened"
             );
         }
     }

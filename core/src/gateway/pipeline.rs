@@ -350,7 +350,7 @@ where
         let token = credential.token();
         // The provider that verified the token before, if one did (the only one, or the one the
         // cache recorded: the token's `iss` cannot have changed).
-        let key = TokenKey::of(token);
+        let key = self.tokens.key(token);
         let cached_by = match self.providers.len() {
             1 => Some(0),
             _ => self.tokens.provider_of(&key),

@@ -17,9 +17,17 @@
 //! [`Verifier`](crate::jws::verify::Verifier) accepted it, and a lookup for another provider is
 //! a miss.
 //!
-//! Tokens are keyed by their SHA-256 digest; the token text itself is never stored. The recency
-//! order is the [`lru`] crate's (lookups, insertions and evictions in O(1)); what is ours is the
-//! key, the checks on every hit and the counters. The cache uses a [`RefCell`] so its methods
+//! Tokens are keyed by SipHash-2-4 (its 128-bit output) of their text under a secret key drawn
+//! for each cache (per isolate, [`TokenCache::set_secret`]); the token text itself is never
+//! stored. Until the cache has its secret, nothing is stored in it and nothing is found.
+//! SipHash is a keyed pseudorandom function: without the secret, a token whose key equals a
+//! cached token's can only be guessed (one chance in 2^118 per try with 1024 tokens cached), and
+//! a hit hands out the cached token's own verification, never one of the token presented. The
+//! key was the token's SHA-256 until it was measured at a tenth of a cached request's
+//! instructions (docs/decisions/0012-token-cache-key.md).
+//!
+//! The recency order is the [`lru`] crate's (lookups, insertions and evictions in O(1)); what is
+//! ours is the key, the checks on every hit and the counters. The cache uses a [`RefCell`] so its methods
 //! take `&self`; it is not `Sync` and is meant for a `thread_local` in the Worker.
 
 use std::cell::{OnceCell, RefCell};
@@ -30,7 +38,7 @@ use std::rc::Rc;
 
 use lru::LruCache;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
+use siphasher::sip128::SipHasher24;
 
 use crate::jws::claims::{self, ClaimsPolicy};
 use crate::jws::jwk::KeySet;
@@ -86,17 +94,12 @@ impl Deref for CachedToken {
     }
 }
 
-/// SHA-256 of a token: the only form in which a token is kept. Made once per request
-/// ([`TokenKey::of`]) and used for every lookup and the insertion that follows verification.
+/// A token's keyed hash ([`TokenCache::key`]): the only form in which a token is kept. Made once
+/// per request and used for every lookup and the insertion that follows verification. `None`
+/// when it was made before the cache had its secret: such a key matches no entry and is never
+/// stored.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TokenKey([u8; 32]);
-
-impl TokenKey {
-    /// The key of `token`.
-    pub fn of(token: &str) -> TokenKey {
-        TokenKey(Sha256::digest(token.as_bytes()).into())
-    }
-}
+pub struct TokenKey(Option<u128>);
 
 impl fmt::Debug for TokenKey {
     /// Not printed: a digest of a bearer token is enough to recognise it.
@@ -113,22 +116,48 @@ struct Inner {
     stats: TokenCacheStats,
 }
 
-/// A bounded LRU cache of verified tokens, keyed by the SHA-256 of the token text. See the
+/// A bounded LRU cache of verified tokens, keyed by a keyed hash of the token text. See the
 /// [module documentation](self) for what a hit guarantees.
 pub struct TokenCache {
     inner: RefCell<Inner>,
+    /// SipHash-2-4 under the cache's secret, once it has one.
+    hasher: OnceCell<SipHasher24>,
 }
 
 impl TokenCache {
     /// An empty cache holding at most `capacity` tokens; 0 disables caching (nothing is stored).
+    /// It stores nothing until it has its secret ([`TokenCache::set_secret`]).
     pub fn new(capacity: usize) -> Self {
         TokenCache {
+            hasher: OnceCell::new(),
             inner: RefCell::new(Inner {
                 // Sparse: the map grows with the entries rather than being sized for all of them.
                 entries: NonZeroUsize::new(capacity).map(LruCache::sparse),
                 stats: TokenCacheStats::default(),
             }),
         }
+    }
+
+    /// Keys the hash of the tokens with `secret`, which must be unpredictable (16 bytes from a
+    /// cryptographic random source, drawn for this cache) and is never shown. Only the first
+    /// secret counts: a cache's keys never change.
+    pub fn set_secret(&self, secret: [u8; 16]) {
+        // Already set: the first secret stays.
+        let _ = self.hasher.set(SipHasher24::new_with_key(&secret));
+    }
+
+    /// Whether the cache has its secret.
+    pub fn has_secret(&self) -> bool {
+        self.hasher.get().is_some()
+    }
+
+    /// The key of `token` in this cache.
+    pub fn key(&self, token: &str) -> TokenKey {
+        TokenKey(
+            self.hasher
+                .get()
+                .map(|hasher| hasher.hash(token.as_bytes()).as_u128()),
+        )
     }
 
     /// The provider whose verification of the token with `key` is cached, if any, without
@@ -179,7 +208,7 @@ impl TokenCache {
 
     /// Stores the token with `key`, freshly verified by `provider`, as the most recently used
     /// entry (replacing an earlier entry for the same token), evicting the least recently used
-    /// entry when the cache is full.
+    /// entry when the cache is full; not stored when `key` was made without the secret.
     /// Returns the shared value, which [`TokenCache::get`] hands out later.
     pub fn insert(
         &self,
@@ -194,7 +223,7 @@ impl TokenCache {
         });
         let mut inner = self.inner.borrow_mut();
         let Inner { entries, stats } = &mut *inner;
-        if let Some(entries) = entries {
+        if let (Some(entries), Some(_)) = (entries, key.0) {
             // `push` hands back what it displaced: this token's earlier entry, or the evicted one.
             if let Some((displaced, _)) = entries.push(key, Rc::clone(&value)) {
                 if displaced != key {
@@ -238,13 +267,6 @@ impl TokenCache {
     /// The counters since the cache was created.
     pub fn stats(&self) -> TokenCacheStats {
         self.inner.borrow().stats
-    }
-}
-
-impl Default for TokenCache {
-    /// A cache of [`DEFAULT_CAPACITY`] tokens.
-    fn default() -> Self {
-        TokenCache::new(DEFAULT_CAPACITY)
     }
 }
 

@@ -318,8 +318,11 @@ fn refuse_cross_site(req: &impl RequestView) -> Result<(), GatewayError> {
 /// default): an origin as browsers serialise it (RFC 6454 section 6.2), compared without case.
 /// `null`, a path, a default port written out, anything else: not the request's origin.
 fn is_own_origin(origin: &str, scheme: &str, host: &str) -> bool {
+    // Split at the first ':' (a scheme holds none), then "//": the same as at the first "://"
+    // for any origin whose scheme could be the request's.
     origin
-        .split_once("://")
+        .split_once(':')
+        .and_then(|(their_scheme, rest)| Some((their_scheme, rest.strip_prefix("//")?)))
         .is_some_and(|(their_scheme, their_host)| {
             their_scheme.eq_ignore_ascii_case(scheme) && their_host.eq_ignore_ascii_case(host)
         })

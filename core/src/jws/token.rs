@@ -48,13 +48,15 @@ impl UntrustedToken {
                 max: max_len,
             });
         }
-        if let Some(bad) = token.bytes().find(|b| !is_token_byte(*b)) {
-            return Err(malformed(if bad.is_ascii_whitespace() {
-                "contains whitespace"
-            } else {
-                "contains a character outside base64url"
-            }));
-        }
+        // A byte other than base64url's and '.' makes a step below fail (it lies in a segment,
+        // and every segment is decoded strictly), and such a token is named for that byte
+        // whichever step failed. Looking for one only then keeps the scan off every token that
+        // parses.
+        Self::parse_parts(token).map_err(|rejection| foreign_byte(token).unwrap_or(rejection))
+    }
+
+    /// [`UntrustedToken::parse`] after the length check.
+    fn parse_parts(token: &str) -> Result<Self, Rejection> {
         let mut segments = token.split('.');
         let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
             segments.next(),
@@ -108,6 +110,16 @@ fn malformed(reason: &'static str) -> Rejection {
 
 fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')
+}
+
+/// The rejection of a token holding a byte other than base64url's and '.', if it holds one.
+fn foreign_byte(token: &str) -> Option<Rejection> {
+    let bad = token.bytes().find(|b| !is_token_byte(*b))?;
+    Some(malformed(if bad.is_ascii_whitespace() {
+        "contains whitespace"
+    } else {
+        "contains a character outside base64url"
+    }))
 }
 
 fn decode(segment: &str, reason: &'static str) -> Result<Vec<u8>, Rejection> {
@@ -229,6 +241,42 @@ mod tests {
             let mut text = good.clone();
             text.insert_str(at, insert);
             assert_eq!(code(&text), "malformed_token", "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_foreign_byte_names_the_rejection_wherever_it_is() {
+        // Whatever else is wrong with the token (bad header JSON, `crit`, four segments, an
+        // empty one), a byte outside base64url is what the rejection names.
+        let h = b64(r#"{"alg":"RS256"}"#);
+        let crit = b64(r#"{"alg":"RS256","crit":["x"]}"#);
+        let p = b64(r#"{"sub":"a"}"#);
+        for good in [
+            format!("{h}.{p}.c2ln"),
+            format!("{crit}.{p}.c2ln"),
+            format!("{}.{p}.c2ln", b64("not json")),
+            format!("{h}.{p}.c2ln.c2ln"),
+            format!("{h}..c2ln"),
+        ] {
+            for at in 0..=good.len() {
+                for (byte, reason) in [
+                    (" ", "contains whitespace"),
+                    ("\t", "contains whitespace"),
+                    ("\n", "contains whitespace"),
+                    ("+", "contains a character outside base64url"),
+                    ("/", "contains a character outside base64url"),
+                    ("=", "contains a character outside base64url"),
+                    ("é", "contains a character outside base64url"),
+                ] {
+                    let mut text = good.clone();
+                    text.insert_str(at, byte);
+                    assert_eq!(
+                        UntrustedToken::parse(&text, DEFAULT_MAX_TOKEN_BYTES),
+                        Err(Rejection::Malformed { reason }),
+                        "{text:?}"
+                    );
+                }
+            }
         }
     }
 

@@ -360,7 +360,11 @@ fn json_text(response: &HttpResponse, max_bytes: usize) -> Result<&str, FetchErr
     }
     if let Some(content_type) = response.content_type.as_deref() {
         let content_type = content_type.trim();
-        if !content_type.is_empty() && !content_type.to_ascii_lowercase().contains("json") {
+        let mentions_json = content_type
+            .as_bytes()
+            .windows(4)
+            .any(|word| word.eq_ignore_ascii_case(b"json"));
+        if !content_type.is_empty() && !mentions_json {
             return Err(FetchError::InvalidDocument(format!(
                 "content type {:?} is not JSON",
                 truncated(content_type)

@@ -11,7 +11,6 @@
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
-use std::time::Duration;
 
 use super::record::CachedKeySet;
 use crate::jws::error::truncated;
@@ -28,10 +27,10 @@ pub enum TierError {
         binding: &'static str,
     },
     /// The operation did not settle within its time limit.
-    #[error("timed out after {limit:?}")]
+    #[error("timed out after {limit_ms} ms")]
     TimedOut {
-        /// The limit.
-        limit: Duration,
+        /// The limit, in milliseconds.
+        limit_ms: u64,
     },
     /// The platform reported a failure.
     #[error("{message}")]

@@ -388,6 +388,7 @@ impl TestGateway {
             log: log.clone(),
             rejections: RejectionLog::default(),
         };
+        gateway.tokens.set_secret(*b"gateway-tests-16");
         let source = sources[0].clone();
         TestGateway {
             gateway,

@@ -71,9 +71,24 @@ fn token(n: usize) -> String {
     format!("header{n}.payload{n}.signature{n}")
 }
 
+/// The secret of the caches in these tests (a gateway draws one per isolate).
+const SECRET: [u8; 16] = *b"test-secret-0123";
+
+/// An empty cache of `capacity` tokens keyed with [`SECRET`].
+fn cache_of(capacity: usize) -> TokenCache {
+    let cache = TokenCache::new(capacity);
+    cache.set_secret(SECRET);
+    cache
+}
+
+/// The key of `token` in a cache keyed with [`SECRET`].
+fn key(token: &str) -> TokenKey {
+    cache_of(0).key(token)
+}
+
 /// The cache key of `token(n)`.
 fn key_of(n: usize) -> TokenKey {
-    TokenKey::of(&token(n))
+    key(&token(n))
 }
 
 /// The cached keys, most recently used first.
@@ -90,13 +105,13 @@ fn cached_keys(cache: &TokenCache) -> Vec<TokenKey> {
 fn order(cache: &TokenCache, tokens: &[String]) -> Vec<usize> {
     cached_keys(cache)
         .into_iter()
-        .map(|key| tokens.iter().position(|t| TokenKey::of(t) == key).unwrap())
+        .map(|cached| tokens.iter().position(|t| key(t) == cached).unwrap())
         .collect()
 }
 
 #[test]
 fn hit_after_insert() {
-    let cache = TokenCache::new(8);
+    let cache = cache_of(8);
     let stored = cache.insert(key_of(1), 0, verified(json!({})));
     let found = cache.get(&key_of(1), 0, &keys(), &policy(), NOW).unwrap();
     assert!(Rc::ptr_eq(&stored, &found));
@@ -107,78 +122,115 @@ fn hit_after_insert() {
 
 #[test]
 fn miss_for_another_token() {
-    let cache = TokenCache::new(8);
+    let cache = cache_of(8);
     cache.insert(key_of(1), 0, verified(json!({})));
     assert!(cache.get(&key_of(2), 0, &keys(), &policy(), NOW).is_none());
-    assert!(cache
-        .get(&TokenKey::of(""), 0, &keys(), &policy(), NOW)
-        .is_none());
+    assert!(cache.get(&key(""), 0, &keys(), &policy(), NOW).is_none());
     // A token differing in one character is another token.
     let mut altered = token(1);
     altered.push('x');
     assert!(cache
-        .get(&TokenKey::of(&altered), 0, &keys(), &policy(), NOW)
+        .get(&key(&altered), 0, &keys(), &policy(), NOW)
         .is_none());
     assert_eq!(cache.len(), 1, "a miss on an absent token removes nothing");
 }
 
 #[test]
-fn keys_are_sha256_and_token_text_is_not_stored() {
-    // FIPS 180-2 test vector.
-    let expected: [u8; 32] = [
-        0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40, 0xde, 0x5d, 0xae, 0x22,
-        0x23, 0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00,
-        0x15, 0xad,
+fn keys_are_keyed_siphash_and_token_text_is_not_stored() {
+    // SipHash-2-4, 128-bit output: the reference implementation's first vector (key 00..0f, the
+    // empty message; `vectors.h` of github.com/veorq/SipHash).
+    let reference: [u8; 16] = [
+        0xa3, 0x81, 0x7f, 0x04, 0xba, 0x25, 0xa8, 0xe6, 0x6d, 0xf6, 0x72, 0x14, 0xc7, 0x55, 0x02,
+        0x93,
     ];
-    assert_eq!(TokenKey::of("abc").0, expected);
+    let reference_cache = TokenCache::new(4);
+    reference_cache.set_secret(std::array::from_fn(|i| i as u8));
+    let expected = TokenKey(Some(u128::from_le_bytes(reference)));
+    assert_eq!(reference_cache.key(""), expected);
+    reference_cache.set_secret(SECRET);
+    assert_eq!(reference_cache.key(""), expected, "the first secret stays");
 
+    // Another secret, other keys: the key of a token cannot be worked out without the secret.
+    let cache = cache_of(4);
+    assert_ne!(cache.key(""), expected);
+    assert_ne!(cache.key("abc"), reference_cache.key("abc"));
+    assert_eq!(
+        cache.key("abc"),
+        key("abc"),
+        "the same secret, the same key"
+    );
+
+    cache.insert(key("abc"), 0, verified(json!({})));
+    assert_eq!(cached_keys(&cache), vec![key("abc")]);
+    let hash = key("abc").0.unwrap();
+    for shown in [format!("{cache:?}"), format!("{:?}", key("abc"))] {
+        assert!(!shown.contains("user-1"), "Debug prints no claims: {shown}");
+        assert!(!shown.contains(&format!("{hash:x}")), "nor keys: {shown}");
+        assert!(!shown.contains(&hash.to_string()), "nor keys: {shown}");
+    }
+}
+
+#[test]
+fn nothing_is_stored_or_found_before_the_secret() {
     let cache = TokenCache::new(4);
-    cache.insert(TokenKey::of("abc"), 0, verified(json!({})));
-    assert_eq!(cached_keys(&cache), vec![TokenKey(expected)]);
+    assert!(!cache.has_secret());
+    let unkeyed = cache.key(&token(1));
+    cache.insert(unkeyed, 0, verified(json!({})));
     assert!(
-        !format!("{cache:?}").contains("user-1"),
-        "Debug prints no claims"
+        cache.is_empty(),
+        "a key made without the secret is not stored"
+    );
+    assert!(cache.get(&unkeyed, 0, &keys(), &policy(), NOW).is_none());
+    assert_eq!(cache.provider_of(&unkeyed), None);
+
+    cache.set_secret(SECRET);
+    assert!(cache.has_secret());
+    let keyed = cache.key(&token(1));
+    assert_ne!(keyed, unkeyed);
+    cache.insert(keyed, 0, verified(json!({})));
+    assert!(cache.get(&keyed, 0, &keys(), &policy(), NOW).is_some());
+    assert!(
+        cache.get(&unkeyed, 0, &keys(), &policy(), NOW).is_none(),
+        "an unkeyed key matches no entry"
     );
 }
 
 #[test]
 fn evicts_least_recently_inserted_without_lookups() {
     let tokens: Vec<String> = (0..5).map(token).collect();
-    let cache = TokenCache::new(3);
+    let cache = cache_of(3);
     for t in &tokens {
-        cache.insert(TokenKey::of(t), 0, verified(json!({})));
+        cache.insert(key(t), 0, verified(json!({})));
     }
     assert_eq!(cache.len(), 3);
     assert_eq!(order(&cache, &tokens), vec![4, 3, 2]);
     assert_eq!(cache.stats().evictions, 2);
     for evicted in &tokens[..2] {
         assert!(cache
-            .get(&TokenKey::of(evicted), 0, &keys(), &policy(), NOW)
+            .get(&key(evicted), 0, &keys(), &policy(), NOW)
             .is_none());
     }
     for kept in &tokens[2..] {
-        assert!(cache
-            .get(&TokenKey::of(kept), 0, &keys(), &policy(), NOW)
-            .is_some());
+        assert!(cache.get(&key(kept), 0, &keys(), &policy(), NOW).is_some());
     }
 }
 
 #[test]
 fn get_marks_entry_recently_used() {
     let tokens: Vec<String> = (0..4).map(token).collect();
-    let cache = TokenCache::new(3);
+    let cache = cache_of(3);
     for t in &tokens[..3] {
-        cache.insert(TokenKey::of(t), 0, verified(json!({})));
+        cache.insert(key(t), 0, verified(json!({})));
     }
     // Touch the oldest: the next insertion evicts token 1 instead.
     assert!(cache
-        .get(&TokenKey::of(&tokens[0]), 0, &keys(), &policy(), NOW)
+        .get(&key(&tokens[0]), 0, &keys(), &policy(), NOW)
         .is_some());
     assert_eq!(order(&cache, &tokens), vec![0, 2, 1]);
-    cache.insert(TokenKey::of(&tokens[3]), 0, verified(json!({})));
+    cache.insert(key(&tokens[3]), 0, verified(json!({})));
     assert_eq!(order(&cache, &tokens), vec![3, 0, 2]);
     for (n, kept) in [(1, false), (0, true), (2, true), (3, true)] {
-        let found = cache.get(&TokenKey::of(&tokens[n]), 0, &keys(), &policy(), NOW);
+        let found = cache.get(&key(&tokens[n]), 0, &keys(), &policy(), NOW);
         assert_eq!(found.is_some(), kept, "token {n}");
     }
 }
@@ -186,13 +238,13 @@ fn get_marks_entry_recently_used() {
 #[test]
 fn every_hit_becomes_the_most_recently_used() {
     let tokens: Vec<String> = (0..3).map(token).collect();
-    let cache = TokenCache::new(3);
+    let cache = cache_of(3);
     for t in &tokens {
-        cache.insert(TokenKey::of(t), 0, verified(json!({})));
+        cache.insert(key(t), 0, verified(json!({})));
     }
     for n in [2, 2, 0, 1, 1, 0, 2] {
         assert!(cache
-            .get(&TokenKey::of(&tokens[n]), 0, &keys(), &policy(), NOW)
+            .get(&key(&tokens[n]), 0, &keys(), &policy(), NOW)
             .is_some());
         assert_eq!(order(&cache, &tokens)[0], n);
     }
@@ -202,32 +254,28 @@ fn every_hit_becomes_the_most_recently_used() {
 #[test]
 fn reinsert_replaces_value_and_marks_recent() {
     let tokens: Vec<String> = (0..4).map(token).collect();
-    let cache = TokenCache::new(3);
+    let cache = cache_of(3);
     for t in &tokens[..3] {
-        cache.insert(TokenKey::of(t), 0, verified(json!({})));
+        cache.insert(key(t), 0, verified(json!({})));
     }
-    let replaced = cache.insert(
-        TokenKey::of(&tokens[0]),
-        0,
-        verified(json!({ "sub": "user-2" })),
-    );
+    let replaced = cache.insert(key(&tokens[0]), 0, verified(json!({ "sub": "user-2" })));
     assert_eq!(cache.len(), 3);
     assert_eq!(cache.stats().evictions, 0);
     assert_eq!(order(&cache, &tokens), vec![0, 2, 1]);
     let found = cache
-        .get(&TokenKey::of(&tokens[0]), 0, &keys(), &policy(), NOW)
+        .get(&key(&tokens[0]), 0, &keys(), &policy(), NOW)
         .unwrap();
     assert!(Rc::ptr_eq(&replaced, &found));
     assert_eq!(found.claims["sub"], "user-2");
-    cache.insert(TokenKey::of(&tokens[3]), 0, verified(json!({})));
+    cache.insert(key(&tokens[3]), 0, verified(json!({})));
     assert!(cache
-        .get(&TokenKey::of(&tokens[1]), 0, &keys(), &policy(), NOW)
+        .get(&key(&tokens[1]), 0, &keys(), &policy(), NOW)
         .is_none());
 }
 
 #[test]
 fn expired_entry_is_a_miss_and_removed() {
-    let cache = TokenCache::new(8);
+    let cache = cache_of(8);
     cache.insert(key_of(1), 0, verified(json!({})));
     let exp = NOW + 3600;
     assert!(cache
@@ -248,7 +296,7 @@ fn expiry_boundary_matches_full_verification() {
     assert!(claims::check_times(&verified(json!({})).claims, &policy(), last_valid).is_ok());
     assert!(claims::check_times(&verified(json!({})).claims, &policy(), last_valid + 1).is_err());
 
-    let cache = TokenCache::new(8);
+    let cache = cache_of(8);
     cache.insert(key_of(1), 0, verified(json!({})));
     assert!(cache
         .get(&key_of(1), 0, &keys(), &policy(), last_valid)
@@ -270,7 +318,7 @@ fn expiry_boundary_matches_full_verification() {
 
 #[test]
 fn fractional_exp_is_honoured() {
-    let cache = TokenCache::new(8);
+    let cache = cache_of(8);
     let strict = ClaimsPolicy {
         clock_skew: 0,
         ..policy()
@@ -284,7 +332,7 @@ fn fractional_exp_is_honoured() {
 
 #[test]
 fn not_yet_valid_is_a_miss_and_removed() {
-    let cache = TokenCache::new(8);
+    let cache = cache_of(8);
     cache.insert(key_of(1), 0, verified(json!({ "nbf": NOW + 600 })));
     assert!(cache.get(&key_of(1), 0, &keys(), &policy(), NOW).is_none());
     assert!(cache.is_empty());
@@ -297,7 +345,7 @@ fn not_yet_valid_is_a_miss_and_removed() {
 
 #[test]
 fn issued_in_future_is_a_miss() {
-    let cache = TokenCache::new(8);
+    let cache = cache_of(8);
     cache.insert(key_of(1), 0, verified(json!({ "iat": NOW + 600 })));
     assert!(cache.get(&key_of(1), 0, &keys(), &policy(), NOW).is_none());
     assert!(cache.is_empty());
@@ -305,7 +353,7 @@ fn issued_in_future_is_a_miss() {
 
 #[test]
 fn max_age_is_rechecked() {
-    let cache = TokenCache::new(8);
+    let cache = cache_of(8);
     cache.insert(key_of(1), 0, verified(json!({})));
     let aged = ClaimsPolicy {
         max_age: Some(300),
@@ -329,7 +377,7 @@ fn max_age_is_rechecked() {
 
 #[test]
 fn claims_that_fail_time_checks_never_hit() {
-    let cache = TokenCache::new(8);
+    let cache = cache_of(8);
     let mut no_exp = verified(json!({}));
     no_exp.claims.remove("exp");
     cache.insert(key_of(1), 0, no_exp);
@@ -344,7 +392,7 @@ fn claims_that_fail_time_checks_never_hit() {
 
 #[test]
 fn removed_key_invalidates_entry() {
-    let cache = TokenCache::new(8);
+    let cache = cache_of(8);
     cache.insert(key_of(1), 0, verified(json!({})));
     cache.insert(
         key_of(2),
@@ -364,7 +412,7 @@ fn removed_key_invalidates_entry() {
 
 #[test]
 fn kid_reused_for_another_key_invalidates_entry() {
-    let cache = TokenCache::new(8);
+    let cache = cache_of(8);
     cache.insert(key_of(1), 0, verified(json!({})));
     // Same kid, different key material (hence thumbprint).
     let mut impostor = fixture_key("jose-rs384");
@@ -381,7 +429,7 @@ fn kid_reused_for_another_key_invalidates_entry() {
 
 #[test]
 fn same_key_under_another_kid_invalidates_entry() {
-    let cache = TokenCache::new(8);
+    let cache = cache_of(8);
     cache.insert(key_of(1), 0, verified(json!({})));
     let mut renamed = fixture_key("jose-rs256");
     renamed["kid"] = json!("renamed");
@@ -393,7 +441,7 @@ fn same_key_under_another_kid_invalidates_entry() {
 
 #[test]
 fn key_no_longer_permitting_alg_invalidates_entry() {
-    let cache = TokenCache::new(8);
+    let cache = cache_of(8);
     cache.insert(key_of(1), 0, verified(json!({})));
     // Same material and kid (the thumbprint ignores `alg`), now restricted to PS256.
     let mut restricted = fixture_key("jose-rs256");
@@ -422,7 +470,7 @@ fn key_without_kid_matches_by_thumbprint() {
         key_thumbprint: key.thumbprint.clone(),
         claims: verified(json!({})).claims,
     };
-    let cache = TokenCache::new(8);
+    let cache = cache_of(8);
     cache.insert(key_of(1), 0, token_verified);
     assert!(cache
         .get(&key_of(1), 0, &anonymous, &policy(), NOW)
@@ -433,7 +481,7 @@ fn key_without_kid_matches_by_thumbprint() {
 
 #[test]
 fn stats_count_hits_misses_evictions_and_invalidations() {
-    let cache = TokenCache::new(2);
+    let cache = cache_of(2);
     assert_eq!(cache.stats(), TokenCacheStats::default());
     cache.insert(key_of(1), 0, verified(json!({})));
     cache.insert(key_of(2), 0, verified(json!({ "nbf": NOW + 600 })));
@@ -475,7 +523,7 @@ fn stats_serialize_for_the_status_endpoint() {
 
 #[test]
 fn capacity_zero_stores_nothing() {
-    let cache = TokenCache::new(0);
+    let cache = cache_of(0);
     let stored = cache.insert(key_of(1), 0, verified(json!({})));
     assert_eq!(**stored, verified(json!({})));
     assert!(cache.is_empty());
@@ -492,7 +540,7 @@ fn capacity_zero_stores_nothing() {
 
 #[test]
 fn capacity_one_keeps_the_latest() {
-    let cache = TokenCache::new(1);
+    let cache = cache_of(1);
     cache.insert(key_of(1), 0, verified(json!({})));
     assert!(cache.get(&key_of(1), 0, &keys(), &policy(), NOW).is_some());
     cache.insert(key_of(2), 0, verified(json!({})));
@@ -513,7 +561,7 @@ fn capacity_one_keeps_the_latest() {
 #[test]
 fn removing_from_the_middle_keeps_order() {
     let tokens: Vec<String> = (0..6).map(token).collect();
-    let cache = TokenCache::new(5);
+    let cache = cache_of(5);
     for (n, t) in tokens[..5].iter().enumerate() {
         // Token 1 expires early; the others do not.
         let extra = if n == 1 {
@@ -521,23 +569,23 @@ fn removing_from_the_middle_keeps_order() {
         } else {
             json!({})
         };
-        cache.insert(TokenKey::of(t), 0, verified(extra));
+        cache.insert(key(t), 0, verified(extra));
     }
     assert!(cache
-        .get(&TokenKey::of(&tokens[1]), 0, &keys(), &policy(), NOW + 100)
+        .get(&key(&tokens[1]), 0, &keys(), &policy(), NOW + 100)
         .is_none());
     assert_eq!(order(&cache, &tokens), vec![4, 3, 2, 0]);
-    cache.insert(TokenKey::of(&tokens[5]), 0, verified(json!({})));
+    cache.insert(key(&tokens[5]), 0, verified(json!({})));
     assert_eq!(order(&cache, &tokens), vec![5, 4, 3, 2, 0]);
     assert_eq!(cache.stats().evictions, 0);
-    cache.insert(TokenKey::of(&tokens[1]), 0, verified(json!({})));
+    cache.insert(key(&tokens[1]), 0, verified(json!({})));
     assert_eq!(order(&cache, &tokens), vec![1, 5, 4, 3, 2]);
     assert_eq!(cache.stats().evictions, 1);
 }
 
 #[test]
 fn default_capacity() {
-    let cache = TokenCache::default();
+    let cache = cache_of(DEFAULT_CAPACITY);
     assert_eq!(cache.capacity(), DEFAULT_CAPACITY);
     assert!(cache.is_empty());
     assert!(format!("{cache:?}").contains("capacity: 1024"));
@@ -549,7 +597,7 @@ fn ten_thousand_entries_fill_and_look_up() {
     let keys = keys();
     let policy = policy();
     let value = verified(json!({}));
-    let cache = TokenCache::new(CAPACITY);
+    let cache = cache_of(CAPACITY);
     for n in 0..CAPACITY {
         cache.insert(key_of(n), 0, value.clone());
     }
@@ -582,9 +630,9 @@ fn ten_thousand_entries_fill_and_look_up() {
 
 #[test]
 fn the_identity_is_derived_once_per_cached_token_and_shared_by_its_hits() {
-    let cache = TokenCache::new(8);
+    let cache = cache_of(8);
     let set = keys();
-    cache.insert(TokenKey::of("token-a"), 0, verified(json!({})));
+    cache.insert(key("token-a"), 0, verified(json!({})));
     let derived = std::cell::Cell::new(0);
     let derive = |_: &VerifiedToken| {
         derived.set(derived.get() + 1);
@@ -593,16 +641,16 @@ fn the_identity_is_derived_once_per_cached_token_and_shared_by_its_hits() {
     let mut seen = Vec::new();
     for _ in 0..3 {
         let hit = cache
-            .get(&TokenKey::of("token-a"), 0, &set, &policy(), NOW)
+            .get(&key("token-a"), 0, &set, &policy(), NOW)
             .expect("a hit");
         seen.push(hit.identity(derive));
     }
     assert_eq!(derived.get(), 1, "derived on the first hit only");
     assert!(seen.iter().all(|identity| Rc::ptr_eq(identity, &seen[0])));
     // A token inserted again (verified anew) derives its identity again.
-    cache.insert(TokenKey::of("token-a"), 0, verified(json!({})));
+    cache.insert(key("token-a"), 0, verified(json!({})));
     let hit = cache
-        .get(&TokenKey::of("token-a"), 0, &set, &policy(), NOW)
+        .get(&key("token-a"), 0, &set, &policy(), NOW)
         .expect("a hit");
     hit.identity(derive);
     assert_eq!(derived.get(), 2);
@@ -610,21 +658,21 @@ fn the_identity_is_derived_once_per_cached_token_and_shared_by_its_hits() {
 
 #[test]
 fn an_entry_answers_only_for_the_provider_that_verified_it() {
-    let cache = TokenCache::new(8);
+    let cache = cache_of(8);
     let set = keys();
-    assert_eq!(cache.provider_of(&TokenKey::of("token-a")), None);
-    cache.insert(TokenKey::of("token-a"), 1, verified(json!({})));
+    assert_eq!(cache.provider_of(&key("token-a")), None);
+    cache.insert(key("token-a"), 1, verified(json!({})));
     // Peeking counts nothing.
-    assert_eq!(cache.provider_of(&TokenKey::of("token-a")), Some(1));
+    assert_eq!(cache.provider_of(&key("token-a")), Some(1));
     assert_eq!(cache.stats(), TokenCacheStats::default());
     // Another provider's lookup is a miss and drops the entry: the token is verified anew.
     assert!(cache
-        .get(&TokenKey::of("token-a"), 0, &set, &policy(), NOW)
+        .get(&key("token-a"), 0, &set, &policy(), NOW)
         .is_none());
-    assert_eq!(cache.provider_of(&TokenKey::of("token-a")), None);
-    cache.insert(TokenKey::of("token-a"), 1, verified(json!({})));
+    assert_eq!(cache.provider_of(&key("token-a")), None);
+    cache.insert(key("token-a"), 1, verified(json!({})));
     let hit = cache
-        .get(&TokenKey::of("token-a"), 1, &set, &policy(), NOW)
+        .get(&key("token-a"), 1, &set, &policy(), NOW)
         .expect("a hit");
     assert_eq!(hit.provider(), 1);
 }

@@ -579,7 +579,13 @@ fn a_garbage_body_is_an_invalid_document_and_not_retried() {
 
 #[test]
 fn an_html_content_type_is_refused() {
-    for content_type in ["text/html", "text/html; charset=utf-8", "TEXT/PLAIN"] {
+    for content_type in [
+        "text/html",
+        "text/html; charset=utf-8",
+        "TEXT/PLAIN",
+        "application/jso",
+        "jso",
+    ] {
         let fetcher = direct(Fake::new(vec![ok_body(&jwks(), Some(content_type))]));
         let why = invalid_document(run(&fetcher, None));
         assert!(why.contains("content type"), "{why}");
