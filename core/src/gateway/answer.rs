@@ -275,7 +275,7 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, GatewayError> {
         return Err(GatewayError::InvalidRequest("empty bearer token"));
     }
     // The three are ASCII, so bytes are searched; a token is scanned on every request, and
-    // `memchr3` reads a word at a time (a third of the instructions of a byte loop).
+    // `memchr3` reads 16 bytes at a time (Wasm SIMD; a word at a time without it).
     if memchr::memchr3(b' ', b',', b'\t', token.as_bytes()).is_some() {
         return Err(GatewayError::InvalidRequest("more than one bearer token"));
     }
