@@ -9,6 +9,10 @@
 // Needs valgrind (Debian: `apt-get install valgrind`). Settings (environment): INSTR_REQUESTS
 // (1000 per batch), INSTR_WARMUP (400 before each batch), INSTR_INSTANCES (1),
 // INSTR_SCENARIOS (same,distinct,invalid,unseen), INSTR_V8_FLAGS (see V8_FLAGS below),
+// INSTR_CACHE_SIM=1 (Valgrind also simulates the caches and the branch predictor, about twice as
+// slow: a second table gives misses per request and callgrind's cycle estimate, instructions +
+// 10 x (first-level cache misses + mispredicted branches) + 100 x last-level misses, the part of
+// time that instructions alone do not show),
 // INSTR_KEEP (a folder: each batch's callgrind output is kept there as <worker>.<scenario>.out,
 // with V8's map of its generated code as <worker>.map, for `callgrind_annotate`. JavaScript is
 // named in the map; a wasm function shows as the jump-table slot it is called through, 8 bytes
@@ -63,6 +67,8 @@ const SCENARIOS = (process.env.INSTR_SCENARIOS ?? "same,distinct,invalid,unseen"
 // thread that runs it (the code it installs is the same) and wasm with TurboFan only, which is
 // what hot wasm runs as once V8 has tiered it up: the steady state that production traffic sees.
 const KEEP = process.env.INSTR_KEEP;
+const CACHE_SIM = process.env.INSTR_CACHE_SIM === "1";
+const SIM_FLAGS = CACHE_SIM ? "--cache-sim=yes --branch-sim=yes " : "";
 const V8_FLAGS = (process.env.INSTR_V8_FLAGS ?? "--no-concurrent-recompilation --no-liftoff").split(" ").filter(Boolean);
 if (V8_FLAGS.some((f) => !/^--[a-z0-9-]+(=[A-Za-z0-9._-]+)?$/.test(f))) throw new Error("INSTR_V8_FLAGS: flags like --no-liftoff, separated by spaces");
 // V8 writes /tmp/perf-<pid>.map: the address and name of the code it generates; its log, which
@@ -74,6 +80,27 @@ const STEADY_KEYS = { JWKS_CACHE_TTL_SECONDS: "86400", JWKS_MIN_TTL_SECONDS: "86
 const builds = process.argv.length > 2 ? process.argv.slice(2) : ["build"];
 const PATH = "/orders/1?view=full";
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/**
+ * The figures reported, in thousands, from one batch's events per request: instructions, and
+ * with CACHE_SIM the misses, mispredictions and callgrind's cycle estimate (the weights of
+ * callgrind_annotate and KCachegrind: 10 cycles a first-level miss or a mispredicted branch, 100
+ * a last-level miss).
+ */
+function figures(e) {
+  const instructions = { "thousand instructions": e.Ir };
+  if (!CACHE_SIM) return instructions;
+  const l1 = e.I1mr + e.D1mr + e.D1mw;
+  const ll = e.ILmr + e.DLmr + e.DLmw;
+  const mispredicted = e.Bcm + e.Bim;
+  return {
+    ...instructions,
+    "thousand first-level cache misses": l1,
+    "thousand last-level cache misses": ll,
+    "thousand mispredicted branches": mispredicted,
+    "thousand estimated cycles (callgrind)": e.Ir + 10 * (l1 + mispredicted) + 100 * ll,
+  };
+}
 
 try {
   execFileSync("valgrind", ["--version"], { stdio: "ignore" });
@@ -96,7 +123,7 @@ async function underCallgrind(name, start) {
       `echo $$ > "${dir}/pid"`,
       // Miniflare writes the configuration to stdin ("-"): the V8 flags are set in it.
       `node "${root}bench/v8-flags.mjs" ${V8_FLAGS.map((f) => `'${f}'`).join(" ")} > "${dir}/config.bin" || exit 1`,
-      `exec valgrind --tool=callgrind --smc-check=all-non-file -q --callgrind-out-file="${dir}/out.%p" "${workerd}" "$@" < "${dir}/config.bin"`,
+      `exec valgrind --tool=callgrind ${SIM_FLAGS}--smc-check=all-non-file -q --callgrind-out-file="${dir}/out.%p" "${workerd}" "$@" < "${dir}/config.bin"`,
       "",
     ].join("\n"),
     { mode: 0o755 },
@@ -135,14 +162,19 @@ async function underCallgrind(name, start) {
         .filter((f) => f.startsWith(`out.${pid}.`))
         .map((f) => join(dir, f))
         .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
-      const totals = /^totals: (\d+)/m.exec(readFileSync(dumps[0], "utf8"));
+      const dump = readFileSync(dumps[0], "utf8");
+      // The events callgrind counted (Ir first; with the simulation also cache misses and
+      // branches, see CACHE_SIM) and their totals, in the same order.
+      const events = /^events: (.+)$/m.exec(dump)[1].trim().split(/\s+/);
+      const totals = /^totals: (.+)$/m.exec(dump)[1].trim().split(/\s+/).map(Number);
+      const perRequest = Object.fromEntries(events.map((event, i) => [event, (totals[i] ?? 0) / n]));
       if (KEEP !== undefined) {
         const file = (suffix) => join(KEEP, `${name.replaceAll("/", "_")}${suffix}`);
         copyFileSync(dumps[0], file(`.${scenario}.out`));
         copyFileSync(`/tmp/perf-${pid}.map`, file(".map"));
       }
       for (const f of dumps) rmSync(f);
-      return Number(totals[1]) / n;
+      return perRequest;
     },
     close: () => w.close(),
   };
@@ -180,9 +212,9 @@ try {
     for (const scenario of SCENARIOS) {
       for (const [name, w] of Object.entries(workers)) {
         await w.send(tokenSets[scenario], WARMUP, expected(scenario, name));
-        const perRequest = await w.measure(scenario, tokenSets[scenario], REQUESTS, expected(scenario, name));
-        ((counts[scenario] ??= {})[name] ??= []).push(perRequest);
-        console.error(`instructions: instance ${instance} ${scenario} ${name}: ${(perRequest / 1000).toFixed(1)}k per request`);
+        const events = await w.measure(scenario, tokenSets[scenario], REQUESTS, expected(scenario, name));
+        for (const [figure, value] of Object.entries(figures(events))) (((counts[figure] ??= {})[scenario] ??= {})[name] ??= []).push(value);
+        console.error(`instructions: instance ${instance} ${scenario} ${name}: ${(events.Ir / 1000).toFixed(1)}k per request`);
       }
     }
     for (const name of Object.keys(workers)) {
@@ -191,15 +223,17 @@ try {
     }
   }
   const names = Object.keys(starters);
-  console.log(`| thousand instructions per request (median of ${INSTANCES} workerd instances, one batch of ${REQUESTS} each; ± half the range) | ${names.join(" | ")} | ${builds.map((b) => `${b} / jose`).join(" | ")} |`);
-  console.log(`|---|${names.map(() => "---:").join("|")}|${builds.map(() => "---:").join("|")}|`);
-  for (const scenario of SCENARIOS) {
-    const m = Object.fromEntries(names.map((n) => [n, median(counts[scenario][n])]));
-    const spread = (n) => {
-      const xs = counts[scenario][n];
-      return xs.length > 1 ? ` (±${((100 * (Math.max(...xs) - Math.min(...xs))) / 2 / m[n]).toFixed(1)}%)` : "";
-    };
-    console.log(`| ${scenario} | ${names.map((n) => `${(m[n] / 1000).toFixed(1)}${spread(n)}`).join(" | ")} | ${builds.map((b) => `${(m[b] / m.jose).toFixed(2)}x`).join(" | ")} |`);
+  for (const [figure, byScenario] of Object.entries(counts)) {
+    console.log(`\n| ${figure} per request (median of ${INSTANCES} workerd instances, one batch of ${REQUESTS} each; ± half the range) | ${names.join(" | ")} | ${builds.map((b) => `${b} / jose`).join(" | ")} |`);
+    console.log(`|---|${names.map(() => "---:").join("|")}|${builds.map(() => "---:").join("|")}|`);
+    for (const scenario of SCENARIOS) {
+      const m = Object.fromEntries(names.map((n) => [n, median(byScenario[scenario][n])]));
+      const spread = (n) => {
+        const xs = byScenario[scenario][n];
+        return xs.length > 1 ? ` (±${((100 * (Math.max(...xs) - Math.min(...xs))) / 2 / m[n]).toFixed(1)}%)` : "";
+      };
+      console.log(`| ${scenario} | ${names.map((n) => `${(m[n] / 1000).toFixed(1)}${spread(n)}`).join(" | ")} | ${builds.map((b) => `${(m[b] / m.jose).toFixed(2)}x`).join(" | ")} |`);
+    }
   }
 } finally {
   for (const w of Object.values(workers)) await w.close();
