@@ -44,9 +44,12 @@ export function requestParts(request, readAhead) {
   }
   const url = new URL(request.url);
   const headers = request.headers;
-  let text = `${request.method}\n${url.pathname}\n${url.search}\n${url.protocol}\n${url.host}\n${[...headers.keys()].join(",")}`;
+  const names = [...headers.keys()];
+  let text = `${request.method}\n${url.pathname}\n${url.search}\n${url.protocol}\n${url.host}\n${names.join(",")}`;
   for (const name of readAheadNames) {
-    const value = headers.get(name);
+    // `get` answers null exactly for the names that `keys()` does not list (both lowercase), and
+    // each call into the runtime costs about 3 thousand instructions: only present ones are read.
+    const value = names.includes(name) ? headers.get(name) : null;
     text += value === null ? "\n" : `\n=${value}`;
   }
   return utf8.encode(text);
