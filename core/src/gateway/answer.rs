@@ -130,16 +130,25 @@ impl GatewayError {
         let resource_metadata = resource_metadata.filter(|url| is_quotable(url));
         // Every other parameter value goes through `quoted_safe`, so no description or scope
         // can end the quoted-string early (RFC 7235 section 2.1).
+        // Written in place, piece by piece: no intermediate string per parameter.
         let challenge = |error: Option<&str>, param: Option<(&str, &str)>| {
-            let mut text = format!("Bearer realm=\"{}\"", quoted_safe(realm));
+            let mut text = String::with_capacity(128);
+            let mut parameter = |name: &str, value: &str| {
+                text.push_str(if text.is_empty() { "Bearer " } else { ", " });
+                text.push_str(name);
+                text.push_str("=\"");
+                text.push_str(value);
+                text.push('"');
+            };
+            parameter("realm", &quoted_safe(realm));
             if let Some(error) = error {
-                text.push_str(&format!(", error=\"{}\"", quoted_safe(error)));
+                parameter("error", &quoted_safe(error));
             }
             if let Some((name, value)) = param {
-                text.push_str(&format!(", {name}=\"{}\"", quoted_safe(value)));
+                parameter(name, &quoted_safe(value));
             }
             if let Some(url) = resource_metadata {
-                text.push_str(&format!(", resource_metadata=\"{url}\""));
+                parameter("resource_metadata", url);
             }
             Some(text)
         };
@@ -307,6 +316,18 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_challenge_lists_its_parameters_in_order() {
+        let url = "https://api.example.com/.well-known/oauth-protected-resource";
+        let answer = GatewayError::InvalidToken(Rejection::Expired).answer_in("edge", Some(url));
+        let description = format!("{}: {}", Rejection::Expired.code(), Rejection::Expired);
+        let expected = format!(
+            "Bearer realm=\"edge\", error=\"invalid_token\", \
+             error_description=\"{description}\", resource_metadata=\"{url}\""
+        );
+        assert_eq!(answer.www_authenticate.as_deref(), Some(expected.as_str()));
     }
 
     #[test]
