@@ -427,6 +427,21 @@ impl EventSink for RecordingSink {
     }
 }
 
+/// Declares only warnings and errors wanted, and records whatever it is handed all the same: an
+/// info event recorded here was built although the level drops it.
+#[derive(Debug, Clone, Default)]
+struct WarnSink(RecordingSink);
+
+impl EventSink for WarnSink {
+    fn event(&self, level: Level, event: &'static str, fields: Value) {
+        self.0.event(level, event, fields);
+    }
+
+    fn enabled(&self, level: Level) -> bool {
+        level <= Level::Warn
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 
@@ -1882,6 +1897,27 @@ fn the_refetch_marker_is_bound_to_the_jwks_location_too() {
 
 fn lookup_tier(cache: &Cache, kid: &str, now: u64) -> Result<KeyTier, ResolveError> {
     pollster::block_on(cache.lookup(Some(kid), now)).map(|(_, tier)| tier)
+}
+
+#[test]
+fn adopting_a_set_builds_no_event_that_the_level_drops() {
+    // A fresh isolate's first request adopts the set from the shared tier; with LOG_LEVEL above
+    // info, its `key_set_adopted` event is not even built.
+    let source = FakeSource::default();
+    source.set_mode(modified(set_a(), "\"a\""));
+    let tier = FakeTier::default();
+    let (one, _) = isolate(&source, Some(&tier), CachePolicy::default());
+    assert_eq!(lookup_tier(&one, "jose-rs256", NOW), Ok(KeyTier::Issuer));
+    let sink = WarnSink::default();
+    let two = KeyCache::new(
+        source.clone(),
+        Some(tier.clone()),
+        CachePolicy::default(),
+        sink.clone(),
+    );
+    let (_, answered) = pollster::block_on(two.lookup(Some("jose-rs256"), NOW + 1)).unwrap();
+    assert_eq!(answered, KeyTier::Kv);
+    assert_eq!(sink.0.fields("key_set_adopted"), Vec::<Value>::new());
 }
 
 #[test]

@@ -175,11 +175,15 @@ fn js_message(err: &JsValue) -> String {
         .unwrap_or_else(|| format!("{err:?}"))
 }
 
-/// Builds a JS object from JSON text (`JSON.parse`): `importKey` needs plain objects, not the
-/// `Map`s that serde-wasm-bindgen would produce. `Err` is what the runtime threw (or the value
-/// that is not an object), for the caller to report as its operation's failure.
-fn js_object(value: serde_json::Value) -> Result<Object, JsValue> {
-    js_sys::JSON::parse(&value.to_string())?.dyn_into::<Object>()
+/// A plain JS object with `members`, for WebCrypto's algorithm parameters. `importKey` needs
+/// plain objects, not the `Map`s that serde-wasm-bindgen would produce. `Err` is what the runtime
+/// threw, for the caller to report as its operation's failure.
+fn js_object(members: &[(&str, JsValue)]) -> Result<Object, JsValue> {
+    let object = Object::new();
+    for (name, value) in members {
+        Reflect::set(&object, &JsValue::from_str(name), value)?;
+    }
+    Ok(object)
 }
 
 /// The digest name of `alg`; EdDSA has none and never asks for it.
@@ -187,41 +191,50 @@ fn hash_name(alg: Algorithm) -> &'static str {
     alg.hash().map_or("SHA-256", Hash::name)
 }
 
-fn import_params(alg: Algorithm) -> serde_json::Value {
-    use serde_json::json;
+/// A JS string.
+fn text(value: &str) -> JsValue {
+    JsValue::from_str(value)
+}
+
+fn import_params(alg: Algorithm) -> Result<Object, JsValue> {
     match alg {
-        Algorithm::Rs256 | Algorithm::Rs384 | Algorithm::Rs512 => {
-            json!({ "name": "RSASSA-PKCS1-v1_5", "hash": hash_name(alg) })
-        }
+        Algorithm::Rs256 | Algorithm::Rs384 | Algorithm::Rs512 => js_object(&[
+            ("name", text("RSASSA-PKCS1-v1_5")),
+            ("hash", text(hash_name(alg))),
+        ]),
         Algorithm::Ps256 | Algorithm::Ps384 | Algorithm::Ps512 => {
-            json!({ "name": "RSA-PSS", "hash": hash_name(alg) })
+            js_object(&[("name", text("RSA-PSS")), ("hash", text(hash_name(alg)))])
         }
-        Algorithm::Es256 => json!({ "name": "ECDSA", "namedCurve": "P-256" }),
-        Algorithm::Es384 => json!({ "name": "ECDSA", "namedCurve": "P-384" }),
-        Algorithm::EdDsa => json!({ "name": "Ed25519" }),
+        Algorithm::Es256 => js_object(&[("name", text("ECDSA")), ("namedCurve", text("P-256"))]),
+        Algorithm::Es384 => js_object(&[("name", text("ECDSA")), ("namedCurve", text("P-384"))]),
+        Algorithm::EdDsa => js_object(&[("name", text("Ed25519"))]),
     }
 }
 
 fn verify_params(alg: Algorithm) -> Result<Object, JsValue> {
-    use serde_json::json;
-    js_object(match alg {
+    match alg {
         Algorithm::Rs256 | Algorithm::Rs384 | Algorithm::Rs512 => {
-            json!({ "name": "RSASSA-PKCS1-v1_5" })
+            js_object(&[("name", text("RSASSA-PKCS1-v1_5"))])
         }
         // RFC 7518 3.5: the salt is as long as the hash.
-        Algorithm::Ps256 | Algorithm::Ps384 | Algorithm::Ps512 => json!({
-            "name": "RSA-PSS",
-            "saltLength": alg.hash().map_or(32, Hash::output_len),
-        }),
-        Algorithm::Es256 | Algorithm::Es384 => json!({ "name": "ECDSA", "hash": hash_name(alg) }),
-        Algorithm::EdDsa => json!({ "name": "Ed25519" }),
-    })
+        Algorithm::Ps256 | Algorithm::Ps384 | Algorithm::Ps512 => {
+            let salt = alg.hash().map_or(32, Hash::output_len);
+            js_object(&[
+                ("name", text("RSA-PSS")),
+                ("saltLength", JsValue::from_f64(salt as f64)),
+            ])
+        }
+        Algorithm::Es256 | Algorithm::Es384 => {
+            js_object(&[("name", text("ECDSA")), ("hash", text(hash_name(alg)))])
+        }
+        Algorithm::EdDsa => js_object(&[("name", text("Ed25519"))]),
+    }
 }
 
 /// The public JWK WebCrypto imports: key material only (no `alg`/`use`/`key_ops`, which the
-/// shared code has already checked).
-fn import_jwk(material: &KeyMaterial) -> serde_json::Value {
-    serde_json::json!(material.public_members())
+/// shared code has already checked), the RFC 7638 canonical JSON read by `JSON.parse`.
+fn import_jwk(material: &KeyMaterial) -> Result<Object, JsValue> {
+    js_sys::JSON::parse(&material.canonical_json())?.dyn_into::<Object>()
 }
 
 async fn import(alg: Algorithm, key: &PublicKey) -> Result<CryptoKey, BackendError> {
@@ -232,8 +245,8 @@ async fn import(alg: Algorithm, key: &PublicKey) -> Result<CryptoKey, BackendErr
     let promise = subtle()?
         .import_key_with_object(
             "jwk",
-            &js_object(import_jwk(&key.material)).map_err(rejected)?,
-            &js_object(import_params(alg)).map_err(rejected)?,
+            &import_jwk(&key.material).map_err(rejected)?,
+            &import_params(alg).map_err(rejected)?,
             false,
             &usages,
         )

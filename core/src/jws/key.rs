@@ -1,7 +1,5 @@
 //! Validated public keys: what a JWK becomes once it has passed every import check.
 
-use std::collections::BTreeMap;
-
 use base64ct::{Base64UrlUnpadded, Encoding};
 use sha2::{Digest, Sha256};
 
@@ -85,35 +83,44 @@ impl KeyMaterial {
     }
 
     /// The key's required public JWK members (`e`, `kty`, `n` for RSA; `crv`, `kty`, `x`, `y` for
-    /// EC; `crv`, `kty`, `x` for OKP), binary values in unpadded base64url. The map is sorted, so
-    /// its compact JSON is the RFC 7638 canonical form; it is also what a JWK of the key (for
-    /// KV, or for WebCrypto's `importKey`) is built from.
-    pub fn public_members(&self) -> BTreeMap<&'static str, String> {
+    /// EC; `crv`, `kty`, `x` for OKP), binary values in unpadded base64url, in the lexicographic
+    /// order of their names: so their compact JSON object is the RFC 7638 canonical form
+    /// ([`KeyMaterial::canonical_json`]). It is also what a JWK of the key (for KV, or for
+    /// WebCrypto's `importKey`) is built from. A fixed list rather than a sorted map: a fresh
+    /// isolate computes every key's thumbprint on its first request, and V8 compiles each wasm
+    /// function that request runs (docs/decisions/0010-cold-start.md).
+    pub fn public_members(&self) -> Vec<(&'static str, String)> {
         let b64 = |bytes: &[u8]| Base64UrlUnpadded::encode_string(bytes);
         match self {
             KeyMaterial::Rsa { n, e } => {
-                BTreeMap::from([("kty", "RSA".to_owned()), ("n", b64(n)), ("e", b64(e))])
+                vec![("e", b64(e)), ("kty", "RSA".to_owned()), ("n", b64(n))]
             }
-            KeyMaterial::Ec { curve, x, y } => BTreeMap::from([
-                ("kty", "EC".to_owned()),
+            KeyMaterial::Ec { curve, x, y } => vec![
                 ("crv", curve.name().to_owned()),
+                ("kty", "EC".to_owned()),
                 ("x", b64(x)),
                 ("y", b64(y)),
-            ]),
-            KeyMaterial::Ed25519 { x } => BTreeMap::from([
-                ("kty", "OKP".to_owned()),
+            ],
+            KeyMaterial::Ed25519 { x } => vec![
                 ("crv", "Ed25519".to_owned()),
+                ("kty", "OKP".to_owned()),
                 ("x", b64(x)),
-            ]),
+            ],
         }
     }
 
-    /// The RFC 7638 JWK thumbprint: the unpadded base64url SHA-256 of the canonical JSON of
-    /// [`KeyMaterial::public_members`].
-    pub fn thumbprint(&self) -> String {
+    /// The compact JSON object of [`KeyMaterial::public_members`]: the RFC 7638 canonical form
+    /// of the key, and a public JWK of it.
+    pub fn canonical_json(&self) -> String {
+        let members = self.public_members();
         // A map of strings always serialises.
-        let canonical = serde_json::to_string(&self.public_members()).unwrap_or_default();
-        Base64UrlUnpadded::encode_string(&Sha256::digest(canonical.as_bytes()))
+        serde_json::to_string(&Members(&members)).unwrap_or_default()
+    }
+
+    /// The RFC 7638 JWK thumbprint: the unpadded base64url SHA-256 of
+    /// [`KeyMaterial::canonical_json`].
+    pub fn thumbprint(&self) -> String {
+        Base64UrlUnpadded::encode_string(&Sha256::digest(self.canonical_json().as_bytes()))
     }
 
     /// RSA modulus length in bytes (the exact length of every signature made with the key).
@@ -122,6 +129,15 @@ impl KeyMaterial {
             KeyMaterial::Rsa { n, .. } => Some(n.len()),
             _ => None,
         }
+    }
+}
+
+/// Members serialised as one JSON object, in their order.
+struct Members<'a>(&'a [(&'static str, String)]);
+
+impl serde::Serialize for Members<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(name, value)| (name, value)))
     }
 }
 

@@ -7,6 +7,7 @@
 //! KV's 512-byte key limit) and the record carries the binding in clear, checked on every read.
 
 use serde::Serialize;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::keys::fetch::JwksLocation;
@@ -57,6 +58,29 @@ impl SourceBinding {
         format!("{KEY_PREFIX}refetch:{}", self.digest())
     }
 
+    /// Whether `value` (a stored record's `binding`) is exactly this binding's JSON form: the
+    /// object `Serialize` writes, with no other member. Read field by field rather than compared
+    /// with a serialised copy, whose map building and serialisation a fresh isolate's first
+    /// request would otherwise compile (docs/decisions/0010-cold-start.md).
+    pub fn is_stored_as(&self, value: &Value) -> bool {
+        match self {
+            SourceBinding::JwksUrl(url) => {
+                only(value, "jwks_url").and_then(Value::as_str) == Some(url.as_str())
+            }
+            SourceBinding::Discovery {
+                discovery_url,
+                issuer,
+            } => only(value, "discovery")
+                .and_then(Value::as_object)
+                .is_some_and(|members| {
+                    members.len() == 2
+                        && members.get("discovery_url").and_then(Value::as_str)
+                            == Some(discovery_url.as_str())
+                        && members.get("issuer").and_then(Value::as_str) == Some(issuer.as_str())
+                }),
+        }
+    }
+
     /// Lowercase hex SHA-256 of the binding's JSON form (unambiguous: URLs are JSON strings).
     fn digest(&self) -> String {
         let json = serde_json::to_string(self).expect("a binding always serializes");
@@ -67,9 +91,20 @@ impl SourceBinding {
     }
 }
 
+/// The value of `name` when `value` is an object with that one member.
+fn only<'v>(value: &'v Value, name: &str) -> Option<&'v Value> {
+    let object = value.as_object()?;
+    if object.len() == 1 {
+        object.get(name)
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn direct(url: &str) -> SourceBinding {
         SourceBinding::from(&JwksLocation::Direct(url.to_owned()))
@@ -142,5 +177,44 @@ mod tests {
         );
         let json = serde_json::to_string(&direct("https://a.example/k")).unwrap();
         assert_eq!(json, r#"{"jwks_url":"https://a.example/k"}"#);
+    }
+
+    #[test]
+    fn a_binding_is_stored_as_its_json_form_and_nothing_else() {
+        let url = "https://issuer.example/.well-known/openid-configuration";
+        let bindings = [
+            direct("https://issuer.example/jwks.json"),
+            direct("https://issuer.example/jwks.json?staging"),
+            discovery(url, "https://issuer.example"),
+            discovery(url, "https://issuer.example/"),
+            discovery("https://other.example/", "https://issuer.example"),
+        ];
+        for binding in &bindings {
+            for other in &bindings {
+                let stored = serde_json::to_value(other).unwrap();
+                assert_eq!(
+                    binding.is_stored_as(&stored),
+                    binding == other,
+                    "{binding:?} {other:?}"
+                );
+            }
+        }
+        let refused = [
+            json!({ "jwks_url": "https://issuer.example/jwks.json", "extra": 1 }),
+            json!({ "jwks_url": ["https://issuer.example/jwks.json"] }),
+            json!({ "JWKS_URL": "https://issuer.example/jwks.json" }),
+            json!("https://issuer.example/jwks.json"),
+            json!(null),
+            json!({ "discovery": { "discovery_url": url, "issuer": "https://issuer.example", "x": 1 } }),
+            json!({ "discovery": { "discovery_url": url } }),
+            json!({ "discovery": { "discovery_url": url, "issuer": null } }),
+            json!({ "discovery": [url, "https://issuer.example"] }),
+        ];
+        for value in &refused {
+            assert!(
+                bindings.iter().all(|binding| !binding.is_stored_as(value)),
+                "{value}"
+            );
+        }
     }
 }

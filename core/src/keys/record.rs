@@ -139,8 +139,7 @@ impl CachedKeySet {
         let record: Value = serde_json::from_str(text).ok()?;
         let record = fields(&record, &["version", "binding", "meta", "jwks"])?;
         let version = record.get("version")?.as_u64()?;
-        let expected_binding = serde_json::to_value(binding).ok()?;
-        if version != u64::from(RECORD_VERSION) || *record.get("binding")? != expected_binding {
+        if version != u64::from(RECORD_VERSION) || !binding.is_stored_as(record.get("binding")?) {
             return None;
         }
         let meta = KeySetMeta::from_value(record.get("meta")?)?;

@@ -317,11 +317,13 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
             .is_none_or(|mine| shared.is_newer_than(mine))
         {
             self.memory.put(shared.clone());
-            if current
+            // Another isolate or the cron stored a set this isolate did not have. Asked first:
+            // a fresh isolate's first request would otherwise build (and compile the code of)
+            // an event that its level then drops.
+            let changed = current
                 .as_ref()
-                .is_none_or(|mine| mine.meta.generation != shared.meta.generation)
-            {
-                // Another isolate or the cron stored a set this isolate did not have.
+                .is_none_or(|mine| mine.meta.generation != shared.meta.generation);
+            if changed && self.log.enabled(Level::Info) {
                 let (added, removed) = kid_changes(current.as_deref(), &shared.keys);
                 self.log.event(
                     Level::Info,

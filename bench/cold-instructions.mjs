@@ -1,0 +1,153 @@
+// A fresh isolate's first request (KV warm), counted in instructions by Valgrind (callgrind): the
+// cold start without the machine's noise (bench/cold.mjs times it, and its medians move by
+// several milliseconds between runs). Each Worker first fills its own persisted KV directory;
+// then, COLD_INSTR_STARTS times (3), a new workerd starts on that directory under
+// `valgrind --tool=callgrind` with V8's default flags (lazy compilation and Liftoff, as a new
+// isolate in production runs), the counters are zeroed once it is ready, one token request is
+// sent, and the counters are dumped. Every thread of the process counts, so the figure includes
+// V8 compiling the code the first request runs, and the KV service's work (Miniflare runs it in
+// the same workerd; production does not). The Worker's load (`ready` in bench/cold.mjs) is not
+// in it. Besides the total, the table gives what V8's two lazy compilers took: wasm functions
+// compiled on their first call, JavaScript functions compiled on theirs.
+//   node bench/cold-instructions.mjs [buildDir ...]   (default: build)
+// Needs valgrind (Debian: `apt-get install valgrind`). COLD_INSTR_KEEP=<folder> keeps each
+// Worker's last dump as <worker>.cold.out, for `callgrind_annotate --inclusive=yes` (V8's and the
+// runtime's own functions are named; generated code, wasm included, is not).
+import { execFileSync } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { startIssuer } from "../demo/issuer.mjs";
+import { DIRECT_SOCKET, startGateway } from "../tests/support/gateway.mjs";
+import { gatewayVars } from "../tests/support/stack.mjs";
+import { bundleJose, referenceStarters, startOriginProcess } from "./references.mjs";
+
+const root = fileURLToPath(new URL("../", import.meta.url));
+const starts = Number(process.env.COLD_INSTR_STARTS ?? 3);
+if (!Number.isInteger(starts) || starts < 1 || starts > 20) throw new Error("COLD_INSTR_STARTS must be an integer in 1..20");
+const KEEP = process.env.COLD_INSTR_KEEP;
+const builds = process.argv.length > 2 ? process.argv.slice(2) : ["build"];
+const workerd = `${root}node_modules/@cloudflare/workerd-linux-64/bin/workerd`;
+
+try {
+  execFileSync("valgrind", ["--version"], { stdio: "ignore" });
+} catch {
+  throw new Error("bench/cold-instructions.mjs needs valgrind (Debian: apt-get install valgrind)");
+}
+if (KEEP !== undefined) mkdirSync(KEEP, { recursive: true });
+const work = mkdtempSync(join(tmpdir(), "edge-jwt-cold-instructions-"));
+
+/**
+ * A dump's instructions in all, and inclusive of V8's two lazy compilers (each is entered from
+ * generated code through the runtime, so its inclusive count is the compilation alone).
+ */
+function counted(path) {
+  const total = Number(/^totals: (\d+)/m.exec(readFileSync(path, "utf8"))[1]);
+  const annotated = execFileSync("callgrind_annotate", ["--inclusive=yes", "--threshold=100", path], {
+    encoding: "utf8",
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  const lines = annotated.split("\n");
+  const inclusive = (symbol) => {
+    const line = lines.find((l) => l.includes(`:${symbol}(`));
+    return line === undefined ? 0 : Number(line.trim().split(/\s+/)[0].replaceAll(",", ""));
+  };
+  return {
+    total,
+    wasm: inclusive("v8::internal::Runtime_WasmCompileLazy"),
+    js: inclusive("v8::internal::Runtime_CompileLazy"),
+  };
+}
+
+/** `start()` with workerd under callgrind: the Worker, and a function that counts its first request. */
+async function underCallgrind(name, start) {
+  const dir = mkdtempSync(join(work, `${name.replaceAll("/", "_")}-`));
+  const wrapper = join(dir, "workerd.sh");
+  writeFileSync(
+    wrapper,
+    [
+      "#!/bin/sh",
+      `echo $$ > "${dir}/pid"`,
+      `exec valgrind --tool=callgrind --smc-check=all-non-file -q --callgrind-out-file="${dir}/out.%p" "${workerd}" "$@"`,
+      "",
+    ].join("\n"),
+    { mode: 0o755 },
+  );
+  process.env.MINIFLARE_WORKERD_PATH = wrapper;
+  let w;
+  try {
+    w = await start();
+  } finally {
+    delete process.env.MINIFLARE_WORKERD_PATH;
+  }
+  const pid = readFileSync(join(dir, "pid"), "utf8").trim();
+  const url = await w.mf.unsafeGetDirectURL();
+  const control = (flag) => execFileSync("callgrind_control", [flag, pid], { stdio: "ignore" });
+  return {
+    close: () => w.close(),
+    /** The counts of the first request (`token`), which must be answered 200. */
+    async first(token) {
+      control("-z");
+      const res = await fetch(new URL("/orders/1", url), { headers: { authorization: `Bearer ${token}` } });
+      await res.arrayBuffer();
+      control("-d");
+      if (res.status !== 200) throw new Error(`${name}: ${res.status}`);
+      const [dump] = readdirSync(dir).filter((f) => f.startsWith(`out.${pid}.`));
+      const path = join(dir, dump);
+      if (KEEP !== undefined) copyFileSync(path, join(KEEP, `${name.replaceAll("/", "_")}.cold.out`));
+      return counted(path);
+    },
+  };
+}
+
+bundleJose();
+const issuer = await startIssuer({ alg: "RS256" });
+const origin = await startOriginProcess();
+// The gateway's key set stays fresh however slowly Valgrind runs (the demo issuer's max-age is
+// 5 minutes): every start reads the set from KV, as a new isolate does.
+const vars = gatewayVars(issuer, origin, { LOG_LEVEL: "error", JWKS_CACHE_TTL_SECONDS: "86400", JWKS_MIN_TTL_SECONDS: "86400" });
+const starters = {
+  ...referenceStarters(issuer, origin, "RS256"),
+  ...Object.fromEntries(builds.map((buildDir) => [buildDir, (kvPersist) => startGateway({ vars, kvPersist, buildDir, miniflare: DIRECT_SOCKET })])),
+};
+const dirs = {};
+let running;
+try {
+  const tokens = await Promise.all(Array.from({ length: starts + 1 }, (_, i) => issuer.mint({ sub: `cold-${i}` })));
+  for (const [name, start] of Object.entries(starters)) {
+    dirs[name] = mkdtempSync(join(tmpdir(), "edge-jwt-cold-"));
+    const w = await start(dirs[name]);
+    const res = await fetch(new URL("/orders/1", await w.mf.unsafeGetDirectURL()), { headers: { authorization: `Bearer ${tokens[0]}` } });
+    await res.arrayBuffer();
+    await new Promise((r) => setTimeout(r, 300)); // the KV write after the response
+    await w.close();
+  }
+  const counts = Object.fromEntries(Object.keys(starters).map((name) => [name, []]));
+  for (let i = 1; i <= starts; i += 1) {
+    for (const [name, start] of Object.entries(starters)) {
+      running = await underCallgrind(name, () => start(dirs[name]));
+      const count = await running.first(tokens[i]);
+      await running.close();
+      running = undefined;
+      counts[name].push(count);
+      console.error(`cold-instructions: start ${i} ${name}: ${(count.total / 1e6).toFixed(2)}M`);
+    }
+  }
+  // For each Worker, the start with the median total.
+  const m = Object.fromEntries(
+    Object.entries(counts).map(([name, xs]) => [name, [...xs].sort((a, b) => a.total - b.total)[Math.floor(xs.length / 2)]]),
+  );
+  const millions = (x) => (x / 1e6).toFixed(2);
+  console.log(`| Worker (first request of a fresh isolate, KV warm: million instructions, median of ${starts} starts) | in all | / jose | compiling wasm | compiling JavaScript | the rest |`);
+  console.log("|---|---:|---:|---:|---:|---:|");
+  for (const [name, c] of Object.entries(m)) {
+    console.log(`| ${name} | ${millions(c.total)} | ${(c.total / m.jose.total).toFixed(2)}x | ${millions(c.wasm)} | ${millions(c.js)} | ${millions(c.total - c.wasm - c.js)} |`);
+  }
+} finally {
+  await running?.close();
+  await origin.close();
+  await issuer.close();
+  for (const dir of Object.values(dirs)) rmSync(dir, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
+}
