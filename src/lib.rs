@@ -31,6 +31,13 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use worker::{event, Date, Env, ScheduleContext, ScheduledEvent};
 
+/// The Worker's allocator: Talc instead of the standard library's dlmalloc (single-threaded
+/// wasm, memory grown on demand). V8 compiles each wasm function on its first call, and every
+/// fresh isolate's first request calls the allocator (docs/decisions/0010-cold-start.md).
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 #[wasm_bindgen(module = "/src/runtime.js")]
 extern "C" {
     #[wasm_bindgen(js_name = startupEnv)]

@@ -1387,6 +1387,17 @@ fn a_corrupt_shared_record_is_a_miss() {
     let mut record: Value = serde_json::from_str(&good.to_record(&bound)).unwrap();
     record.as_object_mut().unwrap().remove("binding");
     let version_1 = record.to_string();
+    // A member named twice, whichever copy a lenient parser would keep: read one way here and
+    // another elsewhere, it is not our record.
+    let good_text = good.to_record(&bound);
+    let named_twice = [
+        good_text.replacen('{', "{\"version\":1,", 1),
+        good_text.replacen('{', "{\"version\":2,", 1),
+        good_text.replacen("\"ttl\":", "\"ttl\":1,\"ttl\":", 1),
+    ];
+    for text in &named_twice {
+        assert_ne!(text, &good_text);
+    }
 
     // Every field exactly as written, each of its type: anything else is not our record.
     let edited = |edit: &dyn Fn(&mut Value)| {
@@ -1432,6 +1443,7 @@ fn a_corrupt_shared_record_is_a_miss() {
         &one_bad_key,
     ];
     cases.extend(strict.iter().map(String::as_str));
+    cases.extend(named_twice.iter().map(String::as_str));
     for garbage in cases {
         let provider = FakeSource::serving(modified(set_a(), "\"a\""));
         let tier = FakeTier::default();

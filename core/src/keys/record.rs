@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::binding::SourceBinding;
+use crate::jws::json::parse_object;
 use crate::jws::jwk::KeySet;
 use crate::jws::key::PublicKey;
 
@@ -135,8 +136,10 @@ impl CachedKeySet {
     ) -> Option<CachedKeySet> {
         // Read field by field from a JSON value rather than with a derived `Deserialize`, whose
         // error paths would bring serde's type descriptions and a float formatter into the
-        // Worker (ADR 0006): exactly the fields written, each of its type, or a miss.
-        let record: Value = serde_json::from_str(text).ok()?;
+        // Worker (ADR 0006): exactly the fields written, each of its type, or a miss. Parsed as
+        // strictly as a token (a member named twice is a corrupt record), and by the same code,
+        // which a fresh isolate has compiled for the token before it reads the record (ADR 0010).
+        let record = Value::Object(parse_object(text.as_bytes()).ok()?);
         let record = fields(&record, &["version", "binding", "meta", "jwks"])?;
         let version = record.get("version")?.as_u64()?;
         if version != u64::from(RECORD_VERSION) || !binding.is_stored_as(record.get("binding")?) {
