@@ -90,21 +90,8 @@ pub fn fetch(req: web_sys::Request, env: Env, _ctx: worker::worker_sys::Context)
     let start_ms = js_sys::Date::now();
     let now_s = (start_ms / 1000.0) as u64;
     match gateway.core.decide(&request, now_s) {
-        Decision::Health => {
-            let response = ready(response::json(&json!({ "status": "ok" })));
-            measured(
-                gateway,
-                &request,
-                start_ms,
-                &RequestOutcome::Health,
-                response,
-            )
-        }
-        Decision::ResourceMetadata => {
-            let response = ready(response::resource_metadata(&gateway.config, &request));
-            let outcome = RequestOutcome::Metadata;
-            measured(gateway, &request, start_ms, &outcome, response)
-        }
+        Decision::Health => health(gateway, &request, start_ms),
+        Decision::ResourceMetadata => resource_metadata(gateway, &request, start_ms),
         Decision::Forward(target) => {
             let outcome = RequestOutcome::Forwarded(target.cache);
             let response = forward(gateway, &request, &target);
@@ -116,21 +103,7 @@ pub fn fetch(req: web_sys::Request, env: Env, _ctx: worker::worker_sys::Context)
             let response = answer(&error, realm, metadata);
             measured(gateway, &request, start_ms, &outcome, response)
         }
-        Decision::Status => {
-            let isolate = isolate.clone();
-            future_to_promise(async move {
-                let gateway = settled_isolate(&isolate)?;
-                let response = status(gateway, &env).await?;
-                measure(
-                    gateway,
-                    &request,
-                    start_ms,
-                    &RequestOutcome::Status,
-                    &response,
-                );
-                Ok(response)
-            })
-        }
+        Decision::Status => status_task(&isolate, env, request, start_ms),
         Decision::Verify(pending) => match gateway.core.verify_now(&pending, now_s) {
             Progress::Done(result) => settle(gateway, &request, start_ms, &pending, result),
             Progress::Signature(check) => {
@@ -140,6 +113,54 @@ pub fn fetch(req: web_sys::Request, env: Env, _ctx: worker::worker_sys::Context)
             Progress::Wait => verify_task(&isolate, request, start_ms, pending, None),
         },
     }
+}
+
+// The gateway's own endpoints, each a function of its own that `fetch` does not inline: V8
+// compiles a wasm function whole on its first call, and a fresh isolate's first request is
+// usually a token, not one of these (docs/decisions/0010-cold-start.md).
+
+/// `GET /_gateway/health`.
+#[inline(never)]
+fn health(gateway: &Isolate, request: &WorkerRequest, start_ms: f64) -> Promise {
+    let response = ready(response::json(&json!({ "status": "ok" })));
+    measured(
+        gateway,
+        request,
+        start_ms,
+        &RequestOutcome::Health,
+        response,
+    )
+}
+
+/// The RFC 9728 metadata document.
+#[inline(never)]
+fn resource_metadata(gateway: &Isolate, request: &WorkerRequest, start_ms: f64) -> Promise {
+    let response = ready(response::resource_metadata(&gateway.config, request));
+    let outcome = RequestOutcome::Metadata;
+    measured(gateway, request, start_ms, &outcome, response)
+}
+
+/// `GET /_gateway/status`, a task (it reads KV).
+#[inline(never)]
+fn status_task(
+    isolate: &SharedIsolate,
+    env: Env,
+    request: WorkerRequest,
+    start_ms: f64,
+) -> Promise {
+    let isolate = isolate.clone();
+    future_to_promise(async move {
+        let gateway = settled_isolate(&isolate)?;
+        let response = status(gateway, &env).await?;
+        measure(
+            gateway,
+            &request,
+            start_ms,
+            &RequestOutcome::Status,
+            &response,
+        );
+        Ok(response)
+    })
 }
 
 /// A futures task for what waits on more than one promise: the whole verification when the

@@ -46,21 +46,23 @@ pub(crate) fn forward(
     target: &Forward,
     config: &Config,
 ) -> Result<Promise, GatewayError> {
-    let refused = GatewayError::InvalidRequest("a header cannot be forwarded");
+    // Made only when an edit is refused (an eager `ok_or(error.clone())` cloned it on every
+    // request, and a fresh isolate compiled the error's whole `Clone`).
+    let refused = || GatewayError::InvalidRequest("a header cannot be forwarded");
     let mut edits = edits_for(request, config, &target.identity);
     if !target.with_body {
         edits = edits.without_body();
     }
     // One line per name or value: a line feed in one (no header may hold one, and the core's
     // identity values never do) would split it into two edits, so it is refused here.
-    let deletes = lines(edits.delete.iter().map(String::as_str)).ok_or(refused.clone())?;
+    let deletes = lines(edits.delete.iter().map(String::as_str)).ok_or_else(refused)?;
     let sets = lines(
         edits
             .set
             .iter()
             .flat_map(|(name, value)| [name.as_str(), value.as_str()]),
     )
-    .ok_or(refused.clone())?;
+    .ok_or_else(refused)?;
     let origin = origin_url(&config.origin.url, &target.path_and_query);
     FAILED
         .with(|failed| {
@@ -75,7 +77,7 @@ pub(crate) fn forward(
             )
         })
         // The runtime refused a header edit (a value it does not take).
-        .map_err(|_| refused)
+        .map_err(|_| refused())
 }
 
 /// `items` joined with line feeds; `None` when one of them holds a line feed.

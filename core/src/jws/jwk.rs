@@ -151,6 +151,9 @@ pub fn import_jwk(jwk: &Value) -> Result<PublicKey, JwkError> {
     let jwk = jwk.as_object().ok_or(JwkError::NotAnObject)?;
 
     let kty = optional_str(jwk, "kty")?.ok_or(JwkError::MissingMember("kty"))?;
+    // Each key type's checks are a function of their own, never inlined here: V8 compiles a wasm
+    // function whole on its first call, so a fresh isolate whose keys are all RSA compiles the
+    // RSA checks only (docs/decisions/0010-cold-start.md).
     let material = match kty {
         "RSA" => import_rsa(jwk)?,
         "EC" => import_ec(jwk)?,
@@ -247,6 +250,7 @@ fn bit_len(bytes: &[u8]) -> usize {
     }
 }
 
+#[inline(never)]
 fn import_rsa(jwk: &Map<String, Value>) -> Result<KeyMaterial, JwkError> {
     reject_private(jwk, &RSA_PRIVATE_MEMBERS)?;
     let n = strip_leading_zeros(required_bytes(jwk, "n")?);
@@ -269,6 +273,7 @@ fn import_rsa(jwk: &Map<String, Value>) -> Result<KeyMaterial, JwkError> {
     Ok(KeyMaterial::Rsa { n, e })
 }
 
+#[inline(never)]
 fn import_ec(jwk: &Map<String, Value>) -> Result<KeyMaterial, JwkError> {
     reject_private(jwk, &CURVE_PRIVATE_MEMBERS)?;
     let crv = optional_str(jwk, "crv")?.ok_or(JwkError::MissingMember("crv"))?;
@@ -315,6 +320,7 @@ fn on_curve(_curve: Curve, _x: &[u8], _y: &[u8]) -> bool {
     true
 }
 
+#[inline(never)]
 fn import_okp(jwk: &Map<String, Value>) -> Result<KeyMaterial, JwkError> {
     reject_private(jwk, &CURVE_PRIVATE_MEMBERS)?;
     let crv = optional_str(jwk, "crv")?.ok_or(JwkError::MissingMember("crv"))?;

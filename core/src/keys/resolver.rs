@@ -324,24 +324,31 @@ impl<S: KeySource, T: KeyCacheTier, L: EventSink> KeyCache<S, T, L> {
                 .as_ref()
                 .is_none_or(|mine| mine.meta.generation != shared.meta.generation);
             if changed && self.log.enabled(Level::Info) {
-                let (added, removed) = kid_changes(current.as_deref(), &shared.keys);
-                self.log.event(
-                    Level::Info,
-                    "key_set_adopted",
-                    json!({
-                        "tier": "kv",
-                        "generation": shared.meta.generation,
-                        "previous_generation": current.as_ref().map(|set| set.meta.generation),
-                        "kids": shared.keys.kids().collect::<Vec<_>>(),
-                        "kids_added": added,
-                        "kids_removed": removed,
-                    }),
-                );
+                self.log_adopted(current.as_deref(), &shared);
             }
             Some(shared)
         } else {
             current
         }
+    }
+
+    /// Logs `key_set_adopted`: `shared` replaced `current` in isolate memory. A function of its
+    /// own, never inlined into the lookup, whose code a fresh isolate compiles whole.
+    #[inline(never)]
+    fn log_adopted(&self, current: Option<&CachedKeySet>, shared: &CachedKeySet) {
+        let (added, removed) = kid_changes(current, &shared.keys);
+        self.log.event(
+            Level::Info,
+            "key_set_adopted",
+            json!({
+                "tier": "kv",
+                "generation": shared.meta.generation,
+                "previous_generation": current.map(|set| set.meta.generation),
+                "kids": shared.keys.kids().collect::<Vec<_>>(),
+                "kids_added": added,
+                "kids_removed": removed,
+            }),
+        );
     }
 
     async fn read_shared(&self) -> Option<Rc<CachedKeySet>> {
