@@ -22,18 +22,21 @@ worker-build --release
 # worker-build always adds --debuginfo, which keeps the names section, a sixth of the module. The
 # features are the ones workerd supports, as worker-build enables them, and SIMD (above).
 # -Oz: measured against -O3 in docs/decisions/0006-bundle-size.md (smaller, and not slower).
-# --one-caller-inline-max-function-size=0: a function with one caller is not merged into that
-# caller unless it is small anyway (wasm-opt merges any size by default). Merged, the once-per-
-# isolate configuration code sat inside the accessor every request calls, and the key cache's
-# rare paths inside the verify task: a fresh isolate compiles each function it calls in full, so
-# the first request compiled them all. Also 6 KiB smaller gzip'd (docs/decisions/0006).
+# --one-caller-inline-max-function-size=40: a function with one caller is merged into that
+# caller only when its body is 40 bytes or less (wasm-opt merges any size by default). Merged at
+# any size, the once-per-isolate configuration code sat inside the accessor every request calls,
+# and the key cache's rare paths inside the verify task: a fresh isolate compiles each function
+# it calls in full, so the first request compiled them all (0 here was also 6 KiB smaller
+# gzip'd, docs/decisions/0006). Small ones are merged: V8 pays a fixed cost for each function it
+# compiles, and 40 took a fresh isolate's first request from 55.3 to 52.7 million instructions
+# for 0.5 KiB (80: 52.0 for 1.9 KiB; docs/decisions/0010-cold-start.md).
 # --always-inline-max-function-size=8 (wasm-opt's default is 2): functions of up to 8 bytes are
 # merged into their callers. V8 pays a fixed cost for each function it compiles on first call,
 # and a fresh isolate's first request called some hundred such tiny functions: 3% fewer of its
 # instructions for 0.6 KiB (16: 4.5%, for 4.5 KiB; docs/decisions/0010-cold-start.md).
 # EDGE_JWT_WASM_OPT replaces these flags (words split on spaces), to measure others.
 # EDGE_JWT_WASM_NAMES=1 keeps the function names (for `node bench/profile.mjs`).
-read -r -a opt <<< "${EDGE_JWT_WASM_OPT:--Oz --one-caller-inline-max-function-size=0 --always-inline-max-function-size=8}"
+read -r -a opt <<< "${EDGE_JWT_WASM_OPT:--Oz --one-caller-inline-max-function-size=40 --always-inline-max-function-size=8}"
 names=(--strip-debug)
 [ "${EDGE_JWT_WASM_NAMES:-0}" = 1 ] && names=(--debuginfo)
 wasm-opt "${opt[@]}" "${names[@]}" --strip-producers \
