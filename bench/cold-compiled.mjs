@@ -14,6 +14,7 @@ import { startIssuer } from "../demo/issuer.mjs";
 import { startOrigin } from "../demo/origin.mjs";
 import { DIRECT_SOCKET, startGateway } from "../tests/support/gateway.mjs";
 import { gatewayVars } from "../tests/support/stack.mjs";
+import { fillKv } from "./references.mjs";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const buildDir = process.argv[2] ?? "build";
@@ -73,10 +74,8 @@ try {
     await res.arrayBuffer();
     if (res.status !== 200) throw new Error(`the token request was answered ${res.status}`);
   };
-  const fill = await startGateway({ vars, kvPersist: dir, buildDir, miniflare: DIRECT_SOCKET });
-  await request(fill, first);
-  await new Promise((r) => setTimeout(r, 300)); // the KV write after the response
-  await fill.close();
+  const start = (kvPersist) => startGateway({ vars, kvPersist, buildDir, miniflare: DIRECT_SOCKET });
+  await fillKv(start, dir, first);
 
   // workerd reads its configuration (written by Miniflare) from stdin: the flag is set in it, and
   // V8's log (workerd's stdout) goes to a file.
@@ -94,7 +93,7 @@ try {
   );
   process.env.MINIFLARE_WORKERD_PATH = wrapper;
   try {
-    gateway = await startGateway({ vars, kvPersist: dir, buildDir, miniflare: DIRECT_SOCKET });
+    gateway = await start(dir);
   } finally {
     delete process.env.MINIFLARE_WORKERD_PATH;
   }

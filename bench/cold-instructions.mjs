@@ -17,27 +17,23 @@
 // Worker's last dump as <worker>.cold.out, for `callgrind_annotate --inclusive=yes` (V8's and the
 // runtime's own functions are named; generated code, wasm included, is not).
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startIssuer } from "../demo/issuer.mjs";
 import { DIRECT_SOCKET, startGateway } from "../tests/support/gateway.mjs";
 import { gatewayVars } from "../tests/support/stack.mjs";
-import { bundleJose, referenceStarters, startModuleWorker, startOriginProcess } from "./references.mjs";
+import { requireValgrind, underCallgrind } from "./callgrind.mjs";
+import { bundleJose, fillKv, referenceStarters, startModuleWorker, startOriginProcess } from "./references.mjs";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const starts = Number(process.env.COLD_INSTR_STARTS ?? 3);
 if (!Number.isInteger(starts) || starts < 1 || starts > 20) throw new Error("COLD_INSTR_STARTS must be an integer in 1..20");
 const KEEP = process.env.COLD_INSTR_KEEP;
 const builds = process.argv.length > 2 ? process.argv.slice(2) : ["build"];
-const workerd = `${root}node_modules/@cloudflare/workerd-linux-64/bin/workerd`;
 
-try {
-  execFileSync("valgrind", ["--version"], { stdio: "ignore" });
-} catch {
-  throw new Error("bench/cold-instructions.mjs needs valgrind (Debian: apt-get install valgrind)");
-}
+requireValgrind("bench/cold-instructions.mjs");
 if (KEEP !== undefined) mkdirSync(KEEP, { recursive: true });
 const work = mkdtempSync(join(tmpdir(), "edge-jwt-cold-instructions-"));
 
@@ -63,41 +59,18 @@ function counted(path) {
   };
 }
 
-/** `start()` with workerd under callgrind: the Worker, and a function that counts its first request. */
-async function underCallgrind(name, start) {
-  const dir = mkdtempSync(join(work, `${name.replaceAll("/", "_")}-`));
-  const wrapper = join(dir, "workerd.sh");
-  writeFileSync(
-    wrapper,
-    [
-      "#!/bin/sh",
-      `echo $$ > "${dir}/pid"`,
-      `exec valgrind --tool=callgrind --smc-check=all-non-file -q --callgrind-out-file="${dir}/out.%p" "${workerd}" "$@"`,
-      "",
-    ].join("\n"),
-    { mode: 0o755 },
-  );
-  process.env.MINIFLARE_WORKERD_PATH = wrapper;
-  let w;
-  try {
-    w = await start();
-  } finally {
-    delete process.env.MINIFLARE_WORKERD_PATH;
-  }
-  const pid = readFileSync(join(dir, "pid"), "utf8").trim();
-  const url = await w.mf.unsafeGetDirectURL();
-  const control = (flag) => execFileSync("callgrind_control", [flag, pid], { stdio: "ignore" });
+/** `start()` with workerd under callgrind (bench/callgrind.mjs), and a function that counts its first request. */
+async function cold(name, start) {
+  const { w, url, zero, dump } = await underCallgrind({ name, start, work });
   return {
     close: () => w.close(),
     /** The counts of the first request (`token`), which must be answered 200. */
     async first(token) {
-      control("-z");
+      zero();
       const res = await fetch(new URL("/orders/1", url), { headers: { authorization: `Bearer ${token}` } });
       await res.arrayBuffer();
-      control("-d");
+      const path = dump();
       if (res.status !== 200) throw new Error(`${name}: ${res.status}`);
-      const [dump] = readdirSync(dir).filter((f) => f.startsWith(`out.${pid}.`));
-      const path = join(dir, dump);
       if (KEEP !== undefined) copyFileSync(path, join(KEEP, `${name.replaceAll("/", "_")}.cold.out`));
       return counted(path);
     },
@@ -123,16 +96,12 @@ try {
   const tokens = await Promise.all(Array.from({ length: starts + 1 }, (_, i) => issuer.mint({ sub: `cold-${i}` })));
   for (const [name, start] of Object.entries(starters)) {
     dirs[name] = mkdtempSync(join(tmpdir(), "edge-jwt-cold-"));
-    const w = await start(dirs[name]);
-    const res = await fetch(new URL("/orders/1", await w.mf.unsafeGetDirectURL()), { headers: { authorization: `Bearer ${tokens[0]}` } });
-    await res.arrayBuffer();
-    await new Promise((r) => setTimeout(r, 300)); // the KV write after the response
-    await w.close();
+    await fillKv(start, dirs[name], tokens[0]);
   }
   const counts = Object.fromEntries(Object.keys(starters).map((name) => [name, []]));
   for (let i = 1; i <= starts; i += 1) {
     for (const [name, start] of Object.entries(starters)) {
-      running = await underCallgrind(name, () => start(dirs[name]));
+      running = await cold(name, () => start(dirs[name]));
       const count = await running.first(tokens[i]);
       await running.close();
       running = undefined;

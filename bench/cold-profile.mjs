@@ -14,6 +14,7 @@ import { startOrigin } from "../demo/origin.mjs";
 import { DIRECT_SOCKET, startGateway } from "../tests/support/gateway.mjs";
 import { gatewayVars } from "../tests/support/stack.mjs";
 import { frameTables, profiled } from "./inspector.mjs";
+import { fillKv } from "./references.mjs";
 
 const inspectorPort = Number(process.env.PROFILE_PORT ?? 9230);
 const issuer = await startIssuer({ alg: "RS256" });
@@ -23,11 +24,7 @@ const vars = gatewayVars(issuer, origin, { LOG_LEVEL: "error" });
 let gateway;
 try {
   const token = await issuer.mint({ sub: "cold" });
-  const warm = await startGateway({ vars, kvPersist: dir, miniflare: DIRECT_SOCKET });
-  const first = await fetch(new URL("/orders/1", await warm.mf.unsafeGetDirectURL()), { headers: { authorization: `Bearer ${token}` } });
-  await first.arrayBuffer();
-  await new Promise((r) => setTimeout(r, 300)); // the KV write after the response
-  await warm.close();
+  await fillKv((kvPersist) => startGateway({ vars, kvPersist, miniflare: DIRECT_SOCKET }), dir, token);
 
   gateway = await startGateway({ vars, kvPersist: dir, miniflare: { ...DIRECT_SOCKET, inspectorPort } });
   const base = await gateway.mf.unsafeGetDirectURL();

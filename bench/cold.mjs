@@ -14,7 +14,7 @@ import { startIssuer } from "../demo/issuer.mjs";
 import { startOrigin } from "../demo/origin.mjs";
 import { DIRECT_SOCKET, startGateway } from "../tests/support/gateway.mjs";
 import { gatewayVars } from "../tests/support/stack.mjs";
-import { bundleJose, referenceStarters } from "./references.mjs";
+import { bundleJose, fillKv, referenceStarters } from "./references.mjs";
 
 const starts = Number(process.env.COLD_STARTS ?? 9);
 if (!Number.isInteger(starts) || starts < 1 || starts > 100) throw new Error(`COLD_STARTS must be an integer in 1..100`);
@@ -45,12 +45,9 @@ try {
     const w = await workers[name](dirs[name]);
     return { w, ready: elapsed(t), base: await w.mf.unsafeGetDirectURL() };
   };
-  for (const name of Object.keys(workers)) {
+  for (const [name, start] of Object.entries(workers)) {
     dirs[name] = mkdtempSync(join(tmpdir(), "edge-jwt-cold-"));
-    const { w, base } = await served(name);
-    await timed(base, "/orders/1", tokens[0]);
-    await new Promise((r) => setTimeout(r, 300)); // the KV write after the response
-    await w.close();
+    await fillKv(start, dirs[name], tokens[0]);
   }
   const rows = Object.fromEntries(Object.keys(workers).map((name) => [name, { ready: [], first: [], health: [], token: [], again: [] }]));
   for (let i = 1; i <= starts; i += 1) {

@@ -37,17 +37,15 @@
 // that many times and reports the median with half the range.
 // Instructions are not time: WebCrypto's native code and the runtime count like wasm does, and
 // the wall clock under Valgrind means nothing. Compare Workers within a run.
-import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { startIssuer } from "../demo/issuer.mjs";
 import { DIRECT_SOCKET, startGateway } from "../tests/support/gateway.mjs";
 import { gatewayVars } from "../tests/support/stack.mjs";
+import { requireValgrind, underCallgrind } from "./callgrind.mjs";
 import { badSignature, bundleJose, referenceStarters, startOriginProcess } from "./references.mjs";
 
-const root = fileURLToPath(new URL("../", import.meta.url));
 function setting(name, fallback) {
   const value = Number(process.env[name] ?? fallback);
   if (!Number.isInteger(value) || value < 1 || value > 100_000) throw new Error(`${name} must be an integer in 1..100000`);
@@ -102,44 +100,14 @@ function figures(e) {
   };
 }
 
-try {
-  execFileSync("valgrind", ["--version"], { stdio: "ignore" });
-} catch {
-  throw new Error("bench/instructions.mjs needs valgrind (Debian: apt-get install valgrind)");
-}
+requireValgrind("bench/instructions.mjs");
 
 if (KEEP !== undefined) mkdirSync(KEEP, { recursive: true });
 const work = mkdtempSync(join(tmpdir(), "edge-jwt-instructions-"));
-const workerd = `${root}node_modules/@cloudflare/workerd-linux-64/bin/workerd`;
 
-/** Starts a Worker under callgrind (Miniflare runs `MINIFLARE_WORKERD_PATH`): its URL and process id. */
-async function underCallgrind(name, start) {
-  const dir = mkdtempSync(join(work, `${name.replaceAll("/", "_")}-`));
-  const wrapper = join(dir, "workerd.sh");
-  writeFileSync(
-    wrapper,
-    [
-      "#!/bin/sh",
-      `echo $$ > "${dir}/pid"`,
-      // Miniflare writes the configuration to stdin ("-"): the V8 flags are set in it.
-      `node "${root}bench/v8-flags.mjs" ${V8_FLAGS.map((f) => `'${f}'`).join(" ")} > "${dir}/config.bin" || exit 1`,
-      `exec valgrind --tool=callgrind ${SIM_FLAGS}--smc-check=all-non-file -q --callgrind-out-file="${dir}/out.%p" "${workerd}" "$@" < "${dir}/config.bin"`,
-      "",
-    ].join("\n"),
-    { mode: 0o755 },
-  );
-  const previous = process.env.MINIFLARE_WORKERD_PATH;
-  process.env.MINIFLARE_WORKERD_PATH = wrapper;
-  let w;
-  try {
-    w = await start();
-  } finally {
-    if (previous === undefined) delete process.env.MINIFLARE_WORKERD_PATH;
-    else process.env.MINIFLARE_WORKERD_PATH = previous;
-  }
-  const pid = readFileSync(join(dir, "pid"), "utf8").trim();
-  const url = await w.mf.unsafeGetDirectURL();
-  const control = (flag) => execFileSync("callgrind_control", [flag, pid], { stdio: "ignore" });
+/** Starts a Worker under callgrind (bench/callgrind.mjs), with batches to send and measure. */
+async function measured(name, start) {
+  const { w, pid, url, zero, dump, dumps } = await underCallgrind({ name, start, work, v8Flags: V8_FLAGS, valgrindArgs: SIM_FLAGS });
   // Where each token list goes on: a batch takes the tokens after the previous batch's.
   const next = new Map();
   const send = async (tokens, n, expected) => {
@@ -155,25 +123,21 @@ async function underCallgrind(name, start) {
     send,
     /** Instructions per request over `n` sequential requests, each with the next of `tokens`. */
     async measure(scenario, tokens, n, expected) {
-      control("-z");
+      zero();
       await send(tokens, n, expected);
-      control("-d");
-      const dumps = readdirSync(dir)
-        .filter((f) => f.startsWith(`out.${pid}.`))
-        .map((f) => join(dir, f))
-        .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
-      const dump = readFileSync(dumps[0], "utf8");
+      const newest = dump();
+      const text = readFileSync(newest, "utf8");
       // The events callgrind counted (Ir first; with the simulation also cache misses and
       // branches, see CACHE_SIM) and their totals, in the same order.
-      const events = /^events: (.+)$/m.exec(dump)[1].trim().split(/\s+/);
-      const totals = /^totals: (.+)$/m.exec(dump)[1].trim().split(/\s+/).map(Number);
+      const events = /^events: (.+)$/m.exec(text)[1].trim().split(/\s+/);
+      const totals = /^totals: (.+)$/m.exec(text)[1].trim().split(/\s+/).map(Number);
       const perRequest = Object.fromEntries(events.map((event, i) => [event, (totals[i] ?? 0) / n]));
       if (KEEP !== undefined) {
         const file = (suffix) => join(KEEP, `${name.replaceAll("/", "_")}${suffix}`);
-        copyFileSync(dumps[0], file(`.${scenario}.out`));
+        copyFileSync(newest, file(`.${scenario}.out`));
         copyFileSync(`/tmp/perf-${pid}.map`, file(".map"));
       }
-      for (const f of dumps) rmSync(f);
+      for (const f of dumps()) rmSync(f);
       return perRequest;
     },
     close: () => w.close(),
@@ -201,7 +165,7 @@ try {
   };
   const counts = {};
   for (let instance = 1; instance <= INSTANCES; instance += 1) {
-    for (const [name, start] of Object.entries(starters)) workers[name] = await underCallgrind(name, start);
+    for (const [name, start] of Object.entries(starters)) workers[name] = await measured(name, start);
     const expected = (scenario, name) => (scenario === "invalid" && name !== "passthrough" ? 401 : 200);
     for (const [name, w] of Object.entries(workers)) {
       // Every distinct token verified and into the token cache (the path `unseen` measures, too),

@@ -66,6 +66,20 @@ export function referenceStarters(issuer, origin, alg) {
   };
 }
 
+/**
+ * A KV directory made warm for the cold-start benchmarks: a Worker started with `start(dir)` (a
+ * starter that takes a KV persistence directory) serves one token request, which must be
+ * answered 200, and is closed once the KV write after its response has had time to land.
+ */
+export async function fillKv(start, dir, token) {
+  const w = await start(dir);
+  const res = await fetch(new URL("/orders/1", await w.mf.unsafeGetDirectURL()), { headers: { authorization: `Bearer ${token}` } });
+  await res.arrayBuffer();
+  await new Promise((r) => setTimeout(r, 300)); // the KV write after the response
+  await w.close();
+  if (res.status !== 200) throw new Error(`filling KV: the token request was answered ${res.status}`);
+}
+
 /** The demo origin in a child process, so that it does not share the load generator's event loop. */
 export async function startOriginProcess() {
   const code = `
