@@ -14,5 +14,12 @@ if [[ " $* " == *" ./shim.js "* ]]; then
     exit 1
   fi
   cp "$root/src/entry.js" shim.js
+  # wasm-bindgen (0.2.130, the newest) writes its import object with one entry per direct import
+  # rather than per module: `"./snippets/…/runtime.js": import1`, then the same key for import2
+  # and import3, which esbuild reports as duplicate keys on every build. Each importN is
+  # `import * as importN` of that one specifier, so all are the same module namespace and the
+  # object means the same with its first entry only. Only lines of exactly that form are dropped.
+  awk '/^ *"[^"]+": import[0-9]+,$/ { if (seen[$1]++) next } { print }' index.js > index.js.dedup
+  mv index.js.dedup index.js
 fi
 exec "$root/.tools/bin/esbuild" "$@"

@@ -16,9 +16,21 @@ step "cargo deny (licenses, bans, sources)"
 .tools/bin/cargo-deny --log-level error check --hide-inclusion-graph bans licenses sources
 step "native tests"
 cargo test --locked --workspace
+# The bundles build without esbuild warnings (its "▲ [WARNING]" lines): a new one stops here.
+built() {
+  local log
+  log=$(mktemp)
+  bash scripts/build.sh "$@" 2>&1 | tee "$log"
+  if grep -q '\[WARNING\]' "$log"; then
+    echo "the build printed warnings (above)" >&2
+    rm -f "$log"
+    return 1
+  fi
+  rm -f "$log"
+}
 step "Worker build"
-bash scripts/build.sh
+built
 step "crypto test harness build"
-bash scripts/build.sh tests/crypto-worker
+built tests/crypto-worker
 step "end-to-end tests (workerd via Miniflare)"
 node --test --test-concurrency=1 tests/
