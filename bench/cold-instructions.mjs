@@ -11,7 +11,9 @@
 // compiled on their first call, JavaScript functions compiled on theirs. Beside the pass-through
 // and jose Workers, `kv-read` (bench/workers/kv-read.mjs) is the pass-through after one KV read,
 // as jose's and the gateway's first requests make: what that read costs here, in Miniflare's KV
-// service, and would not in production.
+// service, and would not in production. `rust-floor` (bench/workers/rust-floor) is jose's job in
+// as little Rust as checking the token in Rust allows: what any Rust Worker's first request
+// costs at the least.
 //   node bench/cold-instructions.mjs [buildDir ...]   (default: build)
 // Needs valgrind (Debian: `apt-get install valgrind`). COLD_INSTR_KEEP=<folder> keeps each
 // Worker's last dump as <worker>.cold.out, for `callgrind_annotate --inclusive=yes` (V8's and the
@@ -25,7 +27,7 @@ import { startIssuer } from "../demo/issuer.mjs";
 import { DIRECT_SOCKET, startGateway } from "../tests/support/gateway.mjs";
 import { gatewayVars } from "../tests/support/stack.mjs";
 import { requireValgrind, underCallgrind } from "./callgrind.mjs";
-import { bundleJose, fillKv, referenceStarters, startModuleWorker, startOriginProcess } from "./references.mjs";
+import { buildRustFloor, bundleJose, fillKv, referenceStarters, rustFloorStarter, startModuleWorker, startOriginProcess } from "./references.mjs";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const starts = Number(process.env.COLD_INSTR_STARTS ?? 3);
@@ -78,6 +80,7 @@ async function cold(name, start) {
 }
 
 bundleJose();
+buildRustFloor();
 const issuer = await startIssuer({ alg: "RS256" });
 const origin = await startOriginProcess();
 // The gateway's key set stays fresh however slowly Valgrind runs (the demo issuer's max-age is
@@ -88,6 +91,7 @@ const starters = {
   passthrough,
   "kv-read": (kvPersist) => startModuleWorker(`${root}bench/workers/kv-read.mjs`, { ORIGIN_URL: origin.url }, kvPersist),
   jose,
+  "rust-floor": rustFloorStarter(issuer, origin),
   ...Object.fromEntries(builds.map((buildDir) => [buildDir, (kvPersist) => startGateway({ vars, kvPersist, buildDir, miniflare: DIRECT_SOCKET })])),
 };
 const dirs = {};

@@ -1,7 +1,7 @@
 // Fresh isolates with KV warm, quickly (about a minute, not the whole `npm run bench`), for
 // checking a cold-start change before the full bench:
 //   node bench/cold.mjs [buildDir ...]   (default: build; e.g. build bench/.baseline/<commit>/build)
-// Each Worker (pass-through, jose, then each gateway bundle) first fills its own persisted KV
+// Each Worker (pass-through, jose, the Rust floor, then each gateway bundle) first fills its own persisted KV
 // directory; then new workerd instances on that directory take turns, COLD_STARTS (9) each:
 // every Worker serves one token request as its first request, and every gateway bundle, in a
 // second fresh instance, serves /_gateway/health first, then a token request, then the same token
@@ -14,7 +14,7 @@ import { startIssuer } from "../demo/issuer.mjs";
 import { startOrigin } from "../demo/origin.mjs";
 import { DIRECT_SOCKET, startGateway } from "../tests/support/gateway.mjs";
 import { gatewayVars } from "../tests/support/stack.mjs";
-import { bundleJose, fillKv, referenceStarters } from "./references.mjs";
+import { buildRustFloor, bundleJose, fillKv, referenceStarters, rustFloorStarter } from "./references.mjs";
 
 const starts = Number(process.env.COLD_STARTS ?? 9);
 if (!Number.isInteger(starts) || starts < 1 || starts > 100) throw new Error(`COLD_STARTS must be an integer in 1..100`);
@@ -23,11 +23,13 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const elapsed = (t) => Number(process.hrtime.bigint() - t) / 1e6;
 
 bundleJose();
+buildRustFloor();
 const issuer = await startIssuer({ alg: "RS256" });
 const origin = await startOrigin();
 const vars = gatewayVars(issuer, origin, { LOG_LEVEL: "error" });
 const workers = {
   ...referenceStarters(issuer, origin, "RS256"),
+  "rust-floor": rustFloorStarter(issuer, origin),
   ...Object.fromEntries(builds.map((buildDir) => [buildDir, (kvPersist) => startGateway({ vars, kvPersist, buildDir, miniflare: DIRECT_SOCKET })])),
 };
 const dirs = {};

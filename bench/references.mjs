@@ -1,13 +1,14 @@
 // What the benchmarks share (bench/gateway.mjs, bench/cold.mjs, bench/instructions.mjs): the
 // reference Workers the gateway is measured against, a pass-through Worker
 // (bench/workers/passthrough.mjs, forwards only) and the idiomatic jose Worker
-// (bench/workers/jose.mjs, bundled by esbuild into bench/.build/jose.js); the demo origin in a
-// process of its own; the invalid tokens of the benchmarks.
+// (bench/workers/jose.mjs, bundled by esbuild into bench/.build/jose.js), and for the cold-start
+// scripts the Rust floor (bench/workers/rust-floor); the demo origin in a process of its own; the
+// invalid tokens of the benchmarks.
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Miniflare } from "miniflare";
-import { compatibilityDate, DIRECT_SOCKET } from "../tests/support/gateway.mjs";
+import { compatibilityDate, DIRECT_SOCKET, startGateway } from "../tests/support/gateway.mjs";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 
@@ -28,6 +29,25 @@ export function bundleJose() {
     ],
     { cwd: root, stdio: ["ignore", "ignore", "inherit"] },
   );
+}
+
+/**
+ * Builds the Rust floor Worker (bench/workers/rust-floor: the jose Worker's job in as little Rust
+ * as the token's checks allow) into bench/workers/rust-floor/build, as `npm run build` builds the
+ * gateway.
+ */
+export function buildRustFloor() {
+  // The build's output is shown only when it fails (in the error thrown).
+  execFileSync("bash", ["scripts/build.sh", "bench/workers/rust-floor"], { cwd: root, stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 * 1024 * 1024 });
+}
+
+/**
+ * A starter of the Rust floor Worker (after `buildRustFloor()`) for `issuer` (RS256) and
+ * `origin`, like those of `referenceStarters`.
+ */
+export function rustFloorStarter(issuer, origin) {
+  const vars = { JWT_AUTHORITY: issuer.url, JWT_AUDIENCE: issuer.audience, JWT_JWKS_URL: `${issuer.url}/jwks.json`, ORIGIN_URL: origin.url };
+  return (kvPersist) => startGateway({ vars, kvPersist, buildDir: "bench/workers/rust-floor/build", miniflare: DIRECT_SOCKET });
 }
 
 /** A plain module Worker (one file) in its own workerd, with its own JWKS_CACHE KV namespace. */
