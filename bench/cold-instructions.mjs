@@ -12,8 +12,8 @@
 // and jose Workers, `kv-read` (bench/workers/kv-read.mjs) is the pass-through after one KV read,
 // as jose's and the gateway's first requests make: what that read costs here, in Miniflare's KV
 // service, and would not in production. `rust-floor` (bench/workers/rust-floor) is jose's job in
-// as little Rust as checking the token in Rust allows: what any Rust Worker's first request
-// costs at the least.
+// as little Rust as checking the token in Rust allows: the least we could make a Rust Worker's
+// first request cost.
 //   node bench/cold-instructions.mjs [buildDir ...]   (default: build)
 // Needs valgrind (Debian: `apt-get install valgrind`). COLD_INSTR_KEEP=<folder> keeps each
 // Worker's last dump as <worker>.cold.out, for `callgrind_annotate --inclusive=yes` (V8's and the

@@ -1,8 +1,9 @@
 // Fresh isolates with KV warm, quickly (about a minute, not the whole `npm run bench`), for
 // checking a cold-start change before the full bench:
 //   node bench/cold.mjs [buildDir ...]   (default: build; e.g. build bench/.baseline/<commit>/build)
-// Each Worker (pass-through, jose, the Rust floor, then each gateway bundle) first fills its own persisted KV
-// directory; then new workerd instances on that directory take turns, COLD_STARTS (9) each:
+// Each Worker (pass-through, jose, the Rust floor of bench/workers/rust-floor, then each gateway
+// bundle) first fills its own persisted KV directory; then new workerd instances on that
+// directory take turns, COLD_STARTS (9) each:
 // every Worker serves one token request as its first request, and every gateway bundle, in a
 // second fresh instance, serves /_gateway/health first, then a token request, then the same token
 // again (workerd's clock stands still while a request computes, so the parts are timed from

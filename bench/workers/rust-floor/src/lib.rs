@@ -4,8 +4,9 @@
 //! (`jose:jwks`, fetched from the issuer and stored there when missing) and parsed in Rust, RS256
 //! through WebCrypto, `iss`, `aud` and `exp` checked, and the request forwarded to `ORIGIN_URL`
 //! with `x-auth-subject`, through the runtime's own objects (web-sys), as the gateway does. No
-//! cache tiers, no refresh, no key checks, no header hygiene, no timeout: what a fresh isolate's
-//! first request costs a Rust Worker at the least (bench/cold-instructions.mjs).
+//! cache tiers, no refresh, no key checks, no header hygiene, no timeout: the least we could make
+//! a fresh isolate's first request cost a Rust Worker (bench/cold.mjs,
+//! bench/cold-instructions.mjs; docs/decisions/0010-cold-start.md).
 #![forbid(unsafe_code)]
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
