@@ -6,6 +6,8 @@
 // summed and listed: how many functions, their bytes of body, and the largest of them, named when
 // the bundle has a names section (build it with `EDGE_JWT_WASM_NAMES=1 npm run build`).
 //   node bench/cold-compiled.mjs [buildDir]   (default: build; COLD_COMPILED_TOP: 30 largest)
+//   node bench/cold-compiled.mjs rust-floor   (the Rust floor of bench/workers/rust-floor, as
+//     built last: `EDGE_JWT_WASM_NAMES=1 bash scripts/build.sh bench/workers/rust-floor` names it)
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,10 +16,11 @@ import { startIssuer } from "../demo/issuer.mjs";
 import { startOrigin } from "../demo/origin.mjs";
 import { DIRECT_SOCKET, startGateway } from "../tests/support/gateway.mjs";
 import { gatewayVars } from "../tests/support/stack.mjs";
-import { fillKv } from "./references.mjs";
+import { fillKv, RUST_FLOOR_BUILD, rustFloorStarter } from "./references.mjs";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
-const buildDir = process.argv[2] ?? "build";
+const floor = process.argv[2] === "rust-floor";
+const buildDir = floor ? RUST_FLOOR_BUILD : (process.argv[2] ?? "build");
 const top = Number(process.env.COLD_COMPILED_TOP ?? 30);
 if (!Number.isInteger(top) || top < 0 || top > 10_000) throw new Error("COLD_COMPILED_TOP must be an integer in 0..10000");
 
@@ -74,7 +77,7 @@ try {
     await res.arrayBuffer();
     if (res.status !== 200) throw new Error(`the token request was answered ${res.status}`);
   };
-  const start = (kvPersist) => startGateway({ vars, kvPersist, buildDir, miniflare: DIRECT_SOCKET });
+  const start = floor ? rustFloorStarter(issuer, origin) : (kvPersist) => startGateway({ vars, kvPersist, buildDir, miniflare: DIRECT_SOCKET });
   await fillKv(start, dir, first);
 
   // workerd reads its configuration (written by Miniflare) from stdin: the flag is set in it, and

@@ -46,8 +46,16 @@ export function buildRustFloor() {
  * `origin`, like those of `referenceStarters`.
  */
 export function rustFloorStarter(issuer, origin) {
-  const vars = { JWT_AUTHORITY: issuer.url, JWT_AUDIENCE: issuer.audience, JWT_JWKS_URL: `${issuer.url}/jwks.json`, ORIGIN_URL: origin.url };
-  return (kvPersist) => startGateway({ vars, kvPersist, buildDir: "bench/workers/rust-floor/build", miniflare: DIRECT_SOCKET });
+  const vars = verifierVars(issuer, origin);
+  return (kvPersist) => startGateway({ vars, kvPersist, buildDir: RUST_FLOOR_BUILD, miniflare: DIRECT_SOCKET });
+}
+
+/** Where `buildRustFloor()` writes the Rust floor's bundle (relative to the repository). */
+export const RUST_FLOOR_BUILD = "bench/workers/rust-floor/build";
+
+/** The variables the jose Worker and the Rust floor share: the issuer to trust, and the origin. */
+function verifierVars(issuer, origin) {
+  return { JWT_AUTHORITY: issuer.url, JWT_AUDIENCE: issuer.audience, JWT_JWKS_URL: `${issuer.url}/jwks.json`, ORIGIN_URL: origin.url };
 }
 
 /** A plain module Worker (one file) in its own workerd, with its own JWKS_CACHE KV namespace. */
@@ -73,13 +81,7 @@ export async function startModuleWorker(scriptPath, bindings, kvPersist = false)
  * takes a KV persistence directory (or false) and starts a new workerd.
  */
 export function referenceStarters(issuer, origin, alg) {
-  const joseVars = {
-    JWT_AUTHORITY: issuer.url,
-    JWT_AUDIENCE: issuer.audience,
-    JWT_JWKS_URL: `${issuer.url}/jwks.json`,
-    JWT_ALGORITHMS: alg,
-    ORIGIN_URL: origin.url,
-  };
+  const joseVars = { ...verifierVars(issuer, origin), JWT_ALGORITHMS: alg };
   return {
     passthrough: (kvPersist) => startModuleWorker(`${root}bench/workers/passthrough.mjs`, { ORIGIN_URL: origin.url }, kvPersist),
     jose: (kvPersist) => startModuleWorker(`${root}bench/.build/jose.js`, joseVars, kvPersist),
